@@ -1,0 +1,288 @@
+//! [`Config`]: what [`Profiler::start`](crate::Profiler::start) serves and records.
+
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use crate::control::{DEFAULT_STACK_DEPTH, MAX_STACK_DEPTH_LIMIT};
+use crate::registry::DEFAULT_MAX_STACKS;
+
+/// Largest accepted [`Config::max_stacks`].
+pub const MAX_STACKS_LIMIT: usize = 1 << 22;
+
+/// Profiler settings, mirroring the Go original's fields plus Rust-side limits.
+///
+/// Build it with struct update syntax:
+///
+/// ```
+/// use profiled::Config;
+/// let config = Config {
+///     listen_addr: "127.0.0.1:0".into(),
+///     mutex_fraction: 10,
+///     ..Config::default()
+/// };
+/// assert!(config.validate().is_ok());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Serve and record at all. When false, `Profiler::start` does nothing and
+    /// returns a profiler with no address. Default: true.
+    pub enabled: bool,
+    /// Address to serve on. Default: `127.0.0.1:6060`.
+    pub listen_addr: String,
+    /// Allow binding an address that is not loopback. Profiles reveal code layout
+    /// and timing, so this is refused unless set. Default: false.
+    pub allow_insecure_bind: bool,
+    /// Reserved for the CPU profile (`/debug/pprof/profile`), which this release does
+    /// not serve yet; accepted so configurations carry over. Default: true.
+    pub enable_cpu_profiling: bool,
+    /// Reserved for the heap profiles (`/debug/pprof/heap`, `allocs`), which this
+    /// release does not serve yet; accepted so configurations carry over. Default: true.
+    pub enable_memory_profiling: bool,
+    /// Record waits on profiled locks and condition variables. Default: true.
+    pub enable_block_profiling: bool,
+    /// Record holders of contended profiled locks. Default: true.
+    pub enable_mutex_profiling: bool,
+    /// Block profile rate in nanoseconds, as Go's `SetBlockProfileRate`: waits of at
+    /// least this long are always kept, shorter ones sampled. Must be at least 1.
+    /// Default: 1 (every wait).
+    pub block_rate: i64,
+    /// Mutex profile fraction, as Go's `SetMutexProfileFraction`: 1 in this many
+    /// contended unlocks is kept. Must be at least 1. Default: 1 (every one).
+    pub mutex_fraction: i64,
+    /// Frames kept per captured stack, 1 to 256. Default: 64.
+    pub max_stack_depth: usize,
+    /// Distinct stacks the registry holds before counting events as dropped. Fixed
+    /// when the first event is recorded. Default: 16384.
+    pub max_stacks: usize,
+    /// Longest `?seconds=N` a request may ask for; longer gets a 400. Default: 600.
+    pub max_profile_seconds: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            enabled: true,
+            listen_addr: "127.0.0.1:6060".into(),
+            allow_insecure_bind: false,
+            enable_cpu_profiling: true,
+            enable_memory_profiling: true,
+            enable_block_profiling: true,
+            enable_mutex_profiling: true,
+            block_rate: 1,
+            mutex_fraction: 1,
+            max_stack_depth: DEFAULT_STACK_DEPTH,
+            max_stacks: DEFAULT_MAX_STACKS,
+            max_profile_seconds: 600,
+        }
+    }
+}
+
+impl Config {
+    /// Checks every value and resolves `listen_addr`.
+    ///
+    /// ```
+    /// use profiled::{Config, ConfigError};
+    /// let bad = Config { mutex_fraction: 0, ..Config::default() };
+    /// assert_eq!(bad.validate(), Err(ConfigError::InvalidMutexFraction(0)));
+    /// ```
+    pub fn validate(&self) -> Result<SocketAddr, ConfigError> {
+        if self.block_rate < 1 {
+            return Err(ConfigError::InvalidBlockRate(self.block_rate));
+        }
+        if self.mutex_fraction < 1 {
+            return Err(ConfigError::InvalidMutexFraction(self.mutex_fraction));
+        }
+        if !(1..=MAX_STACK_DEPTH_LIMIT).contains(&self.max_stack_depth) {
+            return Err(ConfigError::InvalidStackDepth(self.max_stack_depth));
+        }
+        if !(1..=MAX_STACKS_LIMIT).contains(&self.max_stacks) {
+            return Err(ConfigError::InvalidMaxStacks(self.max_stacks));
+        }
+        if self.max_profile_seconds == 0 {
+            return Err(ConfigError::InvalidMaxProfileSeconds);
+        }
+        let addr = resolve(&self.listen_addr)?;
+        if !addr.ip().is_loopback() && !self.allow_insecure_bind {
+            return Err(ConfigError::InsecureBind(addr));
+        }
+        Ok(addr)
+    }
+}
+
+fn resolve(listen_addr: &str) -> Result<SocketAddr, ConfigError> {
+    let invalid = |reason: String| ConfigError::InvalidListenAddr {
+        addr: listen_addr.to_owned(),
+        reason,
+    };
+    let mut addrs = listen_addr
+        .to_socket_addrs()
+        .map_err(|e| invalid(e.to_string()))?;
+    addrs
+        .next()
+        .ok_or_else(|| invalid("it resolves to no address".into()))
+}
+
+/// A [`Config`] value that cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `listen_addr` is not `host:port` or does not resolve.
+    InvalidListenAddr {
+        /// The value given.
+        addr: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// `listen_addr` is not loopback and `allow_insecure_bind` is false.
+    InsecureBind(SocketAddr),
+    /// `block_rate` is below 1.
+    InvalidBlockRate(i64),
+    /// `mutex_fraction` is below 1.
+    InvalidMutexFraction(i64),
+    /// `max_stack_depth` is outside 1..=256.
+    InvalidStackDepth(usize),
+    /// `max_stacks` is outside 1..=`MAX_STACKS_LIMIT`.
+    InvalidMaxStacks(usize),
+    /// `max_profile_seconds` is 0.
+    InvalidMaxProfileSeconds,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::InvalidListenAddr { addr, reason } => {
+                write!(
+                    f,
+                    "invalid listen_addr {addr:?}: {reason} (expected host:port, such as 127.0.0.1:6060)"
+                )
+            }
+            ConfigError::InsecureBind(addr) => write!(
+                f,
+                "refusing to serve profiles on non-loopback address {addr}: anyone who can reach it \
+                 can read them; bind 127.0.0.1 or set allow_insecure_bind"
+            ),
+            ConfigError::InvalidBlockRate(rate) => {
+                write!(
+                    f,
+                    "invalid block_rate {rate}: must be at least 1 (nanoseconds); disable with enable_block_profiling = false"
+                )
+            }
+            ConfigError::InvalidMutexFraction(fraction) => {
+                write!(
+                    f,
+                    "invalid mutex_fraction {fraction}: must be at least 1; disable with enable_mutex_profiling = false"
+                )
+            }
+            ConfigError::InvalidStackDepth(depth) => {
+                write!(
+                    f,
+                    "invalid max_stack_depth {depth}: must be between 1 and {MAX_STACK_DEPTH_LIMIT}"
+                )
+            }
+            ConfigError::InvalidMaxStacks(n) => {
+                write!(
+                    f,
+                    "invalid max_stacks {n}: must be between 1 and {MAX_STACKS_LIMIT}"
+                )
+            }
+            ConfigError::InvalidMaxProfileSeconds => {
+                write!(f, "invalid max_profile_seconds 0: must be at least 1")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_loopback() {
+        let addr = Config::default().validate().unwrap();
+        assert_eq!(addr, "127.0.0.1:6060".parse().unwrap());
+    }
+
+    #[test]
+    fn rejects_each_bad_value() {
+        let cases = [
+            (
+                Config {
+                    block_rate: 0,
+                    ..Config::default()
+                },
+                ConfigError::InvalidBlockRate(0),
+            ),
+            (
+                Config {
+                    mutex_fraction: -3,
+                    ..Config::default()
+                },
+                ConfigError::InvalidMutexFraction(-3),
+            ),
+            (
+                Config {
+                    max_stack_depth: 0,
+                    ..Config::default()
+                },
+                ConfigError::InvalidStackDepth(0),
+            ),
+            (
+                Config {
+                    max_stack_depth: 257,
+                    ..Config::default()
+                },
+                ConfigError::InvalidStackDepth(257),
+            ),
+            (
+                Config {
+                    max_stacks: 0,
+                    ..Config::default()
+                },
+                ConfigError::InvalidMaxStacks(0),
+            ),
+        ];
+        for (config, expected) in cases {
+            assert_eq!(config.validate(), Err(expected));
+        }
+    }
+
+    #[test]
+    fn rejects_bad_and_public_addresses() {
+        for addr in ["", "6060", "127.0.0.1", "127.0.0.1:99999", "[::1:6060"] {
+            let config = Config {
+                listen_addr: addr.into(),
+                ..Config::default()
+            };
+            assert!(
+                matches!(
+                    config.validate(),
+                    Err(ConfigError::InvalidListenAddr { .. })
+                ),
+                "{addr:?} gave {:?}",
+                config.validate()
+            );
+        }
+        let public = Config {
+            listen_addr: "0.0.0.0:6060".into(),
+            ..Config::default()
+        };
+        assert!(matches!(
+            public.validate(),
+            Err(ConfigError::InsecureBind(_))
+        ));
+        assert!(
+            public
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("allow_insecure_bind")
+        );
+        let allowed = Config {
+            allow_insecure_bind: true,
+            ..public
+        };
+        assert!(allowed.validate().is_ok());
+    }
+}

@@ -1,0 +1,75 @@
+//! Process-wide profiling switches, read with one relaxed load on contended paths.
+//!
+//! They mirror Go's `runtime.SetBlockProfileRate` and `runtime.SetMutexProfileFraction`:
+//! a value of zero (or below) switches the profile off. [`crate::Profiler::start`]
+//! sets them from [`crate::Config`]; they can also be changed at any time.
+
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+
+/// Block profile rate in nanoseconds; 0 = off. Relaxed: a switch, ordering nothing else.
+static BLOCK_RATE: AtomicI64 = AtomicI64::new(0);
+/// Mutex profile fraction; 0 = off. Relaxed: a switch, ordering nothing else.
+static MUTEX_FRACTION: AtomicI64 = AtomicI64::new(0);
+/// Frames kept per captured stack.
+static MAX_STACK_DEPTH: AtomicUsize = AtomicUsize::new(DEFAULT_STACK_DEPTH);
+
+/// Default number of frames kept per stack.
+pub const DEFAULT_STACK_DEPTH: usize = 64;
+/// Hard upper bound on frames per stack (the size of the capture buffer).
+pub const MAX_STACK_DEPTH_LIMIT: usize = 256;
+
+/// Sets the block profile rate, as Go's `runtime.SetBlockProfileRate`.
+///
+/// A blocking event (a contended lock acquisition, a condition variable wait) of
+/// `d` nanoseconds is recorded when `d >= rate`, and with probability `d / rate`
+/// otherwise; sampled events are scaled back so totals stay unbiased. `1` records
+/// every event; `0` or below switches block profiling off.
+///
+/// ```
+/// profiled::set_block_rate(1_000_000); // about one event per millisecond blocked
+/// assert_eq!(profiled::block_rate(), 1_000_000);
+/// profiled::set_block_rate(0);
+/// ```
+pub fn set_block_rate(rate_ns: i64) {
+    BLOCK_RATE.store(rate_ns.max(0), Ordering::Relaxed);
+}
+
+/// The current block profile rate in nanoseconds (0 when off).
+pub fn block_rate() -> i64 {
+    BLOCK_RATE.load(Ordering::Relaxed)
+}
+
+/// Sets the mutex profile fraction, as Go's `runtime.SetMutexProfileFraction`, and
+/// returns the previous value.
+///
+/// On average 1 in `fraction` contended unlocks is recorded, scaled by `fraction` so
+/// totals stay unbiased. `1` records every event; `0` or below switches mutex
+/// profiling off.
+///
+/// ```
+/// let previous = profiled::set_mutex_fraction(10);
+/// assert_eq!(profiled::mutex_fraction(), 10);
+/// profiled::set_mutex_fraction(previous);
+/// ```
+pub fn set_mutex_fraction(fraction: i64) -> i64 {
+    MUTEX_FRACTION.swap(fraction.max(0), Ordering::Relaxed)
+}
+
+/// The current mutex profile fraction (0 when off).
+pub fn mutex_fraction() -> i64 {
+    MUTEX_FRACTION.load(Ordering::Relaxed)
+}
+
+pub(crate) fn set_max_stack_depth(depth: usize) {
+    MAX_STACK_DEPTH.store(depth.clamp(1, MAX_STACK_DEPTH_LIMIT), Ordering::Relaxed);
+}
+
+pub(crate) fn max_stack_depth() -> usize {
+    MAX_STACK_DEPTH.load(Ordering::Relaxed)
+}
+
+/// True when any contention profile wants events; one relaxed load each.
+#[inline]
+pub(crate) fn contention_profiling() -> bool {
+    BLOCK_RATE.load(Ordering::Relaxed) > 0 || MUTEX_FRACTION.load(Ordering::Relaxed) > 0
+}

@@ -1,0 +1,56 @@
+//! The `/debug/pprof/` index page, shaped like Go's.
+
+use crate::profiles;
+
+/// Renders the index with each profile's current count and a link to it.
+pub(crate) fn render() -> String {
+    let mut rows = String::new();
+    let mut descriptions = String::new();
+    for profile in profiles::profiles() {
+        let name = profile.name();
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td><a href='{name}?debug=1'>{name}</a></td></tr>\n",
+            profile.count()
+        ));
+        descriptions.push_str(&format!(
+            "<li><div class=profile-name>{name}: </div> {}</li>\n",
+            escape(profile.description())
+        ));
+    }
+    format!(
+        "<html>
+<head>
+<title>/debug/pprof/</title>
+<style>
+.profile-name{{
+	display:inline-block;
+	width:6rem;
+}}
+</style>
+</head>
+<body>
+/debug/pprof/
+<br>
+<p>Set debug=1 as a query parameter to export in legacy text format</p>
+<br>
+Types of profiles available:
+<table>
+<thead><td>Count</td><td>Profile</td></thead>
+{rows}</table>
+<br>
+<p>
+Profile Descriptions:
+<ul>
+{descriptions}</ul>
+</p>
+</body>
+</html>
+"
+    )
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}

@@ -1,0 +1,115 @@
+//! The HTTP layer: a hyper 1 server on its own thread with a current-thread tokio
+//! runtime. `routes.rs` maps paths to handlers, `query.rs` parses parameters as Go
+//! does, `response.rs` builds Go-shaped responses, `index.rs` renders the index.
+
+mod index;
+mod query;
+mod response;
+mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::sync::oneshot;
+
+pub(crate) use routes::Settings;
+
+/// A request head (request line and headers) larger than this is refused with 431.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// A client must send its whole request head within this time.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running server thread.
+pub(crate) struct Server {
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Binds `addr` now (so errors reach the caller) and serves on a new thread.
+    pub(crate) fn start(addr: SocketAddr, settings: Settings) -> std::io::Result<Server> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .thread_name("profiled-http-worker")
+            .max_blocking_threads(4)
+            .build()?;
+        let (shutdown, stopped) = oneshot::channel();
+        let settings = Arc::new(settings);
+        let thread = std::thread::Builder::new()
+            .name("profiled-http".into())
+            .spawn(move || {
+                runtime.block_on(serve(listener, settings, stopped));
+                // In-flight encodes finish quickly; don't let one hold `stop` forever.
+                runtime.shutdown_timeout(Duration::from_secs(1));
+            })?;
+        Ok(Server {
+            addr,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        })
+    }
+
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, drops open connections and joins the server thread.
+    pub(crate) fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn serve(
+    listener: std::net::TcpListener,
+    settings: Arc<Settings>,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+        return;
+    };
+    loop {
+        let stream = tokio::select! {
+            _ = &mut stopped => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors and the like: back off instead of spinning.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let settings = Arc::clone(&settings);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| routes::handle(request, Arc::clone(&settings)));
+            // Errors are the client's (bad request, timeout, hang-up): nothing to do.
+            let _ = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .max_buf_size(MAX_HEAD_BYTES)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

@@ -1,0 +1,99 @@
+//! Response builders with Go's `net/http/pprof` headers.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{self, HeaderValue};
+use hyper::{Response, StatusCode};
+
+pub(crate) type Body = Full<Bytes>;
+
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// Go's `serveError`: status, `text/plain; charset=utf-8`, `X-Go-Pprof: 1`, and the
+/// message on one line.
+pub(crate) fn go_error(status: StatusCode, message: &str) -> Response<Body> {
+    let mut response = Response::new(Body::from(format!("{message}\n")));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(TEXT));
+    headers.insert("x-go-pprof", HeaderValue::from_static("1"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// Go's mux answer for a path no handler serves.
+pub(crate) fn not_found() -> Response<Body> {
+    let mut response = Response::new(Body::from("404 page not found\n"));
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(TEXT));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// Go's mux redirect, e.g. from `/debug/pprof` to `/debug/pprof/`.
+/// `location` must already be a valid header value (ASCII, percent-encoded).
+pub(crate) fn moved_permanently(location: &str) -> Response<Body> {
+    let Ok(value) = HeaderValue::from_str(location) else {
+        return not_found();
+    };
+    let mut response = Response::new(Body::from(format!(
+        "<a href=\"{}\">Moved Permanently</a>.\n\n",
+        location
+            .replace('"', "%22")
+            .replace('<', "%3C")
+            .replace('>', "%3E")
+    )));
+    *response.status_mut() = StatusCode::MOVED_PERMANENTLY;
+    let headers = response.headers_mut();
+    headers.insert(header::LOCATION, value);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
+}
+
+/// A profile body: Go's `text/plain` for `debug != 0`, otherwise an
+/// `application/octet-stream` attachment named after the profile.
+pub(crate) fn profile(body: Vec<u8>, debug: i64, filename: &str) -> Response<Body> {
+    let mut response = Response::new(Body::from(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if debug != 0 {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(TEXT));
+    } else {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+            headers.insert(header::CONTENT_DISPOSITION, value);
+        }
+    }
+    response
+}
+
+/// An HTML page.
+pub(crate) fn html(body: String) -> Response<Body> {
+    let mut response = Response::new(Body::from(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}

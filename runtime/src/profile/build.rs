@@ -1,0 +1,238 @@
+//! Building symbolized, deterministically ordered profiles from registry snapshots.
+
+use std::collections::HashMap;
+
+use super::{Location, Profile, Sample, ValueType};
+use crate::clock::unix_nanos;
+use crate::registry::{self, COUNT_SCALE, EventRow, EventTable, Registry};
+use crate::stack::maps;
+use crate::stack::symbolize::{self, Lines};
+
+/// Which contention profile to build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Contention {
+    /// Holders charged for others' waiting (`/debug/pprof/mutex`).
+    Mutex,
+    /// Waiters' own waits (`/debug/pprof/block`).
+    Block,
+}
+
+impl Contention {
+    fn table(self, registry: &Registry) -> &EventTable {
+        match self {
+            Contention::Mutex => &registry.mutex,
+            Contention::Block => &registry.block,
+        }
+    }
+}
+
+/// A point-in-time copy of one contention table with each row's stack frames.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Snapshot {
+    pub rows: Vec<(Vec<usize>, EventRow)>,
+    pub dropped_events: u64,
+    pub dropped_stacks: u64,
+    pub time_nanos: i64,
+}
+
+impl Snapshot {
+    pub(crate) fn take(kind: Contention) -> Snapshot {
+        let time_nanos = unix_nanos();
+        let Some(registry) = registry::existing() else {
+            return Snapshot {
+                time_nanos,
+                ..Snapshot::default()
+            };
+        };
+        let table = kind.table(registry);
+        Snapshot {
+            rows: table
+                .snapshot()
+                .into_iter()
+                .filter_map(|row| Some((registry.stacks.frames(row.stack)?, row)))
+                .collect(),
+            dropped_events: table.dropped(),
+            dropped_stacks: registry.stacks.dropped(),
+            time_nanos,
+        }
+    }
+
+    /// Number of distinct stacks, as the index page counts them.
+    pub(crate) fn len(&self) -> usize {
+        self.rows.len()
+    }
+}
+
+/// Builds the contention profile of a snapshot, as Go's `printCountCycleProfile`:
+/// sample types contentions/count and delay/nanoseconds, period 1.
+pub(crate) fn contention(snapshot: &Snapshot) -> Profile {
+    let rows = snapshot.rows.iter().map(|(frames, row)| {
+        let count = (row.count_milli + COUNT_SCALE / 2) / COUNT_SCALE;
+        (
+            frames.as_slice(),
+            vec![
+                i64::try_from(count).unwrap_or(i64::MAX),
+                i64::try_from(row.delay_ns).unwrap_or(i64::MAX),
+            ],
+        )
+    });
+    let mut comments = Vec::new();
+    if snapshot.dropped_events > 0 {
+        comments.push(format!(
+            "profiled: {} events dropped: stack table full ({} stacks did not fit); raise Config::max_stacks",
+            snapshot.dropped_events, snapshot.dropped_stacks
+        ));
+    }
+    let mut profile = symbolized(rows, comments);
+    profile.sample_types = vec![
+        ValueType {
+            ty: "contentions",
+            unit: "count",
+        },
+        ValueType {
+            ty: "delay",
+            unit: "nanoseconds",
+        },
+    ];
+    profile.period_type = ValueType {
+        ty: "contentions",
+        unit: "count",
+    };
+    profile.period = 1;
+    profile.time_nanos = snapshot.time_nanos;
+    profile
+}
+
+/// Symbolizes rows of (return addresses, values) into a profile with deterministic
+/// order: samples by values descending, then by their symbolized stacks; locations
+/// numbered in order of first use.
+fn symbolized<'a>(
+    rows: impl Iterator<Item = (&'a [usize], Vec<i64>)>,
+    comments: Vec<String>,
+) -> Profile {
+    let mut resolved: HashMap<usize, Lines> = HashMap::new();
+    let mut stacks: Vec<(Vec<usize>, Vec<i64>)> = Vec::new();
+    for (frames, values) in rows {
+        let mut kept: Vec<usize> = Vec::with_capacity(frames.len());
+        for &frame in frames {
+            let lines = resolved.entry(frame).or_insert_with(|| trimmed(frame));
+            if kept.is_empty() && is_internal(lines) {
+                continue;
+            }
+            kept.push(frame);
+        }
+        if kept.is_empty() {
+            // Only profiler frames: keep the outermost so the sample is not lost.
+            kept.extend(frames.last());
+        }
+        stacks.push((kept, values));
+    }
+    // Same stacks after trimming (e.g. two internal call paths) merge into one sample.
+    let mut merged: HashMap<Vec<usize>, Vec<i64>> = HashMap::new();
+    for (stack, values) in stacks {
+        let entry = merged.entry(stack).or_insert_with(|| vec![0; values.len()]);
+        for (total, value) in entry.iter_mut().zip(values) {
+            *total = total.saturating_add(value);
+        }
+    }
+    let names = |stack: &[usize]| -> Vec<(String, usize)> {
+        stack
+            .iter()
+            .map(|frame| {
+                let name = resolved
+                    .get(frame)
+                    .and_then(|lines| lines.last())
+                    .map(|line| line.function.to_string())
+                    .unwrap_or_default();
+                (name, *frame)
+            })
+            .collect()
+    };
+    let mut ordered: Vec<(Vec<usize>, Vec<i64>)> = merged.into_iter().collect();
+    ordered.sort_by_cached_key(|(stack, values)| {
+        let descending: Vec<std::cmp::Reverse<i64>> =
+            values.iter().rev().map(|&v| std::cmp::Reverse(v)).collect();
+        (descending, names(stack))
+    });
+
+    let mut location_index: HashMap<usize, usize> = HashMap::new();
+    let mut locations: Vec<Location> = Vec::new();
+    let samples = ordered
+        .into_iter()
+        .map(|(stack, values)| Sample {
+            locations: stack
+                .iter()
+                .map(|&frame| {
+                    *location_index.entry(frame).or_insert_with(|| {
+                        locations.push(Location {
+                            address: frame.saturating_sub(1) as u64,
+                            lines: resolved.get(&frame).cloned().unwrap_or_default(),
+                        });
+                        locations.len() - 1
+                    })
+                })
+                .collect(),
+            values,
+        })
+        .collect();
+    Profile {
+        sample_types: Vec::new(),
+        default_sample_type: None,
+        period_type: super::ValueType { ty: "", unit: "" },
+        period: 0,
+        time_nanos: 0,
+        duration_nanos: 0,
+        samples,
+        locations,
+        mappings: maps::executable_mappings(),
+        comments,
+    }
+}
+
+/// A location belongs to the profiler when all its lines do (capture, lock internals).
+fn is_internal(lines: &Lines) -> bool {
+    !lines.is_empty() && lines.iter().all(symbolize::is_internal)
+}
+
+/// The lines of a return address without the profiler's own inlined frames on top,
+/// so that a lock call inlined into `hold_long` is attributed to `hold_long` itself.
+/// Addresses whose lines are all internal keep them (and are trimmed as frames).
+fn trimmed(frame: usize) -> Lines {
+    let lines = symbolize::resolve(frame);
+    let first_user = lines.iter().position(|line| !symbolize::is_internal(line));
+    match first_user {
+        Some(0) | None => lines,
+        Some(first) => lines[first..].into(),
+    }
+}
+
+/// `after - before` per stack, dropping stacks whose values are all zero, as Go's
+/// delta profiles (`?seconds=N`) do.
+pub(crate) fn subtract(after: &Snapshot, before: &Snapshot) -> Snapshot {
+    let earlier: HashMap<usize, &EventRow> = before
+        .rows
+        .iter()
+        .map(|(_, row)| (row.stack, row))
+        .collect();
+    let rows = after
+        .rows
+        .iter()
+        .filter_map(|(frames, row)| {
+            let (count, delay) = earlier
+                .get(&row.stack)
+                .map_or((0, 0), |old| (old.count_milli, old.delay_ns));
+            let delta = EventRow {
+                stack: row.stack,
+                count_milli: row.count_milli.saturating_sub(count),
+                delay_ns: row.delay_ns.saturating_sub(delay),
+            };
+            (delta.count_milli != 0 || delta.delay_ns != 0).then(|| (frames.clone(), delta))
+        })
+        .collect();
+    Snapshot {
+        rows,
+        dropped_events: after.dropped_events.saturating_sub(before.dropped_events),
+        dropped_stacks: after.dropped_stacks,
+        time_nanos: after.time_nanos,
+    }
+}

@@ -1,0 +1,131 @@
+//! Static per-callsite records for named locks, listed through `inventory`.
+//!
+//! `profiled_mutex!` and `profiled_rwlock!` declare one [`LockSite`] per invocation and
+//! submit it to `inventory`, so every named lock is known before its first use. The
+//! contended paths add to a site's counters with relaxed atomics: they are statistics,
+//! read without ordering against anything else.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Which kind of lock a site belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LockKind {
+    /// A [`ProfiledMutex`](crate::ProfiledMutex).
+    Mutex,
+    /// A [`ProfiledRwLock`](crate::ProfiledRwLock).
+    RwLock,
+}
+
+impl LockKind {
+    /// Lower-case name, as shown in `/debug/stats` and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockKind::Mutex => "mutex",
+            LockKind::RwLock => "rwlock",
+        }
+    }
+}
+
+/// The static record behind a named lock. Created by the lock macros; not meant to be
+/// built by hand (it is public only so that macro output can name it).
+#[derive(Debug)]
+pub struct LockSite {
+    name: &'static str,
+    file: &'static str,
+    line: u32,
+    kind: LockKind,
+    contentions: AtomicU64,
+    wait_ns: AtomicU64,
+    max_wait_ns: AtomicU64,
+    contended_hold_ns: AtomicU64,
+}
+
+impl LockSite {
+    #[doc(hidden)]
+    pub const fn new(name: &'static str, file: &'static str, line: u32, kind: LockKind) -> Self {
+        LockSite {
+            name,
+            file,
+            line,
+            kind,
+            contentions: AtomicU64::new(0),
+            wait_ns: AtomicU64::new(0),
+            max_wait_ns: AtomicU64::new(0),
+            contended_hold_ns: AtomicU64::new(0),
+        }
+    }
+
+    /// Records one thread's wait for this lock.
+    pub(crate) fn record_wait(&self, wait_ns: u64) {
+        self.contentions.fetch_add(1, Ordering::Relaxed);
+        self.wait_ns.fetch_add(wait_ns, Ordering::Relaxed);
+        self.max_wait_ns.fetch_max(wait_ns, Ordering::Relaxed);
+    }
+
+    /// Records time the lock was held while at least one thread waited for it.
+    pub(crate) fn record_contended_hold(&self, hold_ns: u64) {
+        self.contended_hold_ns.fetch_add(hold_ns, Ordering::Relaxed);
+    }
+
+    /// A copy of this site's counters.
+    pub fn stats(&self) -> LockSiteStats {
+        LockSiteStats {
+            name: self.name,
+            file: self.file,
+            line: self.line,
+            kind: self.kind,
+            contentions: self.contentions.load(Ordering::Relaxed),
+            wait_ns: self.wait_ns.load(Ordering::Relaxed),
+            max_wait_ns: self.max_wait_ns.load(Ordering::Relaxed),
+            contended_hold_ns: self.contended_hold_ns.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// `inventory` entry pointing at a [`LockSite`]; emitted by the lock macros.
+#[doc(hidden)]
+pub struct LockSiteRef(pub &'static LockSite);
+
+inventory::collect!(LockSiteRef);
+
+/// Aggregates for one named lock, whatever the profile sampling settings.
+///
+/// Counted while contention profiling is on (block or mutex profile enabled).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockSiteStats {
+    /// The name given to `profiled_mutex!`, or `file:line` of the invocation.
+    pub name: &'static str,
+    /// Source file of the macro invocation.
+    pub file: &'static str,
+    /// Source line of the macro invocation.
+    pub line: u32,
+    /// Mutex or read-write lock.
+    pub kind: LockKind,
+    /// Number of acquisitions that had to wait.
+    pub contentions: u64,
+    /// Total nanoseconds spent waiting to acquire.
+    pub wait_ns: u64,
+    /// Longest single wait, in nanoseconds.
+    pub max_wait_ns: u64,
+    /// Nanoseconds the lock was held while at least one thread waited for it.
+    pub contended_hold_ns: u64,
+}
+
+/// Every named lock site linked into the program, sorted by name then location.
+///
+/// ```
+/// use profiled::{profiled_mutex, ProfiledMutex};
+/// static QUEUE: ProfiledMutex<Vec<u32>> = profiled_mutex!("doc-queue", Vec::new());
+/// QUEUE.lock().push(1);
+/// let sites = profiled::lock_sites();
+/// let queue = sites.iter().find(|s| s.name == "doc-queue").unwrap();
+/// assert_eq!(queue.contentions, 0);
+/// ```
+pub fn lock_sites() -> Vec<LockSiteStats> {
+    let mut sites: Vec<LockSiteStats> = inventory::iter::<LockSiteRef>
+        .into_iter()
+        .map(|site| site.0.stats())
+        .collect();
+    sites.sort_by(|a, b| (a.name, a.file, a.line).cmp(&(b.name, b.file, b.line)));
+    sites
+}

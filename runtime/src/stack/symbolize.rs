@@ -1,0 +1,154 @@
+//! In-process symbolization with a per-address cache, and trimming of `profiled`'s own
+//! frames from the top of captured stacks.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// One source line of a location; several for inlined calls, innermost first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Line {
+    /// Demangled function name without the hash suffix.
+    pub function: Arc<str>,
+    /// Source file, empty when unknown.
+    pub file: Arc<str>,
+    /// Source line, 0 when unknown.
+    pub line: u32,
+}
+
+/// Symbolized lines of one code address, innermost (inlined) first, caller last.
+pub(crate) type Lines = Arc<[Line]>;
+
+fn cache() -> &'static Mutex<HashMap<usize, Lines>> {
+    static CACHE: OnceLock<Mutex<HashMap<usize, Lines>>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// Resolves a return address captured by [`super::Stack`].
+///
+/// The address looked up is `return_address - 1`, inside the call instruction, so the
+/// line is the call's and inlining is resolved at the call site.
+pub(crate) fn resolve(return_address: usize) -> Lines {
+    if let Some(lines) = cache()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&return_address)
+    {
+        return Arc::clone(lines);
+    }
+    let lines = resolve_uncached(return_address.saturating_sub(1));
+    cache()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(return_address, Arc::clone(&lines));
+    lines
+}
+
+fn resolve_uncached(pc: usize) -> Lines {
+    let mut lines = Vec::new();
+    backtrace::resolve(pc as *mut std::ffi::c_void, |symbol| {
+        let Some(name) = symbol.name() else {
+            return;
+        };
+        lines.push(Line {
+            function: format!("{name:#}").into(),
+            file: symbol
+                .filename()
+                .map(|path| path.to_string_lossy().into_owned())
+                .unwrap_or_default()
+                .into(),
+            line: symbol.lineno().unwrap_or(0),
+        });
+    });
+    lines.into()
+}
+
+/// Crates whose frames are the profiler's machinery, not the user's code.
+const INTERNAL_CRATES: [&str; 5] = [
+    "profiled::",
+    "lock_api::",
+    "parking_lot::",
+    "parking_lot_core::",
+    "backtrace::",
+];
+
+/// Wrappers through which a guard is dropped; the generic argument names whose drop.
+const DROP_WRAPPERS: [&str; 2] = ["core::ptr::drop_in_place<", "core::mem::drop<"];
+
+/// Source directories of the same crates, for builds whose debug info has only line
+/// tables (`debug = "line-tables-only"`), where function names lack their paths.
+const INTERNAL_SOURCES: [&str; 8] = [
+    "/lock_api-",
+    "/lock_api/src/",
+    "/parking_lot-",
+    "/parking_lot/src/",
+    "/parking_lot_core-",
+    "/parking_lot_core/src/",
+    "/backtrace-",
+    "/backtrace/src/",
+];
+
+/// True for a line of the profiler's own machinery (capture, lock internals, guards),
+/// judged by function name and, for line-tables-only builds, by source file.
+pub(crate) fn is_internal(line: &Line) -> bool {
+    is_internal_function(&line.function) || is_internal_file(&line.file)
+}
+
+fn is_internal_file(file: &str) -> bool {
+    file.starts_with(concat!(env!("CARGO_MANIFEST_DIR"), "/src/"))
+        || INTERNAL_SOURCES.iter().any(|dir| file.contains(dir))
+}
+
+fn is_internal_function(function: &str) -> bool {
+    let mut name = function;
+    for wrapper in DROP_WRAPPERS {
+        if let Some(rest) = name.strip_prefix(wrapper) {
+            name = rest;
+        }
+    }
+    let name = name.trim_start_matches(['<', '&']);
+    INTERNAL_CRATES.iter().any(|krate| name.starts_with(krate))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(function: &str, file: &str) -> Line {
+        Line {
+            function: function.into(),
+            file: file.into(),
+            line: 1,
+        }
+    }
+
+    #[test]
+    fn recognises_internal_frames_by_name() {
+        for name in [
+            "profiled::stack::Stack::capture",
+            "<profiled::sync::RawProfiledMutex as lock_api::mutex::RawMutex>::unlock",
+            "lock_api::mutex::Mutex<R,T>::lock",
+            "core::ptr::drop_in_place<lock_api::mutex::MutexGuard<profiled::RawProfiledMutex,u64>>",
+            "core::mem::drop<lock_api::mutex::MutexGuard<profiled::RawProfiledMutex,u64>>",
+        ] {
+            assert!(is_internal(&line(name, "")), "{name}");
+        }
+        for name in [
+            "app::hold_long",
+            "profiled_tests::helper",
+            "core::ptr::drop_in_place<app::Thing>",
+        ] {
+            assert!(!is_internal(&line(name, "/src/app.rs")), "{name}");
+        }
+    }
+
+    #[test]
+    fn recognises_internal_frames_by_file_when_names_are_short() {
+        let own = concat!(env!("CARGO_MANIFEST_DIR"), "/src/stack/mod.rs");
+        assert!(is_internal(&line("capture", own)));
+        assert!(is_internal(&line(
+            "lock",
+            "/root/.cargo/registry/src/index.crates.io-1/lock_api-0.5.0/src/mutex.rs"
+        )));
+        assert!(!is_internal(&line("hold_long", "/work/app/src/main.rs")));
+    }
+}

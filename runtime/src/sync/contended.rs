@@ -1,0 +1,186 @@
+//! COLD: the contended paths of every profiled lock, entered through
+//! `#[cold] #[inline(never)]` functions only.
+//!
+//! Each lock carries a [`Contention`] record. Waiters register on arrival and leave
+//! on acquisition, which lets an unlocking holder compute exactly how much waiting
+//! others did during its hold: with `N` waiters whose waits started at `t_i`, the
+//! accumulated waiter-time is `W(T) = D + N * T`, where `D` gains `-t_i` on arrival
+//! and `+t_exit` on exit. The holder charges `W(now) - W(last charge)` to its own
+//! stack (the mutex profile, Go 1.22+ semantics: 3 waiters for 100 ms charge
+//! 300 ms) and each waiter records its own wait under its own stack (block profile).
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+use crate::clock::now_ns;
+use crate::control;
+use crate::registry::{self, Sampler};
+use crate::site::LockSite;
+use crate::stack::Stack;
+
+/// Per-lock contention bookkeeping. Only `since` is read outside the cold paths.
+pub(crate) struct Contention {
+    site: Option<&'static LockSite>,
+    /// Monotonic ns at which waiting began since the last charge; 0 when nobody has
+    /// waited since. Unlock reads it with one relaxed load to pick the slow path.
+    since: AtomicU64,
+    /// Spin lock over the four fields below. Held for a few instructions, only on
+    /// contended paths.
+    busy: AtomicBool,
+    waiters: AtomicU32,
+    /// `D` above, as wrapping u64.
+    wait_sum: AtomicU64,
+    /// `W` at the last charge, as wrapping u64.
+    charged: AtomicU64,
+}
+
+impl Contention {
+    pub(crate) const fn new(site: Option<&'static LockSite>) -> Contention {
+        Contention {
+            site,
+            since: AtomicU64::new(0),
+            busy: AtomicBool::new(false),
+            waiters: AtomicU32::new(0),
+            wait_sum: AtomicU64::new(0),
+            charged: AtomicU64::new(0),
+        }
+    }
+
+    /// True when others waited during the current hold, so unlock must charge it.
+    #[inline(always)]
+    pub(crate) fn needs_charge(&self) -> bool {
+        // Relaxed: a stale 0 only moves a just-arrived waiter's first nanoseconds of
+        // waiting to the next holder's charge.
+        self.since.load(Ordering::Relaxed) != 0
+    }
+
+    /// Runs `acquire`, which blocks until the lock is taken (or gives up on a
+    /// timeout), recording the wait in the block profile and the site's totals.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn wait<R>(&self, acquire: impl FnOnce() -> R) -> R {
+        if !control::contention_profiling() {
+            return acquire();
+        }
+        let stack = Stack::capture();
+        let start = self.arrive();
+        let guard = acquire();
+        let end = self.leave();
+        self.record_wait(&stack, end.saturating_sub(start));
+        guard
+    }
+
+    /// Records a wait that is not for this lock's ownership, such as a condition
+    /// variable wait: it goes to the block profile but is not charged to holders.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn wait_outside<R>(&self, wait: impl FnOnce() -> R) -> R {
+        if !control::contention_profiling() {
+            return wait();
+        }
+        let stack = Stack::capture();
+        let start = now_ns();
+        let result = wait();
+        let waited = now_ns().saturating_sub(start);
+        record_block(&stack, waited);
+        result
+    }
+
+    /// Charges the waiting others did during the current hold to the holder's stack.
+    /// Called by the holder just before it releases the lock.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn charge_hold(&self) {
+        let now = now_ns();
+        let (charge, contended_for) = {
+            let _busy = self.lock_books();
+            let waiters = u64::from(self.waiters.load(Ordering::Relaxed));
+            let w = self
+                .wait_sum
+                .load(Ordering::Relaxed)
+                .wrapping_add(waiters.wrapping_mul(now));
+            let charge = w.wrapping_sub(self.charged.load(Ordering::Relaxed)) as i64;
+            self.charged.store(w, Ordering::Relaxed);
+            let since = self.since.load(Ordering::Relaxed);
+            self.since
+                .store(if waiters > 0 { now } else { 0 }, Ordering::Relaxed);
+            (charge, now.saturating_sub(since))
+        };
+        if let Some(site) = self.site {
+            site.record_contended_hold(contended_for);
+        }
+        if charge <= 0 {
+            return;
+        }
+        if let Some(fraction) = Sampler::mutex_kept(control::mutex_fraction()) {
+            let stack = Stack::capture();
+            let registry = registry::get();
+            let id = registry.stacks.intern(stack.frames());
+            registry.mutex.add(
+                id,
+                fraction * registry::COUNT_SCALE,
+                (charge as u64).saturating_mul(fraction),
+            );
+        }
+    }
+
+    fn arrive(&self) -> u64 {
+        let _busy = self.lock_books();
+        let now = now_ns();
+        self.waiters.fetch_add(1, Ordering::Relaxed);
+        self.wait_sum.fetch_sub(now, Ordering::Relaxed);
+        if self.since.load(Ordering::Relaxed) == 0 {
+            self.since.store(now, Ordering::Relaxed);
+        }
+        now
+    }
+
+    fn leave(&self) -> u64 {
+        let _busy = self.lock_books();
+        let now = now_ns();
+        self.waiters.fetch_sub(1, Ordering::Relaxed);
+        self.wait_sum.fetch_add(now, Ordering::Relaxed);
+        now
+    }
+
+    fn record_wait(&self, stack: &Stack, waited: u64) {
+        if let Some(site) = self.site {
+            site.record_wait(waited);
+        }
+        record_block(stack, waited);
+    }
+
+    fn lock_books(&self) -> BooksGuard<'_> {
+        let mut spins = 0u32;
+        // Acquire/Release: the fields behind `busy` are read and written only while
+        // it is held, so this pair orders them between holders.
+        while self
+            .busy
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        BooksGuard(&self.busy)
+    }
+}
+
+struct BooksGuard<'a>(&'a AtomicBool);
+
+impl Drop for BooksGuard<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+fn record_block(stack: &Stack, waited: u64) {
+    if let Some((count_milli, delay)) = Sampler::block(waited, control::block_rate()) {
+        let registry = registry::get();
+        let id = registry.stacks.intern(stack.frames());
+        registry.block.add(id, count_milli, delay);
+    }
+}

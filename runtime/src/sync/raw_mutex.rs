@@ -1,0 +1,112 @@
+//! HOT: budget per call: no alloc, no lock, no clock, no format, no I/O, no panic.
+//! Lock is one `try_lock` on parking_lot's word; unlock is one relaxed load plus
+//! parking_lot's release. Everything else is in `contended.rs`.
+
+use lock_api::RawMutex as _;
+
+use super::contended::Contention;
+use crate::site::LockSite;
+
+type Inner = parking_lot::RawMutex;
+/// Guard state of the underlying parking_lot mutex (zero-sized).
+pub(crate) type MutexGuardState = <Inner as lock_api::RawMutex>::Guard;
+
+/// The raw mutex behind [`ProfiledMutex`](crate::ProfiledMutex): parking_lot's mutex
+/// plus contention bookkeeping. Use it through `ProfiledMutex`.
+pub struct RawProfiledMutex {
+    pub(super) inner: Inner,
+    pub(super) contention: Contention,
+}
+
+impl RawProfiledMutex {
+    /// An unlocked mutex reporting under `site` (used by `profiled_mutex!`).
+    pub const fn with_site(site: &'static LockSite) -> RawProfiledMutex {
+        RawProfiledMutex {
+            inner: Inner::INIT,
+            contention: Contention::new(Some(site)),
+        }
+    }
+
+    #[inline]
+    fn before_unlock(&self) {
+        if self.contention.needs_charge() {
+            self.contention.charge_hold();
+        }
+    }
+}
+
+// SAFETY: mutual exclusion, acquire and release semantics are parking_lot's; we only
+// add bookkeeping around its calls and pass its guard state through unchanged.
+unsafe impl lock_api::RawMutex for RawProfiledMutex {
+    #[allow(clippy::declare_interior_mutable_const)]
+    const INIT: RawProfiledMutex = RawProfiledMutex {
+        inner: Inner::INIT,
+        contention: Contention::new(None),
+    };
+
+    type Guard = MutexGuardState;
+
+    #[inline]
+    fn lock(&self) -> Self::Guard {
+        match self.inner.try_lock() {
+            Some(guard) => guard,
+            None => self.contention.wait(|| self.inner.lock()),
+        }
+    }
+
+    #[inline]
+    fn try_lock(&self) -> Option<Self::Guard> {
+        self.inner.try_lock()
+    }
+
+    #[inline]
+    unsafe fn unlock(&self, guard: Self::Guard) {
+        self.before_unlock();
+        // SAFETY: the caller holds the lock and passes its guard state.
+        unsafe { self.inner.unlock(guard) }
+    }
+
+    #[inline]
+    fn is_locked(&self) -> bool {
+        self.inner.is_locked()
+    }
+}
+
+// SAFETY: as above; fairness is parking_lot's.
+unsafe impl lock_api::RawMutexFair for RawProfiledMutex {
+    #[inline]
+    unsafe fn unlock_fair(&self, guard: Self::Guard) {
+        self.before_unlock();
+        // SAFETY: the caller holds the lock and passes its guard state.
+        unsafe { self.inner.unlock_fair(guard) }
+    }
+
+    #[inline]
+    unsafe fn bump(&self, guard: &mut Self::Guard) {
+        self.before_unlock();
+        // SAFETY: the caller holds the lock and passes its guard state.
+        unsafe { self.inner.bump(guard) }
+    }
+}
+
+// SAFETY: as above; timeouts are parking_lot's.
+unsafe impl lock_api::RawMutexTimed for RawProfiledMutex {
+    type Duration = std::time::Duration;
+    type Instant = std::time::Instant;
+
+    #[inline]
+    fn try_lock_for(&self, timeout: Self::Duration) -> Option<Self::Guard> {
+        match self.inner.try_lock() {
+            Some(guard) => Some(guard),
+            None => self.contention.wait(|| self.inner.try_lock_for(timeout)),
+        }
+    }
+
+    #[inline]
+    fn try_lock_until(&self, timeout: Self::Instant) -> Option<Self::Guard> {
+        match self.inner.try_lock() {
+            Some(guard) => Some(guard),
+            None => self.contention.wait(|| self.inner.try_lock_until(timeout)),
+        }
+    }
+}

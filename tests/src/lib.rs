@@ -1,0 +1,233 @@
+//! Shared helpers for profiled's integration tests: a minimal HTTP/1.1 client for
+//! loopback, a profile decoder, queries over decoded profiles, and `go tool pprof`.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use flate2::read::GzDecoder;
+use pprof::protos::{Message, Profile};
+
+/// A parsed HTTP response.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as UTF-8 text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// `GET path` on loopback.
+pub fn get(addr: SocketAddr, path: &str) -> HttpResponse {
+    request(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+}
+
+/// Sends raw request bytes and reads the response until the server closes.
+pub fn request(addr: SocketAddr, raw: &[u8]) -> HttpResponse {
+    let mut stream = TcpStream::connect(addr).expect("connect to profiler");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    // The server may answer (e.g. 431) and close before reading everything we send.
+    let _ = stream.write_all(raw);
+    let mut data = Vec::new();
+    let _ = stream.read_to_end(&mut data);
+    parse_response(&data)
+}
+
+fn parse_response(data: &[u8]) -> HttpResponse {
+    let split = data
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no response head in {:?}", String::from_utf8_lossy(data)));
+    let head = String::from_utf8_lossy(&data[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or("");
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let mut body = data[split + 4..].to_vec();
+    let chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    });
+    if chunked {
+        body = dechunk(&body);
+    }
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size = usize::from_str_radix(
+            String::from_utf8_lossy(&data[..line_end])
+                .split(';')
+                .next()
+                .unwrap()
+                .trim(),
+            16,
+        )
+        .unwrap_or(0);
+        if size == 0 {
+            return out;
+        }
+        let start = line_end + 2;
+        out.extend_from_slice(&data[start..start + size]);
+        data = &data[start + size + 2..];
+    }
+}
+
+/// Gunzips and decodes a `profile.proto` body.
+pub fn decode(body: &[u8]) -> Profile {
+    let mut raw = Vec::new();
+    GzDecoder::new(body)
+        .read_to_end(&mut raw)
+        .expect("profile body is gzip");
+    Profile::decode(raw.as_slice()).expect("profile body is profile.proto")
+}
+
+/// Function names of a sample's stack, innermost first, inlined frames expanded.
+pub fn stack_names(profile: &Profile, sample: &pprof::protos::Sample) -> Vec<String> {
+    let mut names = Vec::new();
+    for id in &sample.location_id {
+        let location = profile
+            .location
+            .iter()
+            .find(|l| l.id == *id)
+            .expect("sample refers to a location that exists");
+        for line in &location.line {
+            let function = profile
+                .function
+                .iter()
+                .find(|f| f.id == line.function_id)
+                .expect("line refers to a function that exists");
+            names.push(profile.string_table[function.name as usize].clone());
+        }
+    }
+    names
+}
+
+/// The string of a value type, e.g. ("delay", "nanoseconds").
+pub fn sample_types(profile: &Profile) -> Vec<(String, String)> {
+    profile
+        .sample_type
+        .iter()
+        .map(|vt| {
+            (
+                profile.string_table[vt.ty as usize].clone(),
+                profile.string_table[vt.unit as usize].clone(),
+            )
+        })
+        .collect()
+}
+
+/// Sum of value `index` over samples whose stack has a function whose name ends
+/// with `::<function>` (or equals it).
+pub fn total_for(profile: &Profile, function: &str, index: usize) -> i64 {
+    let suffix = format!("::{function}");
+    profile
+        .sample
+        .iter()
+        .filter(|s| {
+            stack_names(profile, s)
+                .iter()
+                .any(|n| n == function || n.ends_with(&suffix))
+        })
+        .map(|s| s.value[index])
+        .sum()
+}
+
+/// Sum of value `index` over all samples.
+pub fn total(profile: &Profile, index: usize) -> i64 {
+    profile.sample.iter().map(|s| s.value[index]).sum()
+}
+
+/// The `go` binary, or `None` to skip. When `CI` is set, a missing `go` fails.
+pub fn go_binary() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("go"))
+            .find(|candidate| candidate.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "`go` is not installed but CI is set: .ci/run must install golang-go"
+        );
+        eprintln!("skipping go tool pprof checks: `go` not found (apt-get install golang-go)");
+    }
+    found
+}
+
+/// Output of one `go tool pprof` run.
+#[derive(Debug)]
+pub struct PprofRun {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `go tool pprof <args>` with a private home so nothing is cached or shared.
+pub fn go_tool_pprof(go: &PathBuf, args: &[&str]) -> PprofRun {
+    let home = std::env::temp_dir().join(format!("profiled-pprof-home-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let output = Command::new(go)
+        .arg("tool")
+        .arg("pprof")
+        .args(args)
+        .env("HOME", &home)
+        .env("PPROF_TMPDIR", &home)
+        .env("GOCACHE", home.join("gocache"))
+        .output()
+        .expect("run go tool pprof");
+    PprofRun {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Lines of pprof's stderr that are not the normal "Fetching profile ..." chatter.
+pub fn pprof_complaints(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|line| {
+            let line = line.trim();
+            !line.is_empty()
+                && !line.starts_with("Fetching profile over HTTP from")
+                && !line.starts_with("Saved profile in")
+        })
+        .collect()
+}

@@ -1,0 +1,5 @@
+use profiled::{profiled_mutex, ProfiledMutex};
+
+static LOCK: ProfiledMutex<u64> = profiled_mutex!("", 0);
+
+fn main() {}
