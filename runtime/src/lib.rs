@@ -88,4 +88,16 @@ pub mod __private {
     pub use crate::site::{LockKind, LockSite, LockSiteRef};
     pub use crate::sync::{mutex_with_site, rwlock_with_site};
     pub use inventory;
+
+    /// Captures the caller's stack with this build's unwinder; returns its depth.
+    /// For the `locks` bench.
+    pub fn capture_stack_depth() -> usize {
+        crate::stack::Stack::capture().frames().len()
+    }
+
+    /// Captures the caller's stack with DWARF unwinding; returns its depth.
+    /// For the `locks` bench.
+    pub fn capture_stack_depth_dwarf() -> usize {
+        crate::stack::Stack::capture_dwarf().frames().len()
+    }
 }

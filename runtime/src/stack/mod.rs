@@ -25,12 +25,23 @@ impl Stack {
     /// profile is symbolized, so callers need not count how deep they are.
     #[inline(never)]
     pub(crate) fn capture() -> Stack {
+        Stack::capture_with(control::max_stack_depth(), walk)
+    }
+
+    /// Like [`Stack::capture`] but always with DWARF unwinding (for comparison).
+    #[inline(never)]
+    pub(crate) fn capture_dwarf() -> Stack {
+        Stack::capture_with(control::max_stack_depth(), dwarf_walk)
+    }
+
+    #[inline(always)]
+    fn capture_with(depth: usize, unwind: fn(&mut [usize]) -> usize) -> Stack {
         let mut stack = Stack {
             frames: [0; control::MAX_STACK_DEPTH_LIMIT],
             len: 0,
         };
-        let depth = control::max_stack_depth().min(control::MAX_STACK_DEPTH_LIMIT);
-        stack.len = walk(&mut stack.frames[..depth]);
+        let depth = depth.min(control::MAX_STACK_DEPTH_LIMIT);
+        stack.len = unwind(&mut stack.frames[..depth]);
         stack
     }
 
@@ -69,4 +80,67 @@ fn dwarf_walk(buf: &mut [usize]) -> usize {
         true
     });
     len
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[inline(never)]
+    fn outer_marker(dwarf: bool) -> Stack {
+        std::hint::black_box(inner_marker(dwarf))
+    }
+
+    #[inline(never)]
+    fn inner_marker(dwarf: bool) -> Stack {
+        let stack = if dwarf {
+            Stack::capture_dwarf()
+        } else {
+            Stack::capture()
+        };
+        std::hint::black_box(stack)
+    }
+
+    fn names(stack: &Stack) -> Vec<String> {
+        stack
+            .frames()
+            .iter()
+            .flat_map(|&frame| symbolize::resolve(frame).to_vec())
+            .map(|line| line.function.to_string())
+            .collect()
+    }
+
+    fn assert_finds_both_markers(stack: &Stack) {
+        let names = names(stack);
+        let inner = names.iter().position(|n| n.ends_with("inner_marker"));
+        let outer = names.iter().position(|n| n.ends_with("outer_marker"));
+        assert!(
+            matches!((inner, outer), (Some(i), Some(o)) if i < o),
+            "{UNWINDER}: {names:#?}"
+        );
+    }
+
+    #[test]
+    fn default_unwinder_sees_callers_innermost_first() {
+        assert_finds_both_markers(&outer_marker(false));
+    }
+
+    #[test]
+    fn dwarf_unwinder_sees_callers_innermost_first() {
+        assert_finds_both_markers(&outer_marker(true));
+    }
+
+    #[test]
+    fn this_workspace_walks_frame_pointers() {
+        // .cargo/config.toml forces frame pointers; build.rs must have noticed.
+        assert_eq!(UNWINDER, "frame-pointer");
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        assert_eq!(Stack::capture_with(2, walk).frames().len(), 2);
+        assert_eq!(Stack::capture_with(3, dwarf_walk).frames().len(), 3);
+        let limit = control::MAX_STACK_DEPTH_LIMIT;
+        assert!(Stack::capture_with(usize::MAX, walk).frames().len() <= limit);
+    }
 }

@@ -53,20 +53,40 @@ impl Contention {
         self.since.load(Ordering::Relaxed) != 0
     }
 
-    /// Runs `acquire`, which blocks until the lock is taken (or gives up on a
-    /// timeout), recording the wait in the block profile and the site's totals.
+    /// Acquires through `acquire` (which blocks, or gives up on a timeout) after
+    /// spinning on `try_acquire` as parking_lot does. Only a wait that outlasts the
+    /// spin is recorded, in the block profile and the site's totals, as Go records
+    /// only waits that sleep: a few microseconds of spinning are not contention.
     #[cold]
     #[inline(never)]
-    pub(crate) fn wait<R>(&self, acquire: impl FnOnce() -> R) -> R {
+    pub(crate) fn wait<R>(
+        &self,
+        try_acquire: impl FnMut() -> Option<R>,
+        acquire: impl FnOnce() -> R,
+    ) -> R {
+        if !control::contention_profiling() {
+            return acquire();
+        }
+        if let Some(acquired) = spin(try_acquire) {
+            return acquired;
+        }
+        self.wait_recorded(acquire)
+    }
+
+    /// Like [`Contention::wait`] without the spin, for acquisitions that cannot be
+    /// retried cheaply (upgrades).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn wait_recorded<R>(&self, acquire: impl FnOnce() -> R) -> R {
         if !control::contention_profiling() {
             return acquire();
         }
         let stack = Stack::capture();
         let start = self.arrive();
-        let guard = acquire();
+        let acquired = acquire();
         let end = self.leave();
         self.record_wait(&stack, end.saturating_sub(start));
-        guard
+        acquired
     }
 
     /// Records a wait that is not for this lock's ownership, such as a condition
@@ -85,11 +105,27 @@ impl Contention {
         result
     }
 
-    /// Charges the waiting others did during the current hold to the holder's stack.
-    /// Called by the holder just before it releases the lock.
+    /// Releases the lock through `release` after computing what the holder owes for
+    /// others' waiting; the holder's stack is captured and recorded after the
+    /// release, so the profiler does not lengthen the contended hold.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn release_charged(&self, release: impl FnOnce()) {
+        let charge = self.take_charge();
+        release();
+        record_charge(charge);
+    }
+
+    /// Charges the current hold and records it, without releasing anything (a
+    /// condition wait releases the lock itself).
     #[cold]
     #[inline(never)]
     pub(crate) fn charge_hold(&self) {
+        record_charge(self.take_charge());
+    }
+
+    /// The waiter-nanoseconds accumulated since the last charge; resets the books.
+    fn take_charge(&self) -> u64 {
         let now = now_ns();
         let (charge, contended_for) = {
             let _busy = self.lock_books();
@@ -108,19 +144,7 @@ impl Contention {
         if let Some(site) = self.site {
             site.record_contended_hold(contended_for);
         }
-        if charge <= 0 {
-            return;
-        }
-        if let Some(fraction) = Sampler::mutex_kept(control::mutex_fraction()) {
-            let stack = Stack::capture();
-            let registry = registry::get();
-            let id = registry.stacks.intern(stack.frames());
-            registry.mutex.add(
-                id,
-                fraction * registry::COUNT_SCALE,
-                (charge as u64).saturating_mul(fraction),
-            );
-        }
+        u64::try_from(charge).unwrap_or(0)
     }
 
     fn arrive(&self) -> u64 {
@@ -175,6 +199,41 @@ impl Drop for BooksGuard<'_> {
     fn drop(&mut self) {
         self.0.store(false, Ordering::Release);
     }
+}
+
+/// Records a holder's charge in the mutex profile under the caller's stack.
+fn record_charge(charge: u64) {
+    if charge == 0 {
+        return;
+    }
+    if let Some(fraction) = Sampler::mutex_kept(control::mutex_fraction()) {
+        let stack = Stack::capture();
+        let registry = registry::get();
+        let id = registry.stacks.intern(stack.frames());
+        registry.mutex.add(
+            id,
+            fraction * registry::COUNT_SCALE,
+            charge.saturating_mul(fraction),
+        );
+    }
+}
+
+/// parking_lot's spin policy: 2, 4 and 8 pause instructions, then up to 7 yields,
+/// trying to acquire after each step.
+fn spin<R>(mut try_acquire: impl FnMut() -> Option<R>) -> Option<R> {
+    for round in 0..10u32 {
+        if round < 3 {
+            for _ in 0..(2u32 << round) {
+                std::hint::spin_loop();
+            }
+        } else {
+            std::thread::yield_now();
+        }
+        if let Some(acquired) = try_acquire() {
+            return Some(acquired);
+        }
+    }
+    None
 }
 
 fn record_block(stack: &Stack, waited: u64) {

@@ -27,8 +27,19 @@ impl RawProfiledMutex {
         }
     }
 
-    #[inline]
-    fn before_unlock(&self) {
+    /// Runs `release`, first computing the holder's charge if others waited.
+    #[inline(always)]
+    fn release(&self, release: impl FnOnce()) {
+        if self.contention.needs_charge() {
+            self.contention.release_charged(release);
+        } else {
+            release();
+        }
+    }
+
+    /// Before a bump (a fair hand-over that keeps the guard), charge the hold.
+    #[inline(always)]
+    fn before_bump(&self) {
         if self.contention.needs_charge() {
             self.contention.charge_hold();
         }
@@ -50,7 +61,9 @@ unsafe impl lock_api::RawMutex for RawProfiledMutex {
     fn lock(&self) -> Self::Guard {
         match self.inner.try_lock() {
             Some(guard) => guard,
-            None => self.contention.wait(|| self.inner.lock()),
+            None => self
+                .contention
+                .wait(|| self.inner.try_lock(), || self.inner.lock()),
         }
     }
 
@@ -61,9 +74,10 @@ unsafe impl lock_api::RawMutex for RawProfiledMutex {
 
     #[inline]
     unsafe fn unlock(&self, guard: Self::Guard) {
-        self.before_unlock();
-        // SAFETY: the caller holds the lock and passes its guard state.
-        unsafe { self.inner.unlock(guard) }
+        self.release(|| {
+            // SAFETY: the caller holds the lock and passes its guard state.
+            unsafe { self.inner.unlock(guard) }
+        })
     }
 
     #[inline]
@@ -76,14 +90,15 @@ unsafe impl lock_api::RawMutex for RawProfiledMutex {
 unsafe impl lock_api::RawMutexFair for RawProfiledMutex {
     #[inline]
     unsafe fn unlock_fair(&self, guard: Self::Guard) {
-        self.before_unlock();
-        // SAFETY: the caller holds the lock and passes its guard state.
-        unsafe { self.inner.unlock_fair(guard) }
+        self.release(|| {
+            // SAFETY: the caller holds the lock and passes its guard state.
+            unsafe { self.inner.unlock_fair(guard) }
+        })
     }
 
     #[inline]
     unsafe fn bump(&self, guard: &mut Self::Guard) {
-        self.before_unlock();
+        self.before_bump();
         // SAFETY: the caller holds the lock and passes its guard state.
         unsafe { self.inner.bump(guard) }
     }
@@ -98,7 +113,10 @@ unsafe impl lock_api::RawMutexTimed for RawProfiledMutex {
     fn try_lock_for(&self, timeout: Self::Duration) -> Option<Self::Guard> {
         match self.inner.try_lock() {
             Some(guard) => Some(guard),
-            None => self.contention.wait(|| self.inner.try_lock_for(timeout)),
+            None => self.contention.wait(
+                || self.inner.try_lock().map(Some),
+                || self.inner.try_lock_for(timeout),
+            ),
         }
     }
 
@@ -106,7 +124,10 @@ unsafe impl lock_api::RawMutexTimed for RawProfiledMutex {
     fn try_lock_until(&self, timeout: Self::Instant) -> Option<Self::Guard> {
         match self.inner.try_lock() {
             Some(guard) => Some(guard),
-            None => self.contention.wait(|| self.inner.try_lock_until(timeout)),
+            None => self.contention.wait(
+                || self.inner.try_lock().map(Some),
+                || self.inner.try_lock_until(timeout),
+            ),
         }
     }
 }

@@ -34,8 +34,19 @@ impl RawProfiledRwLock {
         }
     }
 
-    #[inline]
-    fn before_unlock(&self) {
+    /// Runs `release`, first computing the holder's charge if others waited.
+    #[inline(always)]
+    fn release(&self, release: impl FnOnce()) {
+        if self.contention.needs_charge() {
+            self.contention.release_charged(release);
+        } else {
+            release();
+        }
+    }
+
+    /// Before a bump (a fair hand-over that keeps the guard), charge the hold.
+    #[inline(always)]
+    fn before_bump(&self) {
         if self.contention.needs_charge() {
             self.contention.charge_hold();
         }
@@ -58,7 +69,9 @@ unsafe impl lock_api::RawRwLock for RawProfiledRwLock {
     fn lock_shared(&self) -> Shared {
         match self.inner.try_lock_shared() {
             Some(guard) => guard,
-            None => self.contention.wait(|| self.inner.lock_shared()),
+            None => self
+                .contention
+                .wait(|| self.inner.try_lock_shared(), || self.inner.lock_shared()),
         }
     }
 
@@ -69,16 +82,20 @@ unsafe impl lock_api::RawRwLock for RawProfiledRwLock {
 
     #[inline]
     unsafe fn unlock_shared(&self, guard: Shared) {
-        self.before_unlock();
-        // SAFETY: the caller holds a shared lock and passes its guard state.
-        unsafe { self.inner.unlock_shared(guard) }
+        self.release(|| {
+            // SAFETY: the caller holds a shared lock and passes its guard state.
+            unsafe { self.inner.unlock_shared(guard) }
+        })
     }
 
     #[inline]
     fn lock_exclusive(&self) -> Exclusive {
         match self.inner.try_lock_exclusive() {
             Some(guard) => guard,
-            None => self.contention.wait(|| self.inner.lock_exclusive()),
+            None => self.contention.wait(
+                || self.inner.try_lock_exclusive(),
+                || self.inner.lock_exclusive(),
+            ),
         }
     }
 
@@ -89,9 +106,10 @@ unsafe impl lock_api::RawRwLock for RawProfiledRwLock {
 
     #[inline]
     unsafe fn unlock_exclusive(&self, guard: Exclusive) {
-        self.before_unlock();
-        // SAFETY: the caller holds the exclusive lock and passes its guard state.
-        unsafe { self.inner.unlock_exclusive(guard) }
+        self.release(|| {
+            // SAFETY: the caller holds the exclusive lock and passes its guard state.
+            unsafe { self.inner.unlock_exclusive(guard) }
+        })
     }
 
     #[inline]
@@ -109,28 +127,30 @@ unsafe impl lock_api::RawRwLock for RawProfiledRwLock {
 unsafe impl lock_api::RawRwLockFair for RawProfiledRwLock {
     #[inline]
     unsafe fn unlock_shared_fair(&self, guard: Shared) {
-        self.before_unlock();
-        // SAFETY: the caller holds a shared lock and passes its guard state.
-        unsafe { self.inner.unlock_shared_fair(guard) }
+        self.release(|| {
+            // SAFETY: the caller holds a shared lock and passes its guard state.
+            unsafe { self.inner.unlock_shared_fair(guard) }
+        })
     }
 
     #[inline]
     unsafe fn unlock_exclusive_fair(&self, guard: Exclusive) {
-        self.before_unlock();
-        // SAFETY: the caller holds the exclusive lock and passes its guard state.
-        unsafe { self.inner.unlock_exclusive_fair(guard) }
+        self.release(|| {
+            // SAFETY: the caller holds the exclusive lock and passes its guard state.
+            unsafe { self.inner.unlock_exclusive_fair(guard) }
+        })
     }
 
     #[inline]
     unsafe fn bump_shared(&self, guard: &mut Shared) {
-        self.before_unlock();
+        self.before_bump();
         // SAFETY: the caller holds a shared lock and passes its guard state.
         unsafe { self.inner.bump_shared(guard) }
     }
 
     #[inline]
     unsafe fn bump_exclusive(&self, guard: &mut Exclusive) {
-        self.before_unlock();
+        self.before_bump();
         // SAFETY: the caller holds the exclusive lock and passes its guard state.
         unsafe { self.inner.bump_exclusive(guard) }
     }
@@ -154,9 +174,10 @@ unsafe impl lock_api::RawRwLockTimed for RawProfiledRwLock {
     fn try_lock_shared_for(&self, timeout: Duration) -> Option<Shared> {
         match self.inner.try_lock_shared() {
             Some(guard) => Some(guard),
-            None => self
-                .contention
-                .wait(|| self.inner.try_lock_shared_for(timeout)),
+            None => self.contention.wait(
+                || self.inner.try_lock_shared().map(Some),
+                || self.inner.try_lock_shared_for(timeout),
+            ),
         }
     }
 
@@ -164,9 +185,10 @@ unsafe impl lock_api::RawRwLockTimed for RawProfiledRwLock {
     fn try_lock_shared_until(&self, timeout: Instant) -> Option<Shared> {
         match self.inner.try_lock_shared() {
             Some(guard) => Some(guard),
-            None => self
-                .contention
-                .wait(|| self.inner.try_lock_shared_until(timeout)),
+            None => self.contention.wait(
+                || self.inner.try_lock_shared().map(Some),
+                || self.inner.try_lock_shared_until(timeout),
+            ),
         }
     }
 
@@ -174,9 +196,10 @@ unsafe impl lock_api::RawRwLockTimed for RawProfiledRwLock {
     fn try_lock_exclusive_for(&self, timeout: Duration) -> Option<Exclusive> {
         match self.inner.try_lock_exclusive() {
             Some(guard) => Some(guard),
-            None => self
-                .contention
-                .wait(|| self.inner.try_lock_exclusive_for(timeout)),
+            None => self.contention.wait(
+                || self.inner.try_lock_exclusive().map(Some),
+                || self.inner.try_lock_exclusive_for(timeout),
+            ),
         }
     }
 
@@ -184,9 +207,10 @@ unsafe impl lock_api::RawRwLockTimed for RawProfiledRwLock {
     fn try_lock_exclusive_until(&self, timeout: Instant) -> Option<Exclusive> {
         match self.inner.try_lock_exclusive() {
             Some(guard) => Some(guard),
-            None => self
-                .contention
-                .wait(|| self.inner.try_lock_exclusive_until(timeout)),
+            None => self.contention.wait(
+                || self.inner.try_lock_exclusive().map(Some),
+                || self.inner.try_lock_exclusive_until(timeout),
+            ),
         }
     }
 }
@@ -199,7 +223,10 @@ unsafe impl lock_api::RawRwLockUpgrade for RawProfiledRwLock {
     fn lock_upgradable(&self) -> Upgradable {
         match self.inner.try_lock_upgradable() {
             Some(guard) => guard,
-            None => self.contention.wait(|| self.inner.lock_upgradable()),
+            None => self.contention.wait(
+                || self.inner.try_lock_upgradable(),
+                || self.inner.lock_upgradable(),
+            ),
         }
     }
 
@@ -210,9 +237,10 @@ unsafe impl lock_api::RawRwLockUpgrade for RawProfiledRwLock {
 
     #[inline]
     unsafe fn unlock_upgradable(&self, guard: Upgradable) {
-        self.before_unlock();
-        // SAFETY: the caller holds the upgradable lock and passes its guard state.
-        unsafe { self.inner.unlock_upgradable(guard) }
+        self.release(|| {
+            // SAFETY: the caller holds the upgradable lock and passes its guard state.
+            unsafe { self.inner.unlock_upgradable(guard) }
+        })
     }
 
     #[inline]
@@ -223,7 +251,7 @@ unsafe impl lock_api::RawRwLockUpgrade for RawProfiledRwLock {
             // SAFETY: `try_upgrade` handed the upgradable guard back; we still hold it.
             Err(guard) => self
                 .contention
-                .wait(|| unsafe { self.inner.upgrade(guard) }),
+                .wait_recorded(|| unsafe { self.inner.upgrade(guard) }),
         }
     }
 
@@ -238,14 +266,15 @@ unsafe impl lock_api::RawRwLockUpgrade for RawProfiledRwLock {
 unsafe impl lock_api::RawRwLockUpgradeFair for RawProfiledRwLock {
     #[inline]
     unsafe fn unlock_upgradable_fair(&self, guard: Upgradable) {
-        self.before_unlock();
-        // SAFETY: the caller holds the upgradable lock and passes its guard state.
-        unsafe { self.inner.unlock_upgradable_fair(guard) }
+        self.release(|| {
+            // SAFETY: the caller holds the upgradable lock and passes its guard state.
+            unsafe { self.inner.unlock_upgradable_fair(guard) }
+        })
     }
 
     #[inline]
     unsafe fn bump_upgradable(&self, guard: &mut Upgradable) {
-        self.before_unlock();
+        self.before_bump();
         // SAFETY: the caller holds the upgradable lock and passes its guard state.
         unsafe { self.inner.bump_upgradable(guard) }
     }
@@ -272,9 +301,10 @@ unsafe impl lock_api::RawRwLockUpgradeTimed for RawProfiledRwLock {
     fn try_lock_upgradable_for(&self, timeout: Duration) -> Option<Upgradable> {
         match self.inner.try_lock_upgradable() {
             Some(guard) => Some(guard),
-            None => self
-                .contention
-                .wait(|| self.inner.try_lock_upgradable_for(timeout)),
+            None => self.contention.wait(
+                || self.inner.try_lock_upgradable().map(Some),
+                || self.inner.try_lock_upgradable_for(timeout),
+            ),
         }
     }
 
@@ -282,9 +312,10 @@ unsafe impl lock_api::RawRwLockUpgradeTimed for RawProfiledRwLock {
     fn try_lock_upgradable_until(&self, timeout: Instant) -> Option<Upgradable> {
         match self.inner.try_lock_upgradable() {
             Some(guard) => Some(guard),
-            None => self
-                .contention
-                .wait(|| self.inner.try_lock_upgradable_until(timeout)),
+            None => self.contention.wait(
+                || self.inner.try_lock_upgradable().map(Some),
+                || self.inner.try_lock_upgradable_until(timeout),
+            ),
         }
     }
 
@@ -300,7 +331,7 @@ unsafe impl lock_api::RawRwLockUpgradeTimed for RawProfiledRwLock {
             // SAFETY: `try_upgrade` handed the upgradable guard back; we still hold it.
             Err(guard) => self
                 .contention
-                .wait(|| unsafe { self.inner.try_upgrade_for(guard, timeout) }),
+                .wait_recorded(|| unsafe { self.inner.try_upgrade_for(guard, timeout) }),
         }
     }
 
@@ -316,7 +347,7 @@ unsafe impl lock_api::RawRwLockUpgradeTimed for RawProfiledRwLock {
             // SAFETY: `try_upgrade` handed the upgradable guard back; we still hold it.
             Err(guard) => self
                 .contention
-                .wait(|| unsafe { self.inner.try_upgrade_until(guard, timeout) }),
+                .wait_recorded(|| unsafe { self.inner.try_upgrade_until(guard, timeout) }),
         }
     }
 }
