@@ -3,13 +3,13 @@
 
 Usage: cargo bench -p profiled --bench locks && python3 scripts/bench_report.py
 Reads target/criterion/<group>/<bench>/new/estimates.json (median point estimates).
-The baseline of a group is its bench named "parking_lot" (or "system", "plain").
+The baseline of a group is its bench named "parking_lot" (or "system", "plain", "dwarf").
 """
 import json
 import pathlib
 import sys
 
-BASELINES = ("parking_lot", "system", "plain")
+BASELINES = ("parking_lot", "system", "plain", "dwarf")
 root = pathlib.Path(__file__).resolve().parent.parent / "target" / "criterion"
 if not root.is_dir():
     sys.exit(f"no criterion results under {root}: run cargo bench first")

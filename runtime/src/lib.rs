@@ -48,7 +48,7 @@
 //! rustflags = ["-C", "force-frame-pointers=yes"]
 //! ```
 //!
-//! Without it, capture falls back to DWARF unwinding (about 100x slower, still only
+//! Without it, capture falls back to DWARF unwinding (about 40x slower, still only
 //! on contended paths).
 
 #![deny(missing_docs)]
