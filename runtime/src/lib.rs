@@ -64,6 +64,7 @@ mod profiles;
 mod registry;
 mod site;
 mod stack;
+mod stats;
 mod sync;
 
 pub use config::{Config, ConfigError, MAX_STACKS_LIMIT};
@@ -72,6 +73,7 @@ pub use profiled_macros::{profiled_mutex, profiled_rwlock};
 pub use profiler::{Profiler, StartError};
 pub use profiles::{NamedProfile, lookup, profiles};
 pub use site::{LockKind, LockSiteStats, lock_sites};
+pub use stats::{RegistryStats, Settings, Stats, stats};
 pub use sync::{
     MappedProfiledMutexGuard, MappedProfiledRwLockReadGuard, MappedProfiledRwLockWriteGuard,
     ProfiledCondvar, ProfiledMutex, ProfiledMutexGuard, ProfiledRwLock, ProfiledRwLockReadGuard,

@@ -8,7 +8,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Which kind of lock a site belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LockKind {
     /// A [`ProfiledMutex`](crate::ProfiledMutex).
     Mutex,
@@ -91,7 +92,7 @@ inventory::collect!(LockSiteRef);
 /// Aggregates for one named lock, whatever the profile sampling settings.
 ///
 /// Counted while contention profiling is on (block or mutex profile enabled).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct LockSiteStats {
     /// The name given to `profiled_mutex!`, or `file:line` of the invocation.
     pub name: &'static str,

@@ -135,6 +135,20 @@ fn mutex_and_block_profiles_name_holder_and_waiters() {
     assert!(site.max_wait_ns >= 90_000_000, "{site:?}");
     assert!(site.contended_hold_ns >= 90_000_000, "{site:?}");
 
+    // The same aggregates in /debug/stats.
+    let stats = get(addr, "/debug/stats");
+    assert_eq!(stats.header("content-type"), Some("application/json"));
+    let stats: serde_json::Value = serde_json::from_slice(&stats.body).unwrap();
+    let lock = stats["locks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "test-accounts")
+        .unwrap_or_else(|| panic!("{stats}"));
+    assert_eq!(lock["kind"], "mutex");
+    assert_eq!(lock["contentions"], WAITERS as u64);
+    assert_eq!(stats["settings"]["mutex_fraction"], 1);
+
     // go tool pprof reads both from the live server, without a warning.
     if let Some(go) = go_binary() {
         for (profile, function) in [("mutex", "hold_long"), ("block", "wait_here")] {

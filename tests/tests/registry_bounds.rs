@@ -56,7 +56,9 @@ fn full_registry_drops_and_reports() {
         .map(|&i| block.string_table[i as usize].as_str())
         .collect();
     assert!(
-        comments.iter().any(|c| c.contains("events dropped: stack table full")),
+        comments
+            .iter()
+            .any(|c| c.contains("events dropped: stack table full")),
         "{comments:?}"
     );
     let text = get(addr, "/debug/pprof/block?debug=1").text();

@@ -97,3 +97,18 @@ pub(crate) fn html(body: String) -> Response<Body> {
     );
     response
 }
+
+/// A JSON document.
+pub(crate) fn json(body: String) -> Response<Body> {
+    let mut response = Response::new(Body::from(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}

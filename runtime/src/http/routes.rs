@@ -49,6 +49,7 @@ async fn route(path: &str, query: Query, settings: &Settings) -> Response<Body> 
     match path {
         "/debug/pprof" => response::moved_permanently("/debug/pprof/"),
         "/debug/pprof/" => on_blocking_pool(|| response::html(index::render())).await,
+        "/debug/stats" => on_blocking_pool(|| response::json(crate::stats::json())).await,
         _ => match path.strip_prefix("/debug/pprof/") {
             Some(name) => profile(name, query, settings).await,
             None => response::not_found(),

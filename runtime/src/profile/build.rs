@@ -83,7 +83,7 @@ pub(crate) fn contention(snapshot: &Snapshot) -> Profile {
             snapshot.dropped_events, snapshot.dropped_stacks
         ));
     }
-    let mut profile = symbolized(rows, comments);
+    let mut profile = from_rows(rows, comments);
     profile.sample_types = vec![
         ValueType {
             ty: "contentions",
@@ -104,9 +104,12 @@ pub(crate) fn contention(snapshot: &Snapshot) -> Profile {
 }
 
 /// Symbolizes rows of (return addresses, values) into a profile with deterministic
-/// order: samples by values descending, then by their symbolized stacks; locations
-/// numbered in order of first use.
-fn symbolized<'a>(
+/// order: samples by values descending (last value first), then by their symbolized
+/// stacks; locations numbered in order of first use. Leading frames of the profiler
+/// itself are trimmed; rows whose trimmed stacks are equal are merged.
+///
+/// Callers fill in sample types, period and times on the returned profile.
+pub(crate) fn from_rows<'a>(
     rows: impl Iterator<Item = (&'a [usize], Vec<i64>)>,
     comments: Vec<String>,
 ) -> Profile {
