@@ -37,3 +37,104 @@ pub fn lock(lock: &Lock) -> TokenStream {
         }
     }
 }
+
+/// Expands `#[profiled]`: the item keeps its attributes, visibility and signature;
+/// its body gains a static site (listed with `inventory`) and is timed (sync) or
+/// wrapped in an instrumented future (async shapes). The user's body tokens are
+/// emitted as they were, so their spans, coercions and `?` keep working.
+pub fn function(profiled: &crate::validate::Profiled) -> TokenStream {
+    use crate::validate::FnShape;
+
+    let item = &profiled.item;
+    let attrs = &item.attrs;
+    let vis = &item.vis;
+    let defaultness = &item.defaultness;
+    let sig = &item.sig;
+    let body = &profiled.body;
+    let site = quote!(__PROFILED_FN_SITE);
+    let ident = &sig.ident;
+    let name = match &profiled.name {
+        Some(name) => quote!(#name),
+        None => quote!(::core::concat!(
+            ::core::module_path!(),
+            "::",
+            ::core::stringify!(#ident)
+        )),
+    };
+    let kind = match profiled.shape {
+        FnShape::Sync => quote!(Sync),
+        _ => quote!(Async),
+    };
+    let declare_site = quote! {
+        static #site: ::profiled::__private::FnSite = ::profiled::__private::FnSite::new(
+            #name,
+            ::core::file!(),
+            ::core::line!(),
+            ::profiled::__private::FnKind::#kind,
+        );
+        ::profiled::__private::inventory::submit! {
+            ::profiled::__private::FnSiteRef(&#site)
+        }
+    };
+    let call = quote_spanned!(Span::mixed_site()=> __profiled_call);
+    let ret = quote_spanned!(Span::mixed_site()=> __profiled_ret);
+    let instrumented_body = match profiled.shape {
+        FnShape::Sync => quote! {
+            let #call = ::profiled::__private::enter(&#site);
+            #body
+        },
+        FnShape::Async => {
+            // Annotating the inner block's result with the declared return type lets
+            // `?` and coercions infer as they would in the original body; `impl Trait`
+            // cannot be named in a `let`, so it is left to inference.
+            let annotated = match &sig.output {
+                syn::ReturnType::Type(_, ty) if !mentions_impl_trait(ty) => quote! {
+                    let #ret: #ty = #body;
+                    #ret
+                },
+                _ => quote!(#body),
+            };
+            quote! {
+                ::profiled::__private::instrument(&#site, async move { #annotated }).await
+            }
+        }
+        FnShape::ImplFuture => quote! {
+            ::profiled::__private::instrument(&#site, #body)
+        },
+        FnShape::BoxedFuture => quote! {
+            ::std::boxed::Box::pin(::profiled::__private::instrument(&#site, #body))
+        },
+    };
+    quote! {
+        #(#attrs)*
+        #vis #defaultness #sig {
+            #declare_site
+            #instrumented_body
+        }
+    }
+}
+
+/// Re-emits the item exactly as written, for use beside a compile error.
+pub fn unchanged(item: &crate::args::FnItem) -> TokenStream {
+    let crate::args::FnItem {
+        attrs,
+        vis,
+        defaultness,
+        sig,
+        body,
+        semi,
+    } = item;
+    quote!(#(#attrs)* #vis #defaultness #sig #body #semi)
+}
+
+fn mentions_impl_trait(ty: &syn::Type) -> bool {
+    struct Finder(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut finder = Finder(false);
+    syn::visit::Visit::visit_type(&mut finder, ty);
+    finder.0
+}

@@ -50,14 +50,140 @@ fn site_name(name: Expr) -> syn::Result<LitStr> {
             lit: Lit::Str(lit), ..
         }) if lit.value().is_empty() => Err(syn::Error::new_spanned(
             lit,
-            "lock name must not be empty; omit it to use file:line",
+            "name must not be empty; omit it to use the default",
         )),
         Expr::Lit(ExprLit {
             lit: Lit::Str(lit), ..
         }) => Ok(lit),
         other => Err(syn::Error::new_spanned(
             other,
-            "lock name must be a string literal, such as \"accounts\"",
+            "name must be a string literal, such as \"accounts\"",
         )),
     }
+}
+
+/// How an instrumented function produces its result.
+pub enum FnShape {
+    /// A plain function: timed per call.
+    Sync,
+    /// An `async fn`: its body becomes an instrumented future.
+    Async,
+    /// Returns `impl Future`: the returned future is instrumented.
+    ImplFuture,
+    /// Returns `Pin<Box<dyn Future ...>>` (as `async-trait` expands methods): the
+    /// returned future is instrumented and boxed again.
+    BoxedFuture,
+}
+
+/// A `#[profiled]` function that passed validation.
+pub struct Profiled {
+    /// The explicit `name = "..."`, if given.
+    pub name: Option<LitStr>,
+    pub item: crate::args::FnItem,
+    pub body: proc_macro2::Group,
+    pub shape: FnShape,
+}
+
+const ACCEPTED: &str = "accepted: `name = \"...\"`";
+
+pub fn profiled(
+    args: crate::args::ProfiledArgs,
+    item: crate::args::FnItem,
+) -> syn::Result<Profiled> {
+    let mut name: Option<LitStr> = None;
+    for meta in args.metas {
+        let key = meta.path();
+        if !key.is_ident("name") {
+            return Err(syn::Error::new_spanned(
+                key,
+                format!(
+                    "unknown #[profiled] argument `{}`; {ACCEPTED}",
+                    quote::ToTokens::to_token_stream(key)
+                ),
+            ));
+        }
+        let syn::Meta::NameValue(pair) = &meta else {
+            return Err(syn::Error::new_spanned(
+                &meta,
+                format!("#[profiled] argument `name` needs a value; {ACCEPTED}"),
+            ));
+        };
+        if name.is_some() {
+            return Err(syn::Error::new_spanned(
+                key,
+                "duplicate #[profiled] argument `name`",
+            ));
+        }
+        name = Some(site_name(pair.value.clone())?);
+    }
+    if let Some(constness) = &item.sig.constness {
+        return Err(syn::Error::new_spanned(
+            constness,
+            "#[profiled] cannot instrument a `const fn`: profiling needs runtime state; \
+             remove `const` or the attribute",
+        ));
+    }
+    let Some(body) = item.body.clone() else {
+        return Err(syn::Error::new_spanned(
+            &item.sig,
+            "#[profiled] needs a function body; put it on the method's implementation",
+        ));
+    };
+    let shape = if item.sig.asyncness.is_some() {
+        FnShape::Async
+    } else if returns_impl_future(&item.sig.output) {
+        FnShape::ImplFuture
+    } else if returns_boxed_future(&item.sig.output) {
+        FnShape::BoxedFuture
+    } else {
+        FnShape::Sync
+    };
+    Ok(Profiled {
+        name,
+        item,
+        body,
+        shape,
+    })
+}
+
+fn is_future_bound(bound: &syn::TypeParamBound) -> bool {
+    matches!(bound, syn::TypeParamBound::Trait(t)
+        if t.path.segments.last().is_some_and(|s| s.ident == "Future"))
+}
+
+fn returns_impl_future(output: &syn::ReturnType) -> bool {
+    matches!(output, syn::ReturnType::Type(_, ty)
+        if matches!(&**ty, syn::Type::ImplTrait(t) if t.bounds.iter().any(is_future_bound)))
+}
+
+/// `Pin<Box<dyn Future<Output = T> + ...>>`, the shape `async-trait` expands to.
+fn returns_boxed_future(output: &syn::ReturnType) -> bool {
+    let syn::ReturnType::Type(_, ty) = output else {
+        return false;
+    };
+    let Some(boxed) = single_generic_of(ty, "Pin") else {
+        return false;
+    };
+    let Some(dyn_future) = single_generic_of(boxed, "Box") else {
+        return false;
+    };
+    matches!(dyn_future, syn::Type::TraitObject(t) if t.bounds.iter().any(is_future_bound))
+}
+
+/// For `Name<T>` (any path prefix), the type `T`.
+fn single_generic_of<'a>(ty: &'a syn::Type, name: &str) -> Option<&'a syn::Type> {
+    let syn::Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    if last.ident != name {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    args.args.iter().find_map(|arg| match arg {
+        syn::GenericArgument::Type(ty) => Some(ty),
+        _ => None,
+    })
 }

@@ -42,6 +42,9 @@ pub struct Config {
     pub enable_block_profiling: bool,
     /// Record holders of contended profiled locks. Default: true.
     pub enable_mutex_profiling: bool,
+    /// Record `#[profiled]` functions: calls, times, logical stacks and async waits.
+    /// Default: true.
+    pub enable_function_profiling: bool,
     /// Block profile rate in nanoseconds, as Go's `SetBlockProfileRate`: waits of at
     /// least this long are always kept, shorter ones sampled. Must be at least 1.
     /// Default: 1 (every wait).
@@ -68,6 +71,7 @@ impl Default for Config {
             enable_memory_profiling: true,
             enable_block_profiling: true,
             enable_mutex_profiling: true,
+            enable_function_profiling: true,
             block_rate: 1,
             mutex_fraction: 1,
             max_stack_depth: DEFAULT_STACK_DEPTH,

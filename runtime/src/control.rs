@@ -31,6 +31,9 @@ pub const MAX_STACK_DEPTH_LIMIT: usize = 256;
 /// profiled::set_block_rate(0);
 /// ```
 pub fn set_block_rate(rate_ns: i64) {
+    if rate_ns > 0 {
+        crate::clock::start_calibration();
+    }
     BLOCK_RATE.store(rate_ns.max(0), Ordering::Relaxed);
 }
 
@@ -52,6 +55,9 @@ pub fn block_rate() -> i64 {
 /// profiled::set_mutex_fraction(previous);
 /// ```
 pub fn set_mutex_fraction(fraction: i64) -> i64 {
+    if fraction > 0 {
+        crate::clock::start_calibration();
+    }
     MUTEX_FRACTION.swap(fraction.max(0), Ordering::Relaxed)
 }
 

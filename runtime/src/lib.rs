@@ -58,6 +58,7 @@ mod clock;
 mod config;
 mod control;
 mod http;
+mod instrument;
 mod profile;
 mod profiler;
 mod profiles;
@@ -69,10 +70,11 @@ mod sync;
 
 pub use config::{Config, ConfigError, MAX_STACKS_LIMIT};
 pub use control::{block_rate, mutex_fraction, set_block_rate, set_mutex_fraction};
-pub use profiled_macros::{profiled_mutex, profiled_rwlock};
+pub use instrument::{current_logical_stack, function_profiling, set_function_profiling};
+pub use profiled_macros::{profiled, profiled_mutex, profiled_rwlock};
 pub use profiler::{Profiler, StartError};
 pub use profiles::{NamedProfile, lookup, profiles};
-pub use site::{LockKind, LockSiteStats, lock_sites};
+pub use site::{FnKind, FunctionStats, LockKind, LockSiteStats, functions, lock_sites};
 pub use stats::{RegistryStats, Settings, Stats, stats};
 pub use sync::{
     MappedProfiledMutexGuard, MappedProfiledRwLockReadGuard, MappedProfiledRwLockWriteGuard,
@@ -87,7 +89,8 @@ pub const STACK_UNWINDER: &str = stack::UNWINDER;
 /// Support for macro output. Not public API: may change in any release.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::site::{LockKind, LockSite, LockSiteRef};
+    pub use crate::instrument::{Instrumented, SyncCall, enter, instrument};
+    pub use crate::site::{FnKind, FnSite, FnSiteRef, LockKind, LockSite, LockSiteRef};
     pub use crate::sync::{mutex_with_site, rwlock_with_site};
     pub use inventory;
 

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use crate::config::{Config, ConfigError};
 use crate::http::{Server, Settings};
-use crate::{control, registry};
+use crate::{control, instrument, registry};
 
 /// A running profiler: the HTTP server plus the recording switches it turned on.
 /// Dropping it stops the server and switches recording off, as [`Profiler::stop`].
@@ -49,6 +49,7 @@ impl Profiler {
         } else {
             0
         });
+        instrument::set_function_profiling(config.enable_function_profiling);
         Ok(Profiler {
             server: Some(server),
         })
@@ -60,7 +61,7 @@ impl Profiler {
         self.server.as_ref().map(Server::local_addr)
     }
 
-    /// Stops serving and switches block and mutex recording off. Recorded data stays
+    /// Stops serving and switches block, mutex and function recording off. Recorded data stays
     /// readable through [`lookup`](crate::lookup).
     pub fn stop(mut self) {
         self.shutdown();
@@ -71,6 +72,7 @@ impl Profiler {
             server.stop();
             control::set_block_rate(0);
             control::set_mutex_fraction(0);
+            instrument::set_function_profiling(false);
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::site::{LockSiteStats, lock_sites};
+use crate::site::{FunctionStats, LockSiteStats, functions, lock_sites};
 use crate::{control, registry, stack};
 
 /// A snapshot of everything `/debug/stats` reports.
@@ -23,6 +23,8 @@ pub struct Stats {
     pub registry: RegistryStats,
     /// Every named lock site, sorted by name.
     pub locks: Vec<LockSiteStats>,
+    /// Every `#[profiled]` function, sorted by name.
+    pub functions: Vec<FunctionStats>,
 }
 
 /// Current profiling switches and limits.
@@ -33,6 +35,8 @@ pub struct Settings {
     pub block_rate: i64,
     /// Mutex profile fraction; 0 when off.
     pub mutex_fraction: i64,
+    /// Whether `#[profiled]` functions are recording.
+    pub function_profiling: bool,
     /// Frames kept per stack.
     pub max_stack_depth: usize,
     /// `"frame-pointer"` or `"dwarf"`.
@@ -59,6 +63,7 @@ pub fn stats() -> Stats {
         settings: Settings {
             block_rate: control::block_rate(),
             mutex_fraction: control::mutex_fraction(),
+            function_profiling: crate::instrument::function_profiling(),
             max_stack_depth: control::max_stack_depth(),
             stack_unwinder: stack::UNWINDER,
         },
@@ -71,6 +76,7 @@ pub fn stats() -> Stats {
             })
             .unwrap_or_default(),
         locks: lock_sites(),
+        functions: functions(),
     }
 }
 

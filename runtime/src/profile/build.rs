@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use super::{Location, Profile, Sample, ValueType};
 use crate::clock::unix_nanos;
+use crate::instrument::logical;
 use crate::registry::{self, COUNT_SCALE, EventRow, EventTable, Registry};
 use crate::stack::maps;
 use crate::stack::symbolize::{self, Lines};
@@ -106,7 +107,8 @@ pub(crate) fn contention(snapshot: &Snapshot) -> Profile {
 /// Symbolizes rows of (return addresses, values) into a profile with deterministic
 /// order: samples by values descending (last value first), then by their symbolized
 /// stacks; locations numbered in order of first use. Leading frames of the profiler
-/// itself are trimmed; rows whose trimmed stacks are equal are merged.
+/// itself are trimmed; rows whose trimmed stacks are equal are merged. A logical
+/// chain after a separator in a row becomes the sample's `logical_stack` label.
 ///
 /// Callers fill in sample types, period and times on the returned profile.
 pub(crate) fn from_rows<'a>(
@@ -114,10 +116,15 @@ pub(crate) fn from_rows<'a>(
     comments: Vec<String>,
 ) -> Profile {
     let mut resolved: HashMap<usize, Lines> = HashMap::new();
-    let mut stacks: Vec<(Vec<usize>, Vec<i64>)> = Vec::new();
+    // Same stacks after trimming (e.g. two internal call paths) merge into one sample.
+    let mut merged: HashMap<SampleKey, Vec<i64>> = HashMap::new();
     for (frames, values) in rows {
-        let mut kept: Vec<usize> = Vec::with_capacity(frames.len());
-        for &frame in frames {
+        let (real, chain) = match frames.iter().position(|&f| f == logical::SEPARATOR) {
+            Some(at) => (&frames[..at], Some(&frames[at + 1..])),
+            None => (frames, None),
+        };
+        let mut kept: Vec<usize> = Vec::with_capacity(real.len());
+        for &frame in real {
             let lines = resolved.entry(frame).or_insert_with(|| trimmed(frame));
             if kept.is_empty() && is_internal(lines) {
                 continue;
@@ -126,14 +133,18 @@ pub(crate) fn from_rows<'a>(
         }
         if kept.is_empty() {
             // Only profiler frames: keep the outermost so the sample is not lost.
-            kept.extend(frames.last());
+            kept.extend(real.last());
         }
-        stacks.push((kept, values));
-    }
-    // Same stacks after trimming (e.g. two internal call paths) merge into one sample.
-    let mut merged: HashMap<Vec<usize>, Vec<i64>> = HashMap::new();
-    for (stack, values) in stacks {
-        let entry = merged.entry(stack).or_insert_with(|| vec![0; values.len()]);
+        let label = chain.map(|chain| {
+            chain
+                .iter()
+                .filter_map(|&frame| logical::decode(frame).map(|site| site.name()))
+                .collect::<Vec<_>>()
+                .join(" > ")
+        });
+        let entry = merged
+            .entry((kept, label))
+            .or_insert_with(|| vec![0; values.len()]);
         for (total, value) in entry.iter_mut().zip(values) {
             *total = total.saturating_add(value);
         }
@@ -151,24 +162,29 @@ pub(crate) fn from_rows<'a>(
             })
             .collect()
     };
-    let mut ordered: Vec<(Vec<usize>, Vec<i64>)> = merged.into_iter().collect();
-    ordered.sort_by_cached_key(|(stack, values)| {
+    let mut ordered: Vec<(SampleKey, Vec<i64>)> = merged.into_iter().collect();
+    ordered.sort_by_cached_key(|((stack, label), values)| {
         let descending: Vec<std::cmp::Reverse<i64>> =
             values.iter().rev().map(|&v| std::cmp::Reverse(v)).collect();
-        (descending, names(stack))
+        (descending, names(stack), label.clone())
     });
 
     let mut location_index: HashMap<usize, usize> = HashMap::new();
     let mut locations: Vec<Location> = Vec::new();
     let samples = ordered
         .into_iter()
-        .map(|(stack, values)| Sample {
+        .map(|((stack, label), values)| Sample {
             locations: stack
                 .iter()
                 .map(|&frame| {
                     *location_index.entry(frame).or_insert_with(|| {
+                        let address = if logical::decode(frame).is_some() {
+                            0
+                        } else {
+                            frame.saturating_sub(1) as u64
+                        };
                         locations.push(Location {
-                            address: frame.saturating_sub(1) as u64,
+                            address,
                             lines: resolved.get(&frame).cloned().unwrap_or_default(),
                         });
                         locations.len() - 1
@@ -176,6 +192,9 @@ pub(crate) fn from_rows<'a>(
                 })
                 .collect(),
             values,
+            labels: label
+                .map(|chain| vec![(LOGICAL_STACK_LABEL, chain)])
+                .unwrap_or_default(),
         })
         .collect();
     Profile {
@@ -191,6 +210,13 @@ pub(crate) fn from_rows<'a>(
         comments,
     }
 }
+
+/// What makes a sample distinct: its trimmed frames and its logical-chain label.
+type SampleKey = (Vec<usize>, Option<String>);
+
+/// Label on samples recorded inside `#[profiled]` code: the logical chain, root
+/// first, joined with " > ".
+pub(crate) const LOGICAL_STACK_LABEL: &str = "logical_stack";
 
 /// A location belongs to the profiler when all its lines do (capture, lock internals).
 fn is_internal(lines: &Lines) -> bool {

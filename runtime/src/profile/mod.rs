@@ -33,6 +33,8 @@ pub(crate) struct Sample {
     /// Indexes into [`Profile::locations`], innermost first.
     pub locations: Vec<usize>,
     pub values: Vec<i64>,
+    /// String labels (key, value), e.g. the logical chain of a wait.
+    pub labels: Vec<(&'static str, String)>,
 }
 
 /// A symbolized profile ready for any encoder.

@@ -130,7 +130,16 @@ fn encode(profile: &Profile) -> protos::Profile {
         .map(|s| protos::Sample {
             location_id: s.locations.iter().map(|&i| i as u64 + 1).collect(),
             value: s.values.clone(),
-            label: Vec::new(),
+            label: s
+                .labels
+                .iter()
+                .map(|(key, value)| protos::Label {
+                    key: strings.intern(key),
+                    str: strings.intern(value),
+                    num: 0,
+                    num_unit: 0,
+                })
+                .collect(),
         })
         .collect();
     let comment = profile.comments.iter().map(|c| strings.intern(c)).collect();

@@ -45,6 +45,18 @@ impl Stack {
         stack
     }
 
+    /// Appends `separator` and `extra` frames, as far as the buffer allows.
+    pub(crate) fn append(&mut self, separator: usize, extra: &[usize]) {
+        let room = self.frames.len() - self.len;
+        if room < 2 {
+            return;
+        }
+        self.frames[self.len] = separator;
+        let n = extra.len().min(room - 1);
+        self.frames[self.len + 1..self.len + 1 + n].copy_from_slice(&extra[..n]);
+        self.len += 1 + n;
+    }
+
     /// The captured return addresses, innermost first.
     pub(crate) fn frames(&self) -> &[usize] {
         &self.frames[..self.len]

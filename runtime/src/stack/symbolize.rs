@@ -28,6 +28,9 @@ fn cache() -> &'static Mutex<HashMap<usize, Lines>> {
 /// The address looked up is `return_address - 1`, inside the call instruction, so the
 /// line is the call's and inlining is resolved at the call site.
 pub(crate) fn resolve(return_address: usize) -> Lines {
+    if let Some(site) = crate::instrument::logical::decode(return_address) {
+        return logical_lines(site);
+    }
     if let Some(lines) = cache()
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -41,6 +44,16 @@ pub(crate) fn resolve(return_address: usize) -> Lines {
         .unwrap_or_else(|e| e.into_inner())
         .insert(return_address, Arc::clone(&lines));
     lines
+}
+
+/// A logical frame (a `#[profiled]` function in an async chain) as one line.
+fn logical_lines(site: &crate::site::FnSite) -> Lines {
+    vec![Line {
+        function: site.name().into(),
+        file: site.file().into(),
+        line: site.line(),
+    }]
+    .into()
 }
 
 fn resolve_uncached(pc: usize) -> Lines {

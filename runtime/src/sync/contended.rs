@@ -11,16 +11,18 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
-use crate::clock::now_ns;
+use crate::clock::{self, now_ns, ticks};
 use crate::control;
+use crate::instrument::wait;
 use crate::registry::{self, Sampler};
 use crate::site::LockSite;
 use crate::stack::Stack;
 
-/// Per-lock contention bookkeeping. Only `since` is read outside the cold paths.
+/// Per-lock contention bookkeeping, in clock ticks (`clock::ticks`). Only `since` is
+/// read outside the cold paths.
 pub(crate) struct Contention {
     site: Option<&'static LockSite>,
-    /// Monotonic ns at which waiting began since the last charge; 0 when nobody has
+    /// Ticks at which waiting began since the last charge; 0 when nobody has
     /// waited since. Unlock reads it with one relaxed load to pick the slow path.
     since: AtomicU64,
     /// Spin lock over the four fields below. Held for a few instructions, only on
@@ -54,9 +56,9 @@ impl Contention {
     }
 
     /// Acquires through `acquire` (which blocks, or gives up on a timeout) after
-    /// spinning on `try_acquire` as parking_lot does. Only a wait that outlasts the
-    /// spin is recorded, in the block profile and the site's totals, as Go records
-    /// only waits that sleep: a few microseconds of spinning are not contention.
+    /// spinning on `try_acquire` for at most [`SPIN_LIMIT_NS`]. Only a wait that
+    /// outlasts the spin is recorded, in the block profile and the site's totals, as
+    /// Go records only waits that sleep; a recorded wait counts from before the spin.
     #[cold]
     #[inline(never)]
     pub(crate) fn wait<R>(
@@ -67,10 +69,11 @@ impl Contention {
         if !control::contention_profiling() {
             return acquire();
         }
-        if let Some(acquired) = spin(try_acquire) {
+        let start = ticks();
+        if let Some(acquired) = spin(start, try_acquire) {
             return acquired;
         }
-        self.wait_recorded(acquire)
+        self.wait_since(start, acquire)
     }
 
     /// Like [`Contention::wait`] without the spin, for acquisitions that cannot be
@@ -81,11 +84,16 @@ impl Contention {
         if !control::contention_profiling() {
             return acquire();
         }
-        let stack = Stack::capture();
-        let start = self.arrive();
+        self.wait_since(ticks(), acquire)
+    }
+
+    fn wait_since<R>(&self, start: u64, acquire: impl FnOnce() -> R) -> R {
+        let mut stack = Stack::capture();
+        wait::append_chain(&mut stack);
+        self.arrive(start);
         let acquired = acquire();
         let end = self.leave();
-        self.record_wait(&stack, end.saturating_sub(start));
+        self.record_wait(&stack, clock::ticks_to_ns(end.saturating_sub(start)));
         acquired
     }
 
@@ -97,7 +105,8 @@ impl Contention {
         if !control::contention_profiling() {
             return wait();
         }
-        let stack = Stack::capture();
+        let mut stack = Stack::capture();
+        wait::append_chain(&mut stack);
         let start = now_ns();
         let result = wait();
         let waited = now_ns().saturating_sub(start);
@@ -111,9 +120,10 @@ impl Contention {
     #[cold]
     #[inline(never)]
     pub(crate) fn release_charged(&self, release: impl FnOnce()) {
-        let charge = self.take_charge();
+        // Charged just after the release: the integral is the same up to those few
+        // nanoseconds, and the next holder does not wait for our bookkeeping.
         release();
-        record_charge(charge);
+        record_charge(self.take_charge());
     }
 
     /// Charges the current hold and records it, without releasing anything (a
@@ -126,7 +136,7 @@ impl Contention {
 
     /// The waiter-nanoseconds accumulated since the last charge; resets the books.
     fn take_charge(&self) -> u64 {
-        let now = now_ns();
+        let now = ticks();
         let (charge, contended_for) = {
             let _busy = self.lock_books();
             let waiters = u64::from(self.waiters.load(Ordering::Relaxed));
@@ -142,25 +152,24 @@ impl Contention {
             (charge, now.saturating_sub(since))
         };
         if let Some(site) = self.site {
-            site.record_contended_hold(contended_for);
+            site.record_contended_hold(clock::ticks_to_ns(contended_for));
         }
-        u64::try_from(charge).unwrap_or(0)
+        clock::ticks_to_ns(u64::try_from(charge).unwrap_or(0))
     }
 
-    fn arrive(&self) -> u64 {
+    /// Registers a waiter whose wait began at `start` (before its spin).
+    fn arrive(&self, start: u64) {
         let _busy = self.lock_books();
-        let now = now_ns();
         self.waiters.fetch_add(1, Ordering::Relaxed);
-        self.wait_sum.fetch_sub(now, Ordering::Relaxed);
+        self.wait_sum.fetch_sub(start, Ordering::Relaxed);
         if self.since.load(Ordering::Relaxed) == 0 {
-            self.since.store(now, Ordering::Relaxed);
+            self.since.store(start, Ordering::Relaxed);
         }
-        now
     }
 
     fn leave(&self) -> u64 {
         let _busy = self.lock_books();
-        let now = now_ns();
+        let now = ticks();
         self.waiters.fetch_sub(1, Ordering::Relaxed);
         self.wait_sum.fetch_add(now, Ordering::Relaxed);
         now
@@ -207,7 +216,8 @@ fn record_charge(charge: u64) {
         return;
     }
     if let Some(fraction) = Sampler::mutex_kept(control::mutex_fraction()) {
-        let stack = Stack::capture();
+        let mut stack = Stack::capture();
+        wait::append_chain(&mut stack);
         let registry = registry::get();
         let id = registry.stacks.intern(stack.frames());
         registry.mutex.add(
@@ -218,16 +228,23 @@ fn record_charge(charge: u64) {
     }
 }
 
-/// parking_lot's spin policy: 2, 4 and 8 pause instructions, then up to 7 yields,
-/// trying to acquire after each step.
-fn spin<R>(mut try_acquire: impl FnMut() -> Option<R>) -> Option<R> {
-    for round in 0..10u32 {
-        if round < 3 {
-            for _ in 0..(2u32 << round) {
-                std::hint::spin_loop();
-            }
-        } else {
-            std::thread::yield_now();
+/// How long a thread may spin before its wait counts as contention. Go records only
+/// waits that sleep; parking_lot spins before it parks. Waits that end within this
+/// window are not recorded; longer ones are, from their start (before the spin).
+const SPIN_LIMIT_NS: u64 = 10_000;
+
+/// Spins with pause instructions (2, 4, ... 64 per round, as parking_lot starts),
+/// trying to acquire after each round, for at most [`SPIN_LIMIT_NS`] since `start`
+/// (ticks). No yields: a yield on a busy machine can deschedule the thread for a
+/// whole time slice, which would then go unrecorded.
+fn spin<R>(start: u64, mut try_acquire: impl FnMut() -> Option<R>) -> Option<R> {
+    let limit = clock::ns_to_ticks(SPIN_LIMIT_NS);
+    for round in 0u32.. {
+        for _ in 0..(2u32 << round.min(5)) {
+            std::hint::spin_loop();
+        }
+        if ticks().wrapping_sub(start) >= limit {
+            return None;
         }
         if let Some(acquired) = try_acquire() {
             return Some(acquired);

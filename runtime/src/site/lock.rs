@@ -1,4 +1,4 @@
-//! Static per-callsite records for named locks, listed through `inventory`.
+//! Static records for named locks, listed through `inventory`.
 //!
 //! `profiled_mutex!` and `profiled_rwlock!` declare one [`LockSite`] per invocation and
 //! submit it to `inventory`, so every named lock is known before its first use. The

@@ -1,0 +1,123 @@
+//! HOT: budget per call: no alloc, no lock, no clock, no format, no I/O, no panic.
+//!
+//! The current thread's logical stack: the `#[profiled]` frames that are running on
+//! it, root first. Sync calls push on entry and pop on exit (also when unwinding);
+//! instrumented futures push around each poll, so nested `async fn` polls rebuild
+//! the whole async chain each time they run, whatever the executor's real stack.
+
+use std::cell::Cell;
+use std::ptr;
+
+use crate::site::FnSite;
+
+/// Frames kept per thread; deeper recursion is counted but not stored.
+pub(crate) const CAPACITY: usize = 128;
+
+/// Marks a stack-table frame as a logical frame: the address of its `FnSite`.
+/// User-space code addresses never have the top bit set.
+pub(crate) const LOGICAL_TAG: usize = 1 << (usize::BITS - 1);
+/// In a stack-table key, separates a real stack from the logical chain it ran under.
+pub(crate) const SEPARATOR: usize = usize::MAX;
+
+struct Logical {
+    depth: Cell<usize>,
+    frames: [Cell<*const FnSite>; CAPACITY],
+    /// Set by the innermost instrumented future that returned `Pending` during the
+    /// current poll, so outer frames do not record the same wait again.
+    claimed: Cell<bool>,
+}
+
+thread_local! {
+    static LOGICAL: Logical = const {
+        Logical {
+            depth: Cell::new(0),
+            frames: [const { Cell::new(ptr::null()) }; CAPACITY],
+            claimed: Cell::new(false),
+        }
+    };
+}
+
+#[inline(always)]
+pub(crate) fn push(site: &'static FnSite) {
+    let _ = LOGICAL.try_with(|stack| {
+        let depth = stack.depth.get();
+        if let Some(slot) = stack.frames.get(depth) {
+            slot.set(site);
+        }
+        stack.depth.set(depth + 1);
+    });
+}
+
+#[inline(always)]
+pub(crate) fn pop() {
+    let _ = LOGICAL.try_with(|stack| stack.depth.set(stack.depth.get().saturating_sub(1)));
+}
+
+/// Current depth (may exceed [`CAPACITY`] under deep recursion).
+pub(crate) fn depth() -> usize {
+    LOGICAL.try_with(|stack| stack.depth.get()).unwrap_or(0)
+}
+
+/// Calls `f` with each stored frame, root first.
+pub(crate) fn for_each(mut f: impl FnMut(&'static FnSite)) {
+    let _ = LOGICAL.try_with(|stack| {
+        let depth = stack.depth.get().min(CAPACITY);
+        for slot in &stack.frames[..depth] {
+            // SAFETY: only `push` stores into `frames`, always a `&'static FnSite`,
+            // and only slots below `depth` are read.
+            if let Some(site) = unsafe { slot.get().as_ref() } {
+                f(site);
+            }
+        }
+    });
+}
+
+/// The stack-table frame for a logical frame.
+pub(crate) fn encode(site: &'static FnSite) -> usize {
+    (site as *const FnSite as usize) | LOGICAL_TAG
+}
+
+/// The site of a frame made by [`encode`], `None` for a real return address.
+pub(crate) fn decode(frame: usize) -> Option<&'static FnSite> {
+    if frame == SEPARATOR || frame & LOGICAL_TAG == 0 {
+        return None;
+    }
+    // SAFETY: tagged frames are only ever produced by `encode` from a
+    // `&'static FnSite`; real return addresses are user-space and never tagged.
+    unsafe { ((frame & !LOGICAL_TAG) as *const FnSite).as_ref() }
+}
+
+/// A poll of an instrumented future in progress: pushed on creation, popped on drop
+/// (also when the poll panics).
+pub(crate) struct PollFrame {
+    outer_claimed: bool,
+}
+
+impl PollFrame {
+    #[inline(always)]
+    pub(crate) fn enter(site: &'static FnSite) -> PollFrame {
+        push(site);
+        let outer_claimed = LOGICAL
+            .try_with(|stack| stack.claimed.replace(false))
+            .unwrap_or(false);
+        PollFrame { outer_claimed }
+    }
+
+    /// After the inner future returned `Pending`: true if no deeper instrumented
+    /// future already owns this wait, in which case this frame now owns it.
+    #[inline(always)]
+    pub(crate) fn claim_wait(&self) -> bool {
+        LOGICAL
+            .try_with(|stack| !stack.claimed.replace(true))
+            .unwrap_or(false)
+    }
+}
+
+impl Drop for PollFrame {
+    #[inline(always)]
+    fn drop(&mut self) {
+        pop();
+        let outer = self.outer_claimed;
+        let _ = LOGICAL.try_with(|stack| stack.claimed.set(outer || stack.claimed.get()));
+    }
+}

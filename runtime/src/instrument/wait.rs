@@ -1,0 +1,55 @@
+//! COLD: recording async waits in the block profile, under the logical chain of the
+//! innermost instrumented future that returned `Pending`.
+
+use crate::registry::{self, Sampler, StackId};
+use crate::stack::Stack;
+use crate::{clock, control};
+
+use super::logical;
+
+/// A logical chain interned in the stack table, waiting to be charged.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WaitStack(StackId);
+
+/// Interns the current thread's logical chain (innermost first) when block
+/// profiling is on; `None` when off or when the table is full.
+#[cold]
+#[inline(never)]
+pub(crate) fn current_chain() -> Option<WaitStack> {
+    if control::block_rate() <= 0 {
+        return None;
+    }
+    let mut frames = [0usize; logical::CAPACITY];
+    let mut len = 0;
+    logical::for_each(|site| {
+        frames[len] = logical::encode(site);
+        len += 1;
+    });
+    frames[..len].reverse();
+    registry::get().stacks.intern(&frames[..len]).map(WaitStack)
+}
+
+/// Records a wait of `idle_ticks` under `stack`, sampled by the block rate.
+#[cold]
+#[inline(never)]
+pub(crate) fn record(stack: WaitStack, idle_ticks: u64) {
+    let delay = clock::ticks_to_ns(idle_ticks);
+    if let Some((count_milli, delay)) = Sampler::block(delay, control::block_rate()) {
+        registry::get().block.add(Some(stack.0), count_milli, delay);
+    }
+}
+
+/// Appends the current logical chain, if any, to a captured real stack, after a
+/// separator, so a lock wait inside `#[profiled]` code carries the chain as a label.
+pub(crate) fn append_chain(stack: &mut Stack) {
+    if logical::depth() == 0 {
+        return;
+    }
+    let mut chain = [0usize; logical::CAPACITY];
+    let mut len = 0;
+    logical::for_each(|site| {
+        chain[len] = logical::encode(site);
+        len += 1;
+    });
+    stack.append(logical::SEPARATOR, &chain[..len]);
+}

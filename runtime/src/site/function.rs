@@ -1,0 +1,150 @@
+//! Static records for `#[profiled]` functions, listed through `inventory`.
+//!
+//! Counters are relaxed atomics: statistics, ordered against nothing else. Times are
+//! kept in clock ticks (`clock::ticks`, the TSC on x86_64) and converted to
+//! nanoseconds when read.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::clock;
+
+/// Whether a site times a plain call or an instrumented future.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FnKind {
+    /// A plain function: calls and wall time.
+    Sync,
+    /// An `async fn` or a function returning a future: polls, busy and idle time.
+    Async,
+}
+
+/// The static record behind a `#[profiled]` function. Created by the macro; not
+/// meant to be built by hand (public only so that macro output can name it).
+#[derive(Debug)]
+pub struct FnSite {
+    name: &'static str,
+    file: &'static str,
+    line: u32,
+    kind: FnKind,
+    calls: AtomicU64,
+    total_ticks: AtomicU64,
+    max_ticks: AtomicU64,
+    polls: AtomicU64,
+    busy_ticks: AtomicU64,
+    idle_ticks: AtomicU64,
+}
+
+impl FnSite {
+    #[doc(hidden)]
+    pub const fn new(name: &'static str, file: &'static str, line: u32, kind: FnKind) -> Self {
+        FnSite {
+            name,
+            file,
+            line,
+            kind,
+            calls: AtomicU64::new(0),
+            total_ticks: AtomicU64::new(0),
+            max_ticks: AtomicU64::new(0),
+            polls: AtomicU64::new(0),
+            busy_ticks: AtomicU64::new(0),
+            idle_ticks: AtomicU64::new(0),
+        }
+    }
+
+    /// The function's name (default: module path and fn name).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Source file of the function.
+    pub fn file(&self) -> &'static str {
+        self.file
+    }
+
+    /// Source line of the function's attribute.
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+
+    /// A finished call (sync) or a completed future (async) that took `ticks`.
+    #[inline(always)]
+    pub(crate) fn record_call(&self, ticks: u64) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.total_ticks.fetch_add(ticks, Ordering::Relaxed);
+        // A load first: the common case (not a new maximum) writes nothing.
+        if ticks > self.max_ticks.load(Ordering::Relaxed) {
+            self.max_ticks.fetch_max(ticks, Ordering::Relaxed);
+        }
+    }
+
+    /// One poll of an instrumented future that ran for `ticks`.
+    #[inline(always)]
+    pub(crate) fn record_poll(&self, ticks: u64) {
+        self.polls.fetch_add(1, Ordering::Relaxed);
+        self.busy_ticks.fetch_add(ticks, Ordering::Relaxed);
+    }
+
+    /// Time an instrumented future spent `Pending` before its next poll (or drop).
+    #[inline(always)]
+    pub(crate) fn record_idle(&self, ticks: u64) {
+        self.idle_ticks.fetch_add(ticks, Ordering::Relaxed);
+    }
+
+    /// A copy of this site's counters, times in nanoseconds.
+    pub fn stats(&self) -> FunctionStats {
+        let ns = |ticks: &AtomicU64| clock::ticks_to_ns(ticks.load(Ordering::Relaxed));
+        FunctionStats {
+            name: self.name,
+            file: self.file,
+            line: self.line,
+            kind: self.kind,
+            calls: self.calls.load(Ordering::Relaxed),
+            total_ns: ns(&self.total_ticks),
+            max_ns: ns(&self.max_ticks),
+            polls: self.polls.load(Ordering::Relaxed),
+            busy_ns: ns(&self.busy_ticks),
+            idle_ns: ns(&self.idle_ticks),
+        }
+    }
+}
+
+/// `inventory` entry pointing at a [`FnSite`]; emitted by `#[profiled]`.
+#[doc(hidden)]
+pub struct FnSiteRef(pub &'static FnSite);
+
+inventory::collect!(FnSiteRef);
+
+/// Aggregates for one `#[profiled]` function, counted while function profiling is on.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FunctionStats {
+    /// The function's name (default: module path and fn name).
+    pub name: &'static str,
+    /// Source file.
+    pub file: &'static str,
+    /// Source line of the attribute.
+    pub line: u32,
+    /// Sync or async.
+    pub kind: FnKind,
+    /// Completed calls (sync) or completed futures (async).
+    pub calls: u64,
+    /// Total wall time of completed calls or futures, from first poll to ready.
+    pub total_ns: u64,
+    /// Longest single call or future.
+    pub max_ns: u64,
+    /// Polls of the future (async only).
+    pub polls: u64,
+    /// Time spent inside `poll` (async only).
+    pub busy_ns: u64,
+    /// Time spent `Pending` between polls (async only): the future's waiting.
+    pub idle_ns: u64,
+}
+
+/// Every `#[profiled]` function linked into the program, sorted by name then location.
+pub fn functions() -> Vec<FunctionStats> {
+    let mut sites: Vec<FunctionStats> = inventory::iter::<FnSiteRef>
+        .into_iter()
+        .map(|site| site.0.stats())
+        .collect();
+    sites.sort_by(|a, b| (a.name, a.file, a.line).cmp(&(b.name, b.file, b.line)));
+    sites
+}
