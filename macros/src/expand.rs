@@ -105,12 +105,20 @@ pub fn function(profiled: &crate::validate::Profiled) -> TokenStream {
             ::std::boxed::Box::pin(::profiled::__private::instrument(&#site, #body))
         },
     };
-    quote! {
-        #(#attrs)*
-        #vis #defaultness #sig {
+    // The new body's braces take the original body's span, so the item still spans
+    // only user code: lints such as `dead_code` treat it as the user's, not as
+    // macro output (which they would skip).
+    let mut new_body = proc_macro2::Group::new(
+        proc_macro2::Delimiter::Brace,
+        quote! {
             #declare_site
             #instrumented_body
-        }
+        },
+    );
+    new_body.set_span(body.span());
+    quote! {
+        #(#attrs)*
+        #vis #defaultness #sig #new_body
     }
 }
 

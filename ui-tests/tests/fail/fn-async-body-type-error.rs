@@ -1,0 +1,10 @@
+use profiled::profiled;
+
+#[profiled]
+async fn count() -> u32 {
+    "many"
+}
+
+fn main() {
+    let _ = count();
+}

@@ -1,0 +1,10 @@
+use profiled::profiled;
+
+#[profiled]
+const fn answer() -> u32 {
+    42
+}
+
+fn main() {
+    let _ = answer();
+}

@@ -1,0 +1,8 @@
+use profiled::profiled;
+
+#[profiled(name = handler)]
+fn handler() {}
+
+fn main() {
+    handler();
+}

@@ -1,0 +1,8 @@
+use profiled::profiled;
+
+#[profiled(name)]
+fn handler() {}
+
+fn main() {
+    handler();
+}

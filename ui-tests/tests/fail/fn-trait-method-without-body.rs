@@ -1,0 +1,8 @@
+use profiled::profiled;
+
+trait Handler {
+    #[profiled]
+    fn handle(&self);
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use profiled::profiled;
+
+#[profiled(level = "debug")]
+fn handler() {}
+
+fn main() {
+    handler();
+}
