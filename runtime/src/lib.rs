@@ -1,5 +1,5 @@
-//! Go's `net/http/pprof` for Rust services: profiled locks whose contention you read
-//! with `go tool pprof`.
+//! Go's `net/http/pprof` for Rust services: profiled locks and functions whose
+//! contention, waits and timings you read with `go tool pprof`.
 //!
 //! # Recipe
 //!
@@ -22,6 +22,77 @@
 //! go tool pprof -top http://127.0.0.1:6060/debug/pprof/mutex   # who held the lock others waited for
 //! go tool pprof -top http://127.0.0.1:6060/debug/pprof/block   # where the waiters waited
 //! curl 'http://127.0.0.1:6060/debug/pprof/mutex?debug=1'         # Go's legacy text
+//! ```
+//!
+//! # Functions: `#[profiled]`
+//!
+//! Put `#[profiled]` on any function or method (sync, `async`, generic, `unsafe`,
+//! returning `impl Future`, or an `async-trait` method) to count its calls and time
+//! in `/debug/stats` and [`functions`]. For async functions it counts polls, time
+//! inside `poll` (busy) and time `Pending` (idle): idle time is waiting, and goes to
+//! the block profile under the *logical* async stack, outermost `#[profiled]` frame
+//! first, whatever executor runs it.
+//!
+//! ```
+//! use profiled::profiled;
+//!
+//! #[profiled]
+//! fn checksum(data: &[u8]) -> u32 {
+//!     data.iter().map(|&b| u32::from(b)).sum()
+//! }
+//!
+//! #[profiled]
+//! async fn fetch(id: u64) -> Result<u64, Box<dyn std::error::Error>> {
+//!     let parsed: u64 = id.to_string().parse()?; // `?` and coercions work as written
+//!     Ok(parsed)
+//! }
+//!
+//! profiled::set_function_profiling(true); // Profiler::start does this
+//! assert_eq!(checksum(&[1, 2, 3]), 6);
+//! let stats = profiled::functions();
+//! let site = stats.iter().find(|f| f.name.ends_with("::checksum")).unwrap();
+//! assert_eq!(site.calls, 1);
+//! # drop(fetch(1));
+//! ```
+//!
+//! With function profiling off (the default until a [`Profiler`] starts), a call
+//! costs one relaxed load and a branch; on, about 20 ns (see BENCHMARKS.md).
+//!
+//! ## Argument `name = "..."`
+//!
+//! The name shown in profiles and stats; the default is the module path and the
+//! function's name (for methods, without the type: name them when that is ambiguous).
+//!
+//! ```
+//! use profiled::profiled;
+//!
+//! struct Cart;
+//! impl Cart {
+//!     #[profiled(name = "Cart::checkout")]
+//!     fn checkout(&self) -> Vec<&'static str> {
+//!         profiled::current_logical_stack()
+//!     }
+//! }
+//!
+//! profiled::set_function_profiling(true);
+//! assert_eq!(Cart.checkout(), ["Cart::checkout"]);
+//! ```
+//!
+//! ## Mistakes are compile errors
+//!
+//! ```compile_fail
+//! #[profiled::profiled]
+//! const fn answer() -> u32 { 42 } // error: cannot instrument a `const fn`
+//! ```
+//!
+//! ```compile_fail
+//! #[profiled::profiled(level = "debug")] // error: unknown argument `level`
+//! fn handler() {}
+//! ```
+//!
+//! ```compile_fail
+//! #[profiled::profiled]
+//! struct NotAFunction; // error: applies to functions and methods
 //! ```
 //!
 //! # What is recorded
