@@ -61,9 +61,17 @@ fn parse_args() -> Result<(String, Option<u64>), String> {
             "--addr" => addr = args.next().ok_or("--addr needs host:port")?,
             "--seconds" => {
                 let value = args.next().ok_or("--seconds needs a number")?;
-                seconds = Some(value.parse().map_err(|_| format!("bad --seconds {value:?}"))?);
+                seconds = Some(
+                    value
+                        .parse()
+                        .map_err(|_| format!("bad --seconds {value:?}"))?,
+                );
             }
-            other => return Err(format!("unknown argument {other:?}; use --addr or --seconds")),
+            other => {
+                return Err(format!(
+                    "unknown argument {other:?}; use --addr or --seconds"
+                ));
+            }
         }
     }
     Ok((addr, seconds))
@@ -86,10 +94,18 @@ fn main() {
     println!("async_service: serving profiles on http://{addr}/debug/pprof/");
     println!();
     println!("Try:");
-    println!("  go tool pprof -top http://{addr}/debug/pprof/block   # waits by async stack: user_service_call under load_user under handle_request");
-    println!("  go tool pprof -traces http://{addr}/debug/pprof/block   # each logical stack in full, root last");
-    println!("  curl http://{addr}/debug/stats                       # per-function calls, busy_ns and idle_ns");
-    println!("  go tool pprof -top http://{addr}/debug/pprof/mutex   # record_visit holds the sessions lock");
+    println!(
+        "  go tool pprof -top http://{addr}/debug/pprof/block   # waits by async stack: user_service_call under load_user under handle_request"
+    );
+    println!(
+        "  go tool pprof -traces http://{addr}/debug/pprof/block   # each logical stack in full, root last"
+    );
+    println!(
+        "  curl http://{addr}/debug/stats                       # per-function calls, busy_ns and idle_ns"
+    );
+    println!(
+        "  go tool pprof -top http://{addr}/debug/pprof/mutex   # record_visit holds the sessions lock"
+    );
     println!();
     println!("Press Ctrl-C to stop.");
 

@@ -231,3 +231,54 @@ pub fn pprof_complaints(stderr: &str) -> Vec<&str> {
         })
         .collect()
 }
+
+/// A running example process, killed when dropped.
+pub struct RunningExample {
+    child: std::process::Child,
+    /// The address its profiler serves on.
+    pub addr: SocketAddr,
+}
+
+impl Drop for RunningExample {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the example `name` that `cargo test --workspace` built next to this test
+/// binary, on an ephemeral loopback port, and reads its address from the first
+/// line it prints. `None` (skip) when the example was not built and CI is unset.
+pub fn start_example(name: &str) -> Option<RunningExample> {
+    use std::io::BufRead;
+    let exe = std::env::current_exe().ok()?;
+    let binary = exe.parent()?.parent()?.join("examples").join(name);
+    if !binary.is_file() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} is missing: run the whole workspace's tests (cargo test --workspace)",
+            binary.display()
+        );
+        eprintln!("skipping: {} not built", binary.display());
+        return None;
+    }
+    let mut child = Command::new(binary)
+        .args(["--addr", "127.0.0.1:0", "--seconds", "60"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the example");
+    let mut first = String::new();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+    stdout
+        .read_line(&mut first)
+        .expect("read the example's first line");
+    // Keep draining: an example that prints into a closed pipe would die.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {first:?}"));
+    Some(RunningExample { child, addr })
+}

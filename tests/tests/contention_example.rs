@@ -1,63 +1,18 @@
-//! The README's demo: `cargo run --release --example contention` serves profiles in
-//! which `go tool pprof -top .../mutex` puts `audit_ledger` first.
+//! The README's demos: `contention` makes `go tool pprof -top .../mutex` put
+//! `audit_ledger` first; `async_service` shows waits by logical async stack.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use profiled_tests::{decode, get, go_binary, go_tool_pprof, total, total_for};
-
-/// The example binary `cargo test --workspace` built next to this test's directory.
-fn example_binary() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let profile_dir = exe.parent()?.parent()?;
-    let binary = profile_dir.join("examples").join("contention");
-    if binary.is_file() {
-        return Some(binary);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is missing: run the whole workspace's tests (cargo test --workspace)",
-        binary.display()
-    );
-    eprintln!("skipping: {} not built", binary.display());
-    None
-}
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use profiled_tests::{
+    decode, get, go_binary, go_tool_pprof, stack_names, start_example, total, total_for,
+};
 
 #[test]
 fn contention_example_shows_audit_ledger_as_the_culprit() {
-    let Some(binary) = example_binary() else {
+    let Some(example) = start_example("contention") else {
         return;
     };
-    let mut child = Running(
-        Command::new(binary)
-            .args(["--addr", "127.0.0.1:0", "--seconds", "60"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the example"),
-    );
-    let mut first = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let addr: SocketAddr = first
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|addr| addr.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {first:?}"));
-
+    let addr = example.addr;
     std::thread::sleep(Duration::from_secs(3));
 
     let mutex = decode(&get(addr, "/debug/pprof/mutex").body);
@@ -71,8 +26,6 @@ fn contention_example_shows_audit_ledger_as_the_culprit() {
     for waiter in ["transfer", "lookup_price", "next_job"] {
         assert!(total_for(&block, waiter, 1) > 0, "{waiter} never waited");
     }
-    let stats = profiled_tests::get(addr, "/debug/pprof/");
-    assert!(stats.text().contains("mutex"));
 
     if let Some(go) = go_binary() {
         let url = format!("http://{addr}/debug/pprof/mutex");
@@ -85,4 +38,47 @@ fn contention_example_shows_audit_ledger_as_the_culprit() {
             .unwrap_or_default();
         assert!(first_entry.contains("audit_ledger"), "{}", top.stdout);
     }
+}
+
+#[test]
+fn async_service_example_shows_waits_by_logical_stack() {
+    let Some(example) = start_example("async_service") else {
+        return;
+    };
+    let addr = example.addr;
+    std::thread::sleep(Duration::from_secs(3));
+
+    let block = decode(&get(addr, "/debug/pprof/block").body);
+    let chain: i64 = block
+        .sample
+        .iter()
+        .filter(|s| {
+            stack_names(&block, s)
+                == [
+                    "async_service::user_service_call",
+                    "async_service::load_user",
+                    "async_service::handle_request",
+                ]
+        })
+        .map(|s| s.value[1])
+        .sum();
+    assert!(
+        chain > 0,
+        "no wait under handle_request > load_user > user_service_call"
+    );
+    assert!(
+        chain * 2 > total(&block, 1),
+        "{chain} of {}",
+        total(&block, 1)
+    );
+
+    let stats: serde_json::Value = serde_json::from_slice(&get(addr, "/debug/stats").body).unwrap();
+    let handler = stats["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "async_service::handle_request")
+        .unwrap_or_else(|| panic!("{stats}"));
+    assert!(handler["calls"].as_u64().unwrap() > 10, "{handler}");
+    assert!(handler["idle_ns"].as_u64().unwrap() > handler["busy_ns"].as_u64().unwrap());
 }
