@@ -59,6 +59,9 @@ pub struct Config {
     pub max_stacks: usize,
     /// Longest `?seconds=N` a request may ask for; longer gets a 400. Default: 600.
     pub max_profile_seconds: u64,
+    /// Tasks tracked at once by `profiled::task::spawn`; more run untracked and are
+    /// counted as dropped. Fixed when the first task is spawned. Default: 16384.
+    pub max_tasks: usize,
 }
 
 impl Default for Config {
@@ -77,6 +80,7 @@ impl Default for Config {
             max_stack_depth: DEFAULT_STACK_DEPTH,
             max_stacks: DEFAULT_MAX_STACKS,
             max_profile_seconds: 600,
+            max_tasks: crate::task::DEFAULT_MAX_TASKS,
         }
     }
 }
@@ -101,6 +105,9 @@ impl Config {
         }
         if !(1..=MAX_STACKS_LIMIT).contains(&self.max_stacks) {
             return Err(ConfigError::InvalidMaxStacks(self.max_stacks));
+        }
+        if self.max_tasks == 0 {
+            return Err(ConfigError::InvalidMaxTasks);
         }
         if self.max_profile_seconds == 0 {
             return Err(ConfigError::InvalidMaxProfileSeconds);
@@ -149,6 +156,8 @@ pub enum ConfigError {
     InvalidMaxStacks(usize),
     /// `max_profile_seconds` is 0.
     InvalidMaxProfileSeconds,
+    /// `max_tasks` is 0.
+    InvalidMaxTasks,
 }
 
 impl fmt::Display for ConfigError {
@@ -189,6 +198,7 @@ impl fmt::Display for ConfigError {
                     "invalid max_stacks {n}: must be between 1 and {MAX_STACKS_LIMIT}"
                 )
             }
+            ConfigError::InvalidMaxTasks => write!(f, "invalid max_tasks 0: must be at least 1"),
             ConfigError::InvalidMaxProfileSeconds => {
                 write!(f, "invalid max_profile_seconds 0: must be at least 1")
             }

@@ -138,6 +138,7 @@ mod site;
 mod stack;
 mod stats;
 mod sync;
+pub mod task;
 
 pub use config::{Config, ConfigError, MAX_STACKS_LIMIT};
 pub use control::{block_rate, mutex_fraction, set_block_rate, set_mutex_fraction};
@@ -146,13 +147,14 @@ pub use profiled_macros::{profiled, profiled_mutex, profiled_rwlock};
 pub use profiler::{Profiler, StartError};
 pub use profiles::{NamedProfile, lookup, profiles};
 pub use site::{FnKind, FunctionStats, LockKind, LockSiteStats, functions, lock_sites};
-pub use stats::{RegistryStats, Settings, Stats, stats};
+pub use stats::{RegistryStats, Settings, Stats, TaskStats, stats};
 pub use sync::{
     MappedProfiledMutexGuard, MappedProfiledRwLockReadGuard, MappedProfiledRwLockWriteGuard,
     ProfiledCondvar, ProfiledMutex, ProfiledMutexGuard, ProfiledRwLock, ProfiledRwLockReadGuard,
     ProfiledRwLockUpgradableReadGuard, ProfiledRwLockWriteGuard, RawProfiledCondvar,
     RawProfiledMutex, RawProfiledRwLock,
 };
+pub use task::task_count;
 
 /// The unwinder stack capture uses in this build: `"frame-pointer"` or `"dwarf"`.
 pub const STACK_UNWINDER: &str = stack::UNWINDER;

@@ -38,6 +38,7 @@ impl Profiler {
         )
         .map_err(|source| StartError::Bind { addr, source })?;
         registry::set_capacity(config.max_stacks);
+        crate::task::registry::set_capacity(config.max_tasks);
         control::set_max_stack_depth(config.max_stack_depth);
         control::set_block_rate(if config.enable_block_profiling {
             config.block_rate

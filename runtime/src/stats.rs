@@ -25,6 +25,18 @@ pub struct Stats {
     pub locks: Vec<LockSiteStats>,
     /// Every `#[profiled]` function, sorted by name.
     pub functions: Vec<FunctionStats>,
+    /// Tracked tasks (`profiled::task::spawn`).
+    pub tasks: TaskStats,
+}
+
+/// Counts of tracked tasks.
+#[derive(Clone, Debug, Default, Serialize)]
+#[non_exhaustive]
+pub struct TaskStats {
+    /// Live tracked tasks.
+    pub live: usize,
+    /// Tasks spawned while the registry was full, so not tracked.
+    pub dropped: u64,
 }
 
 /// Current profiling switches and limits.
@@ -77,6 +89,10 @@ pub fn stats() -> Stats {
             .unwrap_or_default(),
         locks: lock_sites(),
         functions: functions(),
+        tasks: TaskStats {
+            live: crate::task::task_count(),
+            dropped: crate::task::dropped(),
+        },
     }
 }
 

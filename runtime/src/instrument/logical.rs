@@ -25,6 +25,10 @@ struct Logical {
     /// Set by the innermost instrumented future that returned `Pending` during the
     /// current poll, so outer frames do not record the same wait again.
     claimed: Cell<bool>,
+    /// The chain (root first) of the innermost `Pending` claimed on this thread,
+    /// copied at the claim so that later polls of sibling futures cannot change it.
+    claimed_len: Cell<usize>,
+    claimed_frames: [Cell<*const FnSite>; CAPACITY],
 }
 
 thread_local! {
@@ -33,6 +37,8 @@ thread_local! {
             depth: Cell::new(0),
             frames: [const { Cell::new(ptr::null()) }; CAPACITY],
             claimed: Cell::new(false),
+            claimed_len: Cell::new(0),
+            claimed_frames: [const { Cell::new(ptr::null()) }; CAPACITY],
         }
     };
 }
@@ -72,6 +78,34 @@ pub(crate) fn for_each(mut f: impl FnMut(&'static FnSite)) {
     });
 }
 
+/// Forgets the last claimed wait, before polling a task from its root.
+pub(crate) fn reset_claim() {
+    let _ = LOGICAL.try_with(|stack| stack.claimed_len.set(0));
+}
+
+/// The chain of the innermost wait claimed since [`reset_claim`], from depth `base`
+/// up, innermost first, as stack-table frames; empty when none was claimed.
+pub(crate) fn claimed_chain(base: usize, out: &mut [usize]) -> usize {
+    LOGICAL
+        .try_with(|stack| {
+            let top = stack.claimed_len.get();
+            if top <= base {
+                return 0;
+            }
+            let mut len = 0;
+            for slot in stack.claimed_frames[base..top].iter().rev().take(out.len()) {
+                // SAFETY: `claimed_frames` holds copies of `frames` slots below the
+                // depth at the claim: `&'static FnSite`s stored by `push`.
+                if let Some(site) = unsafe { slot.get().as_ref() } {
+                    out[len] = encode(site);
+                    len += 1;
+                }
+            }
+            len
+        })
+        .unwrap_or(0)
+}
+
 /// The stack-table frame for a logical frame.
 pub(crate) fn encode(site: &'static FnSite) -> usize {
     (site as *const FnSite as usize) | LOGICAL_TAG
@@ -108,7 +142,17 @@ impl PollFrame {
     #[inline(always)]
     pub(crate) fn claim_wait(&self) -> bool {
         LOGICAL
-            .try_with(|stack| !stack.claimed.replace(true))
+            .try_with(|stack| {
+                let innermost = !stack.claimed.replace(true);
+                if innermost {
+                    let depth = stack.depth.get().min(CAPACITY);
+                    for (copy, frame) in stack.claimed_frames.iter().zip(&stack.frames[..depth]) {
+                        copy.set(frame.get());
+                    }
+                    stack.claimed_len.set(depth);
+                }
+                innermost
+            })
             .unwrap_or(false)
     }
 }

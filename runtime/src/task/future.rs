@@ -1,0 +1,71 @@
+//! HOT: budget per poll: no alloc, no lock, no format, no I/O, no panic; a few
+//! relaxed atomics on the task's slot, and interning the wait's logical chain
+//! (cold) when the task goes idle inside `#[profiled]` code.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::registry;
+use crate::instrument::logical;
+use crate::registry as stacks;
+
+/// A spawned future tracked in the task registry while it lives.
+pub(crate) struct TaskFuture<F> {
+    inner: F,
+    slot: Option<usize>,
+}
+
+impl<F> TaskFuture<F> {
+    pub(crate) fn new(inner: F, slot: Option<usize>) -> TaskFuture<F> {
+        TaskFuture { inner, slot }
+    }
+}
+
+impl<F: Future> Future for TaskFuture<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `inner` is structurally pinned and never moved out (not in `Drop`
+        // either); `slot` is plain data.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: see above.
+        let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
+        let Some(slot) = this.slot else {
+            return inner.poll(cx);
+        };
+        let tasks = registry::get();
+        tasks.start_poll(slot);
+        let base = logical::depth();
+        logical::reset_claim();
+        let result = inner.poll(cx);
+        let chain = if result.is_pending() {
+            intern_claimed_chain(base)
+        } else {
+            None
+        };
+        tasks.end_poll(slot, chain);
+        result
+    }
+}
+
+impl<F> Drop for TaskFuture<F> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            registry::get().unregister(slot);
+        }
+    }
+}
+
+/// Interns the chain of the wait the task stopped at, if it stopped in `#[profiled]`
+/// code.
+#[cold]
+#[inline(never)]
+fn intern_claimed_chain(base: usize) -> Option<usize> {
+    let mut frames = [0usize; logical::CAPACITY];
+    let len = logical::claimed_chain(base, &mut frames);
+    if len == 0 {
+        return None;
+    }
+    stacks::get().stacks.intern(&frames[..len])
+}

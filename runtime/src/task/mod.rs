@@ -1,0 +1,171 @@
+//! Task tracking: every task spawned through [`spawn`] or [`spawn_blocking`] (feature
+//! `tokio`) is listed with its state, polls, time in that state, spawn site and the
+//! logical chain of `#[profiled]` frames it is waiting in, for task dumps and
+//! [`task_count`].
+//!
+//! Layout: `registry.rs` holds the bounded slot table (cold claims, hot updates);
+//! `future.rs` is the per-poll wrapper (hot).
+
+mod future;
+pub(crate) mod registry;
+
+pub use registry::{DEFAULT_MAX_TASKS, TaskState};
+
+/// Number of live tasks spawned through `profiled::task` (0 without feature `tokio`).
+///
+/// ```
+/// assert_eq!(profiled::task_count(), 0);
+/// ```
+pub fn task_count() -> usize {
+    registry::existing().map_or(0, registry::Registry::live)
+}
+
+/// Registers a task about to be spawned at `location`, with its spawn stack.
+#[cfg(feature = "tokio")]
+#[cold]
+#[inline(never)]
+fn register(location: &'static std::panic::Location<'static>, blocking: bool) -> Option<usize> {
+    let stack = crate::stack::Stack::capture();
+    let stack = crate::registry::get().stacks.intern(stack.frames());
+    registry::get().register(location, stack, blocking)
+}
+
+/// Spawns a future on the current tokio runtime, as `tokio::spawn`, and tracks it:
+/// it appears in task dumps and [`task_count`] while it lives, with its spawn site
+/// and the `#[profiled]` chain it waits in.
+///
+/// ```
+/// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # runtime.block_on(async {
+/// let handle = profiled::task::spawn(async { 40 + 2 });
+/// assert_eq!(handle.await.unwrap(), 42);
+/// # });
+/// ```
+#[cfg(feature = "tokio")]
+#[track_caller]
+pub fn spawn<F>(future: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let slot = register(std::panic::Location::caller(), false);
+    tokio::spawn(future::TaskFuture::new(future, slot))
+}
+
+/// Runs a blocking closure on tokio's blocking pool, as `tokio::task::spawn_blocking`,
+/// tracked as a task that is running while the closure runs.
+///
+/// ```
+/// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # runtime.block_on(async {
+/// let sum = profiled::task::spawn_blocking(|| (1..=10).sum::<u32>()).await.unwrap();
+/// assert_eq!(sum, 55);
+/// # });
+/// ```
+#[cfg(feature = "tokio")]
+#[track_caller]
+pub fn spawn_blocking<F, R>(f: F) -> tokio::task::JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let slot = register(std::panic::Location::caller(), true);
+    tokio::task::spawn_blocking(move || {
+        let _registered = Unregister(slot);
+        if let Some(slot) = slot {
+            registry::get().start_poll(slot);
+        }
+        f()
+    })
+}
+
+/// Frees a blocking task's slot when its closure returns or unwinds.
+#[cfg(feature = "tokio")]
+struct Unregister(Option<usize>);
+
+#[cfg(feature = "tokio")]
+impl Drop for Unregister {
+    fn drop(&mut self) {
+        if let Some(slot) = self.0 {
+            registry::get().unregister(slot);
+        }
+    }
+}
+
+/// One live tracked task, as [`tasks`] reports it.
+#[derive(Clone, Debug, serde::Serialize)]
+#[non_exhaustive]
+pub struct TaskInfo {
+    /// Task number, unique in this process.
+    pub id: u64,
+    /// Idle (waiting to be polled) or running.
+    pub state: TaskState,
+    /// Spawned with `spawn_blocking`.
+    pub blocking: bool,
+    /// Completed polls.
+    pub polls: u64,
+    /// Nanoseconds since it was spawned.
+    pub age_ns: u64,
+    /// Nanoseconds in its current state: for an idle task, how long it has waited.
+    pub in_state_ns: u64,
+    /// `file:line` of the `spawn` call.
+    pub spawned_at: String,
+    /// The function that called `spawn`, when its stack could be symbolized.
+    pub created_by: Option<String>,
+    /// The `#[profiled]` frames it is waiting in, root first; empty when its last
+    /// wait was outside instrumented code.
+    pub waiting_in: Vec<&'static str>,
+}
+
+/// Every live tracked task, oldest first.
+pub fn tasks() -> Vec<TaskInfo> {
+    let Some(registry) = registry::existing() else {
+        return Vec::new();
+    };
+    let mut tasks: Vec<TaskInfo> = registry
+        .snapshot()
+        .into_iter()
+        .map(|task| TaskInfo {
+            id: task.id,
+            state: task.state,
+            blocking: task.blocking,
+            polls: task.polls,
+            age_ns: task.age_ns,
+            in_state_ns: task.in_state_ns,
+            spawned_at: format!("{}:{}", task.location.file(), task.location.line()),
+            created_by: task.spawn_stack.and_then(creator),
+            waiting_in: chain_names(task.chain),
+        })
+        .collect();
+    tasks.sort_by_key(|task| task.id);
+    tasks
+}
+
+/// Names of a stored logical chain, root first.
+pub(crate) fn chain_names(chain: Option<usize>) -> Vec<&'static str> {
+    let Some(frames) = chain.and_then(|id| crate::registry::get().stacks.frames(id)) else {
+        return Vec::new();
+    };
+    frames
+        .iter()
+        .rev()
+        .filter_map(|&frame| crate::instrument::logical::decode(frame).map(|site| site.name()))
+        .collect()
+}
+
+/// The first function outside the profiler on a stored spawn stack.
+pub(crate) fn creator(spawn_stack: usize) -> Option<String> {
+    use crate::stack::symbolize;
+    let frames = crate::registry::get().stacks.frames(spawn_stack)?;
+    frames.iter().find_map(|&frame| {
+        symbolize::resolve(frame)
+            .iter()
+            .find(|line| !symbolize::is_internal(line))
+            .map(|line| line.function.to_string())
+    })
+}
+
+/// Tasks that were not tracked because the registry was full.
+pub(crate) fn dropped() -> u64 {
+    registry::existing().map_or(0, registry::Registry::dropped)
+}

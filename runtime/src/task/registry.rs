@@ -1,0 +1,209 @@
+//! A bounded, lock-free registry of live tasks. Spawning claims a slot (cold), each
+//! poll updates a few relaxed atomics (hot), completion frees the slot. When every
+//! slot is taken, the task runs untracked and is counted as dropped.
+
+use std::panic::Location;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+
+use crate::clock::now_ns;
+
+/// Default number of tasks tracked at once.
+pub const DEFAULT_MAX_TASKS: usize = 16_384;
+
+const FREE: u8 = 0;
+const CLAIMED: u8 = 1;
+const IDLE: u8 = 2;
+const RUNNING: u8 = 3;
+
+/// What a tracked task is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskState {
+    /// Waiting to be polled again (its last poll returned `Pending`), or not yet polled.
+    Idle,
+    /// Being polled, or (for `spawn_blocking`) running its closure.
+    Running,
+}
+
+pub(crate) struct Slot {
+    state: AtomicU8,
+    blocking: AtomicU8,
+    id: AtomicU64,
+    spawned_ns: AtomicU64,
+    /// Monotonic ns of the last transition between idle and running.
+    changed_ns: AtomicU64,
+    polls: AtomicU64,
+    location: AtomicPtr<Location<'static>>,
+    /// Stack-table id + 1 of the spawn stack; 0 when not recorded.
+    spawn_stack: AtomicUsize,
+    /// Stack-table id + 1 of the logical chain of the last wait; 0 when none.
+    chain: AtomicUsize,
+}
+
+pub(crate) struct Registry {
+    slots: Box<[Slot]>,
+    next_hint: AtomicUsize,
+    next_id: AtomicU64,
+    dropped: AtomicU64,
+}
+
+static CAPACITY: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_TASKS);
+static REGISTRY: OnceLock<Registry> = OnceLock::new();
+
+/// Sets the capacity used if the registry has not been allocated yet.
+pub(crate) fn set_capacity(max_tasks: usize) {
+    CAPACITY.store(max_tasks.max(1), Ordering::Relaxed);
+}
+
+pub(crate) fn get() -> &'static Registry {
+    REGISTRY.get_or_init(|| Registry {
+        slots: (0..CAPACITY.load(Ordering::Relaxed))
+            .map(|_| Slot {
+                state: AtomicU8::new(FREE),
+                blocking: AtomicU8::new(0),
+                id: AtomicU64::new(0),
+                spawned_ns: AtomicU64::new(0),
+                changed_ns: AtomicU64::new(0),
+                polls: AtomicU64::new(0),
+                location: AtomicPtr::new(std::ptr::null_mut()),
+                spawn_stack: AtomicUsize::new(0),
+                chain: AtomicUsize::new(0),
+            })
+            .collect(),
+        next_hint: AtomicUsize::new(0),
+        next_id: AtomicU64::new(1),
+        dropped: AtomicU64::new(0),
+    })
+}
+
+pub(crate) fn existing() -> Option<&'static Registry> {
+    REGISTRY.get()
+}
+
+impl Registry {
+    /// Claims a slot for a new task; `None` (counted as dropped) when all are taken.
+    pub(crate) fn register(
+        &self,
+        location: &'static Location<'static>,
+        spawn_stack: Option<usize>,
+        blocking: bool,
+    ) -> Option<usize> {
+        let len = self.slots.len();
+        let start = self.next_hint.fetch_add(1, Ordering::Relaxed);
+        for offset in 0..len {
+            let index = (start + offset) % len;
+            let slot = &self.slots[index];
+            if slot
+                .state
+                .compare_exchange(FREE, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                let now = now_ns();
+                slot.id.store(
+                    self.next_id.fetch_add(1, Ordering::Relaxed),
+                    Ordering::Relaxed,
+                );
+                slot.blocking.store(u8::from(blocking), Ordering::Relaxed);
+                slot.spawned_ns.store(now, Ordering::Relaxed);
+                slot.changed_ns.store(now, Ordering::Relaxed);
+                slot.polls.store(0, Ordering::Relaxed);
+                slot.location
+                    .store(location as *const _ as *mut _, Ordering::Relaxed);
+                slot.spawn_stack
+                    .store(spawn_stack.map_or(0, |id| id + 1), Ordering::Relaxed);
+                slot.chain.store(0, Ordering::Relaxed);
+                // Release: readers that see IDLE (Acquire) see the fields above.
+                slot.state.store(IDLE, Ordering::Release);
+                return Some(index);
+            }
+        }
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+
+    #[inline]
+    pub(crate) fn start_poll(&self, index: usize) {
+        if let Some(slot) = self.slots.get(index) {
+            slot.changed_ns.store(now_ns(), Ordering::Relaxed);
+            slot.state.store(RUNNING, Ordering::Release);
+        }
+    }
+
+    /// After a poll: back to idle, with the chain of the wait it stopped at.
+    #[inline]
+    pub(crate) fn end_poll(&self, index: usize, chain: Option<usize>) {
+        if let Some(slot) = self.slots.get(index) {
+            slot.polls.fetch_add(1, Ordering::Relaxed);
+            slot.chain
+                .store(chain.map_or(0, |id| id + 1), Ordering::Relaxed);
+            slot.changed_ns.store(now_ns(), Ordering::Relaxed);
+            slot.state.store(IDLE, Ordering::Release);
+        }
+    }
+
+    pub(crate) fn unregister(&self, index: usize) {
+        if let Some(slot) = self.slots.get(index) {
+            slot.state.store(FREE, Ordering::Release);
+        }
+    }
+
+    /// Tasks that could not be tracked because the registry was full.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// A copy of every live task's record.
+    pub(crate) fn snapshot(&self) -> Vec<TaskRecord> {
+        let now = now_ns();
+        self.slots
+            .iter()
+            .filter_map(|slot| {
+                let state = match slot.state.load(Ordering::Acquire) {
+                    IDLE => TaskState::Idle,
+                    RUNNING => TaskState::Running,
+                    _ => return None,
+                };
+                // SAFETY: `location` is only ever stored from a
+                // `&'static Location<'static>` before the slot is published.
+                let location = unsafe { slot.location.load(Ordering::Relaxed).as_ref() }?;
+                let id_plus_one = |cell: &AtomicUsize| cell.load(Ordering::Relaxed).checked_sub(1);
+                Some(TaskRecord {
+                    id: slot.id.load(Ordering::Relaxed),
+                    state,
+                    blocking: slot.blocking.load(Ordering::Relaxed) != 0,
+                    polls: slot.polls.load(Ordering::Relaxed),
+                    age_ns: now.saturating_sub(slot.spawned_ns.load(Ordering::Relaxed)),
+                    in_state_ns: now.saturating_sub(slot.changed_ns.load(Ordering::Relaxed)),
+                    location,
+                    spawn_stack: id_plus_one(&slot.spawn_stack),
+                    chain: id_plus_one(&slot.chain),
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) fn live(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|slot| matches!(slot.state.load(Ordering::Relaxed), IDLE | RUNNING))
+            .count()
+    }
+}
+
+/// One live task, as the registry last saw it.
+#[derive(Clone, Debug)]
+pub(crate) struct TaskRecord {
+    pub id: u64,
+    pub state: TaskState,
+    pub blocking: bool,
+    pub polls: u64,
+    pub age_ns: u64,
+    /// Time since the task last became idle or running.
+    pub in_state_ns: u64,
+    pub location: &'static Location<'static>,
+    /// Stack-table id of the spawn stack.
+    pub spawn_stack: Option<usize>,
+    /// Stack-table id of the logical chain (innermost first) of its current wait.
+    pub chain: Option<usize>,
+}
