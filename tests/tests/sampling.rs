@@ -12,7 +12,7 @@ use profiled_tests::{decode, get, total, total_for};
 
 static LOCK: ProfiledMutex<u64> = profiled_mutex!("sampled", 0);
 
-const ROUNDS: u32 = 3_000;
+const ROUNDS: u32 = 5_000;
 /// Each hold lasts this long; waits are a little shorter, well under the 1 ms rate.
 const HOLD: Duration = Duration::from_micros(300);
 
