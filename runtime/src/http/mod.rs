@@ -6,6 +6,7 @@ mod index;
 mod query;
 mod response;
 mod routes;
+mod symbol;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -112,3 +112,15 @@ pub(crate) fn json(body: String) -> Response<Body> {
     );
     response
 }
+
+/// A plain-text body, with Go's `text/plain; charset=utf-8`.
+pub(crate) fn text(body: String) -> Response<Body> {
+    let mut response = Response::new(Body::from(body));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(TEXT));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}

@@ -42,6 +42,12 @@ pub(crate) async fn handle(
         }
         return Ok(response::moved_permanently(&location));
     }
+    match path.as_str() {
+        // These two read the request itself (method, body).
+        "/debug/pprof/symbol" => return Ok(super::symbol::serve(request).await),
+        "/debug/pprof/cmdline" => return Ok(super::symbol::cmdline()),
+        _ => {}
+    }
     Ok(route(&path, Query::parse(raw_query), &settings).await)
 }
 

@@ -79,12 +79,14 @@ pub(crate) fn for_each(mut f: impl FnMut(&'static FnSite)) {
 }
 
 /// Forgets the last claimed wait, before polling a task from its root.
+#[cfg(feature = "tokio")]
 pub(crate) fn reset_claim() {
     let _ = LOGICAL.try_with(|stack| stack.claimed_len.set(0));
 }
 
 /// The chain of the innermost wait claimed since [`reset_claim`], from depth `base`
 /// up, innermost first, as stack-table frames; empty when none was claimed.
+#[cfg(feature = "tokio")]
 pub(crate) fn claimed_chain(base: usize, out: &mut [usize]) -> usize {
     LOGICAL
         .try_with(|stack| {

@@ -25,8 +25,9 @@ fn cache() -> &'static Mutex<HashMap<usize, Lines>> {
 
 /// Resolves a return address captured by [`super::Stack`].
 ///
-/// The address looked up is `return_address - 1`, inside the call instruction, so the
-/// line is the call's and inlining is resolved at the call site.
+/// The address looked up is `return_address - 1` (the `backtrace` crate subtracts
+/// the one), inside the call instruction, so the line is the call's and inlining is
+/// resolved at the call site.
 pub(crate) fn resolve(return_address: usize) -> Lines {
     if let Some(site) = crate::instrument::logical::decode(return_address) {
         return logical_lines(site);
@@ -38,12 +39,25 @@ pub(crate) fn resolve(return_address: usize) -> Lines {
     {
         return Arc::clone(lines);
     }
-    let lines = resolve_uncached(return_address.saturating_sub(1));
+    let lines = resolve_uncached(return_address);
     cache()
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(return_address, Arc::clone(&lines));
     lines
+}
+
+/// The function containing code address `pc` (innermost when inlined), as Go's
+/// `runtime.FuncForPC(pc).Name()`; `None` when no symbol covers it.
+pub(crate) fn function_at(pc: usize) -> Option<String> {
+    let mut name = None;
+    // `backtrace::resolve` looks up `address - 1`: hand it `pc + 1` to get `pc`.
+    backtrace::resolve(pc.wrapping_add(1) as *mut std::ffi::c_void, |symbol| {
+        if name.is_none() {
+            name = symbol.name().map(|n| format!("{n:#}"));
+        }
+    });
+    name
 }
 
 /// A logical frame (a `#[profiled]` function in an async chain) as one line.
@@ -56,9 +70,10 @@ fn logical_lines(site: &crate::site::FnSite) -> Lines {
     .into()
 }
 
-fn resolve_uncached(pc: usize) -> Lines {
+/// `backtrace::resolve` looks up `address - 1`, as for a return address.
+fn resolve_uncached(return_address: usize) -> Lines {
     let mut lines = Vec::new();
-    backtrace::resolve(pc as *mut std::ffi::c_void, |symbol| {
+    backtrace::resolve(return_address as *mut std::ffi::c_void, |symbol| {
         let Some(name) = symbol.name() else {
             return;
         };

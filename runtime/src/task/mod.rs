@@ -6,6 +6,7 @@
 //! Layout: `registry.rs` holds the bounded slot table (cold claims, hot updates);
 //! `future.rs` is the per-poll wrapper (hot).
 
+#[cfg(feature = "tokio")]
 mod future;
 pub(crate) mod registry;
 

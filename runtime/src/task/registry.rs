@@ -2,6 +2,10 @@
 //! poll updates a few relaxed atomics (hot), completion frees the slot. When every
 //! slot is taken, the task runs untracked and is counted as dropped.
 
+// Only the spawn wrappers (feature `tokio`) write to the registry; without them it
+// is always empty, and its writing half unused.
+#![cfg_attr(not(feature = "tokio"), allow(dead_code))]
+
 use std::panic::Location;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering};
