@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::control;
 use crate::profile::build::{self, Contention, Snapshot};
-use crate::profile::{Profile, proto, text};
+use crate::profile::{Profile, folded, proto, text};
 
 /// A profile this process serves, looked up by its Go name.
 ///
@@ -28,6 +28,15 @@ enum Kind {
 }
 
 const ALL: [Kind; 2] = [Kind::Block, Kind::Mutex];
+
+/// How a profile is written: Go's (proto for `debug <= 0`, legacy text otherwise),
+/// folded stacks, or a flame graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Output {
+    Go { debug: i64 },
+    Folded,
+    Svg,
+}
 
 /// Looks up a profile by its Go name (`"mutex"`, `"block"`).
 pub fn lookup(name: &str) -> Option<NamedProfile> {
@@ -115,6 +124,45 @@ impl NamedProfile {
         debug: i64,
     ) -> io::Result<()> {
         self.write_profile(&build::contention(snapshot), out, debug)
+    }
+
+    /// Writes the profile as folded stacks (`root;...;leaf value` per line), the
+    /// input of flamegraph.pl and inferno.
+    ///
+    /// ```
+    /// let mut folded = Vec::new();
+    /// profiled::lookup("block").unwrap().write_folded(&mut folded).unwrap();
+    /// ```
+    pub fn write_folded(&self, out: &mut dyn Write) -> io::Result<()> {
+        self.write_output(&build::contention(&self.snapshot()), out, Output::Folded)
+    }
+
+    /// Writes the profile as a flame graph SVG.
+    ///
+    /// ```
+    /// let mut svg = Vec::new();
+    /// profiled::lookup("mutex").unwrap().write_svg(&mut svg).unwrap();
+    /// assert!(String::from_utf8(svg).unwrap().contains("<svg"));
+    /// ```
+    pub fn write_svg(&self, out: &mut dyn Write) -> io::Result<()> {
+        self.write_output(&build::contention(&self.snapshot()), out, Output::Svg)
+    }
+
+    /// Writes `profile` in `output`.
+    pub(crate) fn write_output(
+        &self,
+        profile: &Profile,
+        out: &mut dyn Write,
+        output: Output,
+    ) -> io::Result<()> {
+        match output {
+            Output::Go { debug } => self.write_profile(profile, out, debug),
+            Output::Folded => folded::write(profile, out),
+            Output::Svg => {
+                let title = format!("{} profile ({})", self.name(), self.description());
+                folded::write_svg(profile, &title, out)
+            }
+        }
     }
 
     pub(crate) fn write_profile(

@@ -125,6 +125,29 @@ fn mutex_and_block_profiles_name_holder_and_waiters() {
     );
     assert!(text.contains("::wait_here\t"), "{text}");
 
+    // Folded stacks and flame graphs of the same data.
+    let folded = get(addr, "/debug/pprof/mutex?format=folded").text();
+    let hold_line = folded
+        .lines()
+        .find(|l| l.contains("::hold_long "))
+        .unwrap_or_else(|| panic!("{folded}"));
+    let (stack, value) = hold_line.rsplit_once(' ').unwrap();
+    assert!(
+        stack.ends_with("mutex_profile::hold_long"),
+        "leaf last: {stack}"
+    );
+    assert!(value.parse::<i64>().unwrap() >= 250_000_000);
+    let svg = get(addr, "/debug/pprof/block?format=svg");
+    assert_eq!(svg.header("content-type"), Some("image/svg+xml"));
+    let svg = svg.text();
+    assert!(svg.contains("<svg") && svg.contains("wait_here"), "{svg}");
+    let bad = get(addr, "/debug/pprof/block?format=png");
+    assert_eq!(bad.status, 400);
+    assert_eq!(
+        bad.text(),
+        "unknown format \"png\": use format=folded or format=svg\n"
+    );
+
     // The named site's aggregates.
     let site = profiled::lock_sites()
         .into_iter()

@@ -9,7 +9,9 @@ pub(crate) fn render() -> String {
     for profile in profiles::profiles() {
         let name = profile.name();
         rows.push_str(&format!(
-            "<tr><td>{}</td><td><a href='{name}?debug=1'>{name}</a></td></tr>\n",
+            "<tr><td>{}</td><td><a href='{name}?debug=1'>{name}</a></td>\
+             <td><a href='{name}?format=svg'>flame graph</a></td>\
+             <td><a href='{name}?format=folded'>folded</a></td></tr>\n",
             profile.count()
         ));
         descriptions.push_str(&format!(
@@ -31,7 +33,8 @@ pub(crate) fn render() -> String {
 <body>
 /debug/pprof/
 <br>
-<p>Set debug=1 as a query parameter to export in legacy text format</p>
+<p>Set debug=1 as a query parameter to export in legacy text format;
+format=svg for a flame graph, format=folded for folded stacks</p>
 <br>
 Types of profiles available:
 <table>

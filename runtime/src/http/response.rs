@@ -124,3 +124,18 @@ pub(crate) fn text(body: String) -> Response<Body> {
     );
     response
 }
+
+/// An SVG image (flame graphs).
+pub(crate) fn svg(body: Vec<u8>) -> Response<Body> {
+    let mut response = Response::new(Body::from(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("image/svg+xml"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}

@@ -11,7 +11,7 @@ use hyper::{Request, Response, StatusCode};
 use super::index;
 use super::query::{self, Query};
 use super::response::{self, Body};
-use crate::profiles::{self, NamedProfile};
+use crate::profiles::{self, NamedProfile, Output};
 
 /// Per-server settings the handlers need.
 #[derive(Clone, Debug)]
@@ -67,29 +67,56 @@ async fn profile(name: &str, query: Query, settings: &Settings) -> Response<Body
     let Some(profile) = profiles::lookup(name) else {
         return response::go_error(StatusCode::NOT_FOUND, "Unknown profile");
     };
+    let debug = query.atoi("debug");
+    let output = match query.value("format") {
+        "" => Output::Go { debug },
+        "folded" => Output::Folded,
+        "svg" => Output::Svg,
+        other => {
+            return response::go_error(
+                StatusCode::BAD_REQUEST,
+                &format!("unknown format {other:?}: use format=folded or format=svg"),
+            );
+        }
+    };
     let seconds = query.value("seconds");
     if !seconds.is_empty() {
-        return delta(profile, seconds, &query, settings).await;
+        return delta(profile, seconds, output, settings).await;
     }
-    let debug = query.atoi("debug");
     on_blocking_pool(move || {
-        let mut body = Vec::new();
-        match profile.write_to(&mut body, debug) {
-            Ok(()) => response::profile(body, debug, profile.name()),
-            Err(e) => response::go_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("Could not write profile: {e}"),
-            ),
-        }
+        let snapshot = profile.snapshot();
+        let built = crate::profile::build::contention(&snapshot);
+        encoded(profile, &built, output, profile.name())
     })
     .await
+}
+
+/// Encodes `built` as `output` into a response, or Go's 500 on failure.
+fn encoded(
+    profile: NamedProfile,
+    built: &crate::profile::Profile,
+    output: Output,
+    filename: &str,
+) -> Response<Body> {
+    let mut body = Vec::new();
+    match profile.write_output(built, &mut body, output) {
+        Ok(()) => match output {
+            Output::Go { debug } => response::profile(body, debug, filename),
+            Output::Folded => response::text(String::from_utf8_lossy(&body).into_owned()),
+            Output::Svg => response::svg(body),
+        },
+        Err(e) => response::go_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("Could not write profile: {e}"),
+        ),
+    }
 }
 
 /// `?seconds=N`: Go's `serveDeltaProfile`.
 async fn delta(
     profile: NamedProfile,
     seconds: &str,
-    query: &Query,
+    output: Output,
     settings: &Settings,
 ) -> Response<Body> {
     let Some(seconds) = query::parse_int(seconds).filter(|&s| s > 0) else {
@@ -107,7 +134,7 @@ async fn delta(
             ),
         );
     }
-    if query.atoi("debug") != 0 {
+    if matches!(output, Output::Go { debug } if debug != 0) {
         return response::go_error(
             StatusCode::BAD_REQUEST,
             "seconds and debug params are incompatible",
@@ -118,14 +145,13 @@ async fn delta(
     tokio::time::sleep(Duration::from_secs(seconds.unsigned_abs())).await;
     on_blocking_pool(move || {
         let after = profile.snapshot();
-        let mut body = Vec::new();
-        match profile.write_profile(&profile.delta_profile(&before, &after), &mut body, 0) {
-            Ok(()) => response::profile(body, 0, &format!("{}-delta", profile.name())),
-            Err(e) => response::go_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("Could not write profile: {e}"),
-            ),
-        }
+        let delta = profile.delta_profile(&before, &after);
+        encoded(
+            profile,
+            &delta,
+            output,
+            &format!("{}-delta", profile.name()),
+        )
     })
     .await
 }

@@ -1,10 +1,12 @@
 //! The plain profile model, built from registry snapshots and written by separate
-//! encoders: gzip'd `profile.proto` ([`proto`]) and Go's legacy text ([`text`]).
+//! encoders: gzip'd `profile.proto` ([`proto`]), Go's legacy text ([`text`]), and
+//! folded stacks and flame graph SVG ([`folded`]).
 //!
 //! The model is symbolized and ordered before any encoder sees it, so every encoder
 //! is a pure function of the model and output is deterministic for a given snapshot.
 
 pub(crate) mod build;
+pub(crate) mod folded;
 pub(crate) mod proto;
 pub(crate) mod text;
 
