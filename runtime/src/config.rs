@@ -29,9 +29,19 @@ pub struct Config {
     pub enabled: bool,
     /// Address to serve on. Default: `127.0.0.1:6060`.
     pub listen_addr: String,
-    /// Allow binding an address that is not loopback. Profiles reveal code layout
-    /// and timing, so this is refused unless set. Default: false.
+    /// Allow binding an address that is not loopback without an `auth_token`.
+    /// Profiles reveal code layout and timing, so this is refused unless set.
+    /// Default: false.
     pub allow_insecure_bind: bool,
+    /// When set, every request must carry `Authorization: Bearer <token>`
+    /// (compared in constant time); others get 401. Default: none.
+    pub auth_token: Option<String>,
+    /// Switch recording on with SIGUSR1 and off with SIGUSR2 (the configured rates
+    /// are restored on SIGUSR1). Default: false.
+    pub enable_signals: bool,
+    /// Heavy requests (delta profiles, CPU profiles, traces) served at once; more
+    /// get 429. Default: 4.
+    pub max_concurrent_heavy_requests: usize,
     /// Reserved for the CPU profile (`/debug/pprof/profile`), which this release does
     /// not serve yet; accepted so configurations carry over. Default: true.
     pub enable_cpu_profiling: bool,
@@ -70,6 +80,9 @@ impl Default for Config {
             enabled: true,
             listen_addr: "127.0.0.1:6060".into(),
             allow_insecure_bind: false,
+            auth_token: None,
+            enable_signals: false,
+            max_concurrent_heavy_requests: 4,
             enable_cpu_profiling: true,
             enable_memory_profiling: true,
             enable_block_profiling: true,
@@ -86,6 +99,134 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The defaults, overridden by any `PROFILED_*` environment variables:
+    /// `PROFILED_ENABLED`, `PROFILED_LISTEN_ADDR`, `PROFILED_ALLOW_INSECURE_BIND`,
+    /// `PROFILED_AUTH_TOKEN`, `PROFILED_ENABLE_SIGNALS`,
+    /// `PROFILED_ENABLE_{CPU,MEMORY,BLOCK,MUTEX,FUNCTION}_PROFILING`,
+    /// `PROFILED_BLOCK_RATE`, `PROFILED_MUTEX_FRACTION`, `PROFILED_MAX_STACK_DEPTH`,
+    /// `PROFILED_MAX_STACKS`, `PROFILED_MAX_PROFILE_SECONDS`, `PROFILED_MAX_TASKS`,
+    /// `PROFILED_MAX_CONCURRENT_HEAVY_REQUESTS`. Booleans are `true`/`false`/`1`/`0`.
+    ///
+    /// ```
+    /// // SAFETY: no other thread of this doctest reads the environment.
+    /// unsafe { std::env::set_var("PROFILED_MUTEX_FRACTION", "5") };
+    /// let config = profiled::Config::from_env().unwrap();
+    /// assert_eq!(config.mutex_fraction, 5);
+    /// unsafe { std::env::set_var("PROFILED_BLOCK_RATE", "fast") };
+    /// assert!(profiled::Config::from_env().is_err());
+    /// # unsafe { std::env::remove_var("PROFILED_BLOCK_RATE") };
+    /// ```
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|var| std::env::var(var).ok())
+    }
+
+    /// [`Config::from_env`] over any variable source (tests, config files).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        fn parsed<T: std::str::FromStr>(
+            lookup: &impl Fn(&str) -> Option<String>,
+            var: &'static str,
+            expected: &'static str,
+            target: &mut T,
+        ) -> Result<(), ConfigError> {
+            if let Some(value) = lookup(var) {
+                *target = value.trim().parse().map_err(|_| ConfigError::InvalidEnv {
+                    var,
+                    value: value.clone(),
+                    expected,
+                })?;
+            }
+            Ok(())
+        }
+        fn flag(
+            lookup: &impl Fn(&str) -> Option<String>,
+            var: &'static str,
+            target: &mut bool,
+        ) -> Result<(), ConfigError> {
+            if let Some(value) = lookup(var) {
+                *target = match value.trim().to_ascii_lowercase().as_str() {
+                    "1" | "true" | "yes" | "on" => true,
+                    "0" | "false" | "no" | "off" => false,
+                    _ => {
+                        return Err(ConfigError::InvalidEnv {
+                            var,
+                            value,
+                            expected: "true or false",
+                        });
+                    }
+                };
+            }
+            Ok(())
+        }
+        let mut c = Config::default();
+        flag(&lookup, "PROFILED_ENABLED", &mut c.enabled)?;
+        if let Some(addr) = lookup("PROFILED_LISTEN_ADDR") {
+            c.listen_addr = addr;
+        }
+        flag(
+            &lookup,
+            "PROFILED_ALLOW_INSECURE_BIND",
+            &mut c.allow_insecure_bind,
+        )?;
+        if let Some(token) = lookup("PROFILED_AUTH_TOKEN") {
+            c.auth_token = Some(token);
+        }
+        flag(&lookup, "PROFILED_ENABLE_SIGNALS", &mut c.enable_signals)?;
+        flag(
+            &lookup,
+            "PROFILED_ENABLE_CPU_PROFILING",
+            &mut c.enable_cpu_profiling,
+        )?;
+        flag(
+            &lookup,
+            "PROFILED_ENABLE_MEMORY_PROFILING",
+            &mut c.enable_memory_profiling,
+        )?;
+        flag(
+            &lookup,
+            "PROFILED_ENABLE_BLOCK_PROFILING",
+            &mut c.enable_block_profiling,
+        )?;
+        flag(
+            &lookup,
+            "PROFILED_ENABLE_MUTEX_PROFILING",
+            &mut c.enable_mutex_profiling,
+        )?;
+        flag(
+            &lookup,
+            "PROFILED_ENABLE_FUNCTION_PROFILING",
+            &mut c.enable_function_profiling,
+        )?;
+        let int = "an integer";
+        parsed(&lookup, "PROFILED_BLOCK_RATE", int, &mut c.block_rate)?;
+        parsed(
+            &lookup,
+            "PROFILED_MUTEX_FRACTION",
+            int,
+            &mut c.mutex_fraction,
+        )?;
+        parsed(
+            &lookup,
+            "PROFILED_MAX_STACK_DEPTH",
+            int,
+            &mut c.max_stack_depth,
+        )?;
+        parsed(&lookup, "PROFILED_MAX_STACKS", int, &mut c.max_stacks)?;
+        parsed(
+            &lookup,
+            "PROFILED_MAX_PROFILE_SECONDS",
+            int,
+            &mut c.max_profile_seconds,
+        )?;
+        parsed(&lookup, "PROFILED_MAX_TASKS", int, &mut c.max_tasks)?;
+        parsed(
+            &lookup,
+            "PROFILED_MAX_CONCURRENT_HEAVY_REQUESTS",
+            int,
+            &mut c.max_concurrent_heavy_requests,
+        )?;
+        Ok(c)
+    }
+
     /// Checks every value and resolves `listen_addr`.
     ///
     /// ```
@@ -113,7 +254,13 @@ impl Config {
             return Err(ConfigError::InvalidMaxProfileSeconds);
         }
         let addr = resolve(&self.listen_addr)?;
-        if !addr.ip().is_loopback() && !self.allow_insecure_bind {
+        if self.auth_token.as_deref().is_some_and(str::is_empty) {
+            return Err(ConfigError::EmptyAuthToken);
+        }
+        if self.max_concurrent_heavy_requests == 0 {
+            return Err(ConfigError::InvalidMaxConcurrentHeavyRequests);
+        }
+        if !addr.ip().is_loopback() && self.auth_token.is_none() && !self.allow_insecure_bind {
             return Err(ConfigError::InsecureBind(addr));
         }
         Ok(addr)
@@ -144,7 +291,8 @@ pub enum ConfigError {
         /// Why it was rejected.
         reason: String,
     },
-    /// `listen_addr` is not loopback and `allow_insecure_bind` is false.
+    /// `listen_addr` is not loopback, there is no `auth_token`, and
+    /// `allow_insecure_bind` is false.
     InsecureBind(SocketAddr),
     /// `block_rate` is below 1.
     InvalidBlockRate(i64),
@@ -158,6 +306,19 @@ pub enum ConfigError {
     InvalidMaxProfileSeconds,
     /// `max_tasks` is 0.
     InvalidMaxTasks,
+    /// `auth_token` is `Some("")`.
+    EmptyAuthToken,
+    /// `max_concurrent_heavy_requests` is 0.
+    InvalidMaxConcurrentHeavyRequests,
+    /// A `PROFILED_*` environment variable has a value that does not parse.
+    InvalidEnv {
+        /// The variable's name.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// What was expected.
+        expected: &'static str,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -172,7 +333,7 @@ impl fmt::Display for ConfigError {
             ConfigError::InsecureBind(addr) => write!(
                 f,
                 "refusing to serve profiles on non-loopback address {addr}: anyone who can reach it \
-                 can read them; bind 127.0.0.1 or set allow_insecure_bind"
+                 can read them; bind 127.0.0.1, set auth_token, or set allow_insecure_bind"
             ),
             ConfigError::InvalidBlockRate(rate) => {
                 write!(
@@ -199,6 +360,22 @@ impl fmt::Display for ConfigError {
                 )
             }
             ConfigError::InvalidMaxTasks => write!(f, "invalid max_tasks 0: must be at least 1"),
+            ConfigError::EmptyAuthToken => {
+                write!(f, "invalid auth_token: empty; use None for no token")
+            }
+            ConfigError::InvalidMaxConcurrentHeavyRequests => {
+                write!(
+                    f,
+                    "invalid max_concurrent_heavy_requests 0: must be at least 1"
+                )
+            }
+            ConfigError::InvalidEnv {
+                var,
+                value,
+                expected,
+            } => {
+                write!(f, "invalid {var}={value:?}: expected {expected}")
+            }
             ConfigError::InvalidMaxProfileSeconds => {
                 write!(f, "invalid max_profile_seconds 0: must be at least 1")
             }
@@ -295,8 +472,62 @@ mod tests {
         );
         let allowed = Config {
             allow_insecure_bind: true,
-            ..public
+            ..public.clone()
         };
         assert!(allowed.validate().is_ok());
+        let with_token = Config {
+            auth_token: Some("s3cret".into()),
+            ..public
+        };
+        assert!(with_token.validate().is_ok());
+        let empty = Config {
+            auth_token: Some(String::new()),
+            ..Config::default()
+        };
+        assert_eq!(empty.validate(), Err(ConfigError::EmptyAuthToken));
+    }
+
+    #[test]
+    fn reads_every_variable_and_rejects_bad_values() {
+        let vars = [
+            ("PROFILED_ENABLED", "false"),
+            ("PROFILED_LISTEN_ADDR", "127.0.0.1:7070"),
+            ("PROFILED_AUTH_TOKEN", "t0k"),
+            ("PROFILED_ENABLE_SIGNALS", "1"),
+            ("PROFILED_ENABLE_MUTEX_PROFILING", "off"),
+            ("PROFILED_BLOCK_RATE", "1000"),
+            ("PROFILED_MUTEX_FRACTION", "7"),
+            ("PROFILED_MAX_STACKS", "99"),
+        ];
+        let lookup = |var: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == var)
+                .map(|(_, v)| v.to_string())
+        };
+        let config = Config::from_lookup(lookup).unwrap();
+        assert!(!config.enabled);
+        assert_eq!(config.listen_addr, "127.0.0.1:7070");
+        assert_eq!(config.auth_token.as_deref(), Some("t0k"));
+        assert!(config.enable_signals);
+        assert!(!config.enable_mutex_profiling);
+        assert_eq!(
+            (config.block_rate, config.mutex_fraction, config.max_stacks),
+            (1000, 7, 99)
+        );
+
+        let bad = |var: &str| (var == "PROFILED_ENABLED").then(|| "maybe".to_string());
+        assert!(matches!(
+            Config::from_lookup(bad),
+            Err(ConfigError::InvalidEnv {
+                var: "PROFILED_ENABLED",
+                ..
+            })
+        ));
+        let bad = |var: &str| (var == "PROFILED_MAX_TASKS").then(|| "-1".to_string());
+        let error = Config::from_lookup(bad).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid PROFILED_MAX_TASKS=\"-1\": expected an integer"
+        );
     }
 }

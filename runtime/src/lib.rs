@@ -128,7 +128,7 @@
 mod clock;
 mod config;
 mod control;
-mod http;
+pub(crate) mod http;
 mod instrument;
 mod profile;
 mod profiler;
@@ -142,6 +142,7 @@ pub mod task;
 
 pub use config::{Config, ConfigError, MAX_STACKS_LIMIT};
 pub use control::{block_rate, mutex_fraction, set_block_rate, set_mutex_fraction};
+pub use http::ProfiledService;
 pub use instrument::{current_logical_stack, function_profiling, set_function_profiling};
 pub use profiled_macros::{profiled, profiled_mutex, profiled_rwlock};
 pub use profiler::{Profiler, StartError};

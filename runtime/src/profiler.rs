@@ -19,6 +19,84 @@ use crate::{control, instrument, registry};
 #[must_use = "dropping the Profiler stops it"]
 pub struct Profiler {
     server: Option<Server>,
+    signals: Option<SignalThread>,
+    /// Whether this profiler switched recording on (and must switch it off).
+    recording: bool,
+}
+
+/// The recording switches a configuration asks for, to apply and re-apply (SIGUSR1).
+#[derive(Clone, Copy, Debug)]
+struct Switches {
+    block_rate: i64,
+    mutex_fraction: i64,
+    functions: bool,
+}
+
+impl Switches {
+    fn from_config(config: &Config) -> Switches {
+        Switches {
+            block_rate: if config.enable_block_profiling {
+                config.block_rate
+            } else {
+                0
+            },
+            mutex_fraction: if config.enable_mutex_profiling {
+                config.mutex_fraction
+            } else {
+                0
+            },
+            functions: config.enable_function_profiling,
+        }
+    }
+
+    fn apply(self) {
+        control::set_block_rate(self.block_rate);
+        control::set_mutex_fraction(self.mutex_fraction);
+        instrument::set_function_profiling(self.functions);
+    }
+
+    fn off() {
+        control::set_block_rate(0);
+        control::set_mutex_fraction(0);
+        instrument::set_function_profiling(false);
+    }
+}
+
+/// The thread that turns SIGUSR1 / SIGUSR2 into switch changes. signal-hook's
+/// handler only writes to a pipe; the switches change on this ordinary thread.
+struct SignalThread {
+    handle: signal_hook::iterator::Handle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SignalThread {
+    fn start(switches: Switches) -> std::io::Result<SignalThread> {
+        use signal_hook::consts::{SIGUSR1, SIGUSR2};
+        let mut signals = signal_hook::iterator::Signals::new([SIGUSR1, SIGUSR2])?;
+        let handle = signals.handle();
+        let thread = std::thread::Builder::new()
+            .name("profiled-signals".into())
+            .spawn(move || {
+                for signal in signals.forever() {
+                    match signal {
+                        SIGUSR1 => switches.apply(),
+                        SIGUSR2 => Switches::off(),
+                        _ => {}
+                    }
+                }
+            })?;
+        Ok(SignalThread {
+            handle,
+            thread: Some(thread),
+        })
+    }
+
+    fn stop(&mut self) {
+        self.handle.close();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Profiler {
@@ -28,42 +106,70 @@ impl Profiler {
     pub fn start(config: Config) -> Result<Profiler, StartError> {
         let addr = config.validate().map_err(StartError::Config)?;
         if !config.enabled {
-            return Ok(Profiler { server: None });
+            return Ok(Profiler {
+                server: None,
+                signals: None,
+                recording: false,
+            });
         }
-        let server = Server::start(
-            addr,
-            Settings {
-                max_profile_seconds: config.max_profile_seconds,
-            },
-        )
-        .map_err(|source| StartError::Bind { addr, source })?;
+        let server = Server::start(addr, Settings::from_config(&config, ""))
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let mut profiler = Profiler::record(&config)?;
+        profiler.server = Some(server);
+        Ok(profiler)
+    }
+
+    /// Like [`Profiler::start`] without the server: switches recording on (and
+    /// signals, if enabled) for a process that serves the endpoints itself through
+    /// [`ProfiledService`](crate::ProfiledService).
+    ///
+    /// ```
+    /// use profiled::{Config, Profiler};
+    /// let recording = Profiler::start_recording(Config::default())?;
+    /// assert_eq!(recording.local_addr(), None);
+    /// assert_eq!(profiled::mutex_fraction(), 1);
+    /// drop(recording);
+    /// assert_eq!(profiled::mutex_fraction(), 0);
+    /// # Ok::<(), profiled::StartError>(())
+    /// ```
+    pub fn start_recording(config: Config) -> Result<Profiler, StartError> {
+        config.validate().map_err(StartError::Config)?;
+        if !config.enabled {
+            return Ok(Profiler {
+                server: None,
+                signals: None,
+                recording: false,
+            });
+        }
+        Profiler::record(&config)
+    }
+
+    fn record(config: &Config) -> Result<Profiler, StartError> {
         registry::set_capacity(config.max_stacks);
         crate::task::registry::set_capacity(config.max_tasks);
         control::set_max_stack_depth(config.max_stack_depth);
-        control::set_block_rate(if config.enable_block_profiling {
-            config.block_rate
+        let switches = Switches::from_config(config);
+        let signals = if config.enable_signals {
+            Some(SignalThread::start(switches).map_err(StartError::Signals)?)
         } else {
-            0
-        });
-        control::set_mutex_fraction(if config.enable_mutex_profiling {
-            config.mutex_fraction
-        } else {
-            0
-        });
-        instrument::set_function_profiling(config.enable_function_profiling);
+            None
+        };
+        switches.apply();
         Ok(Profiler {
-            server: Some(server),
+            server: None,
+            signals,
+            recording: true,
         })
     }
 
     /// The address being served (with the real port when `listen_addr` used port 0);
-    /// `None` when the configuration was disabled.
+    /// `None` when the configuration was disabled or nothing is served.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.server.as_ref().map(Server::local_addr)
     }
 
-    /// Stops serving and switches block, mutex and function recording off. Recorded data stays
-    /// readable through [`lookup`](crate::lookup).
+    /// Stops serving and switches block, mutex and function recording off. Recorded
+    /// data stays readable through [`lookup`](crate::lookup).
     pub fn stop(mut self) {
         self.shutdown();
     }
@@ -71,9 +177,12 @@ impl Profiler {
     fn shutdown(&mut self) {
         if let Some(mut server) = self.server.take() {
             server.stop();
-            control::set_block_rate(0);
-            control::set_mutex_fraction(0);
-            instrument::set_function_profiling(false);
+        }
+        if let Some(mut signals) = self.signals.take() {
+            signals.stop();
+        }
+        if std::mem::take(&mut self.recording) {
+            Switches::off();
         }
     }
 }
@@ -106,6 +215,8 @@ pub enum StartError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// The SIGUSR1/SIGUSR2 handlers could not be installed.
+    Signals(std::io::Error),
 }
 
 impl fmt::Display for StartError {
@@ -115,6 +226,9 @@ impl fmt::Display for StartError {
             StartError::Bind { addr, source } => {
                 write!(f, "cannot serve profiles on {addr}: {source}")
             }
+            StartError::Signals(source) => {
+                write!(f, "cannot install SIGUSR1/SIGUSR2 handlers: {source}")
+            }
         }
     }
 }
@@ -123,7 +237,7 @@ impl std::error::Error for StartError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             StartError::Config(e) => Some(e),
-            StartError::Bind { source, .. } => Some(source),
+            StartError::Bind { source, .. } | StartError::Signals(source) => Some(source),
         }
     }
 }

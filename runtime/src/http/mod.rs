@@ -25,6 +25,67 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// A client must send its whole request head within this time.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Every endpoint as a hyper service, to mount in a server you already run.
+///
+/// Requests whose path does not start with the prefix get 404; the rest are served
+/// as `Profiler::start`'s server serves them (with its `auth_token`, limits and
+/// error contract). Recording is switched on separately, by
+/// [`Profiler::start_recording`](crate::Profiler::start_recording).
+///
+/// ```no_run
+/// use hyper::server::conn::http1;
+/// use hyper_util::rt::TokioIo;
+/// use profiled::{Config, ProfiledService};
+///
+/// # async fn serve(stream: tokio::net::TcpStream) -> Result<(), Box<dyn std::error::Error>> {
+/// let config = Config::default();
+/// let service = ProfiledService::new(&config, "/admin")?; // /admin/debug/pprof/...
+/// http1::Builder::new()
+///     .serve_connection(TokioIo::new(stream), service)
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct ProfiledService {
+    settings: Arc<Settings>,
+}
+
+impl ProfiledService {
+    /// A service with `config`'s token and limits, under `prefix` ("" for the root).
+    pub fn new(
+        config: &crate::Config,
+        prefix: &str,
+    ) -> Result<ProfiledService, crate::ConfigError> {
+        config.validate()?;
+        Ok(ProfiledService {
+            settings: Arc::new(Settings::from_config(config, prefix)),
+        })
+    }
+
+    /// Serves one request (for frameworks that call handlers directly).
+    pub async fn handle(
+        &self,
+        request: hyper::Request<hyper::body::Incoming>,
+    ) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+        match routes::handle(request, Arc::clone(&self.settings)).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+}
+
+impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for ProfiledService {
+    type Response = hyper::Response<http_body_util::Full<bytes::Bytes>>;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn call(&self, request: hyper::Request<hyper::body::Incoming>) -> Self::Future {
+        Box::pin(routes::handle(request, Arc::clone(&self.settings)))
+    }
+}
+
 /// A running server thread.
 pub(crate) struct Server {
     addr: SocketAddr,

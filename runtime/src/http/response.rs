@@ -139,3 +139,16 @@ pub(crate) fn svg(body: Vec<u8>) -> Response<Body> {
     );
     response
 }
+
+/// 401 for a missing or wrong bearer token.
+pub(crate) fn unauthorized() -> Response<Body> {
+    let mut response = go_error(
+        StatusCode::UNAUTHORIZED,
+        "401 Unauthorized: missing or invalid bearer token (send Authorization: Bearer <token>)",
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"profiled\""),
+    );
+    response
+}

@@ -14,18 +14,98 @@ use super::response::{self, Body};
 use crate::profiles::{self, NamedProfile, Output};
 
 /// Per-server settings the handlers need.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct Settings {
     /// Upper bound on `?seconds=N`.
     pub max_profile_seconds: u64,
+    /// Required bearer token, if any.
+    pub auth_token: Option<String>,
+    /// Permits for heavy requests (delta profiles, CPU profiles, traces).
+    pub heavy: Arc<tokio::sync::Semaphore>,
+    /// Path prefix the endpoints are mounted under ("" for the root).
+    pub prefix: String,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the token.
+        f.debug_struct("Settings")
+            .field("max_profile_seconds", &self.max_profile_seconds)
+            .field(
+                "auth_token",
+                &self.auth_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Settings {
+    pub(crate) fn from_config(config: &crate::Config, prefix: &str) -> Settings {
+        Settings {
+            max_profile_seconds: config.max_profile_seconds,
+            auth_token: config.auth_token.clone(),
+            heavy: Arc::new(tokio::sync::Semaphore::new(
+                config.max_concurrent_heavy_requests,
+            )),
+            prefix: prefix.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// A permit for a heavy request, or the 429 to answer instead.
+    pub(crate) fn heavy_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Response<Body>> {
+        Arc::clone(&self.heavy).try_acquire_owned().map_err(|_| {
+            response::go_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many concurrent profile requests; retry later",
+            )
+        })
+    }
+}
+
+/// True when the request carries `Authorization: Bearer <token>`; compared in
+/// constant time for tokens of the same length.
+fn authorized<B>(request: &Request<B>, token: &str) -> bool {
+    let Some(value) = request
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Some((scheme, given)) = value.split_once(' ') else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return false;
+    }
+    constant_time_eq(given.trim().as_bytes(), token.as_bytes())
+}
+
+/// Compares without early exit, so timing reveals at most the length.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
 }
 
 pub(crate) async fn handle(
     request: Request<Incoming>,
     settings: Arc<Settings>,
 ) -> Result<Response<Body>, Infallible> {
+    if let Some(token) = &settings.auth_token
+        && !authorized(&request, token)
+    {
+        return Ok(response::unauthorized());
+    }
     let raw_query = request.uri().query();
-    let Some(path) = decode_path(request.uri().path()) else {
+    let raw_path = request.uri().path();
+    let Some(raw_path) = raw_path.strip_prefix(settings.prefix.as_str()) else {
+        return Ok(response::not_found());
+    };
+    let Some(path) = decode_path(raw_path) else {
         return Ok(response::go_error(
             StatusCode::BAD_REQUEST,
             "400 Bad Request",
@@ -35,7 +115,7 @@ pub(crate) async fn handle(
     if cleaned != path {
         // Go's ServeMux redirects unclean paths (`//`, `/./`, `/../`) to their clean
         // form, keeping the query.
-        let mut location = encode_path(&cleaned);
+        let mut location = format!("{}{}", settings.prefix, encode_path(&cleaned));
         if let Some(raw_query) = raw_query {
             location.push('?');
             location.push_str(raw_query);
@@ -53,7 +133,7 @@ pub(crate) async fn handle(
 
 async fn route(path: &str, query: Query, settings: &Settings) -> Response<Body> {
     match path {
-        "/debug/pprof" => response::moved_permanently("/debug/pprof/"),
+        "/debug/pprof" => response::moved_permanently(&format!("{}/debug/pprof/", settings.prefix)),
         "/debug/pprof/" => on_blocking_pool(|| response::html(index::render())).await,
         "/debug/stats" => on_blocking_pool(|| response::json(crate::stats::json())).await,
         _ => match path.strip_prefix("/debug/pprof/") {
@@ -140,18 +220,25 @@ async fn delta(
             "seconds and debug params are incompatible",
         );
     }
+    let permit = match settings.heavy_permit() {
+        Ok(permit) => permit,
+        Err(refused) => return refused,
+    };
     let before = profile.snapshot();
     // Async sleep: holds no thread; a client that hangs up drops this future.
     tokio::time::sleep(Duration::from_secs(seconds.unsigned_abs())).await;
     on_blocking_pool(move || {
         let after = profile.snapshot();
         let delta = profile.delta_profile(&before, &after);
-        encoded(
+        let response = encoded(
             profile,
             &delta,
             output,
             &format!("{}-delta", profile.name()),
-        )
+        );
+        // Held until the profile is encoded; released early if the client hangs up.
+        drop(permit);
+        response
     })
     .await
 }
@@ -222,6 +309,14 @@ fn clean_path(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compares_tokens_exactly() {
+        assert!(constant_time_eq(b"s3cret", b"s3cret"));
+        assert!(!constant_time_eq(b"s3cret", b"s3creT"));
+        assert!(!constant_time_eq(b"s3cret", b"s3cre"));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
 
     #[test]
     fn cleans_paths_like_go() {
