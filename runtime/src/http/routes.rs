@@ -52,14 +52,9 @@ impl Settings {
         }
     }
 
-    /// A permit for a heavy request, or the 429 to answer instead.
-    pub(crate) fn heavy_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Response<Body>> {
-        Arc::clone(&self.heavy).try_acquire_owned().map_err(|_| {
-            response::go_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many concurrent profile requests; retry later",
-            )
-        })
+    /// A permit for a heavy request; `None` when all are taken (answer 429).
+    pub(crate) fn heavy_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        Arc::clone(&self.heavy).try_acquire_owned().ok()
     }
 }
 
@@ -220,9 +215,11 @@ async fn delta(
             "seconds and debug params are incompatible",
         );
     }
-    let permit = match settings.heavy_permit() {
-        Ok(permit) => permit,
-        Err(refused) => return refused,
+    let Some(permit) = settings.heavy_permit() else {
+        return response::go_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many concurrent profile requests; retry later",
+        );
     };
     let before = profile.snapshot();
     // Async sleep: holds no thread; a client that hangs up drops this future.
