@@ -130,6 +130,7 @@ mod config;
 mod control;
 pub(crate) mod http;
 mod instrument;
+pub mod metrics;
 mod profile;
 mod profiler;
 mod profiles;

@@ -191,6 +191,48 @@ pub fn go_binary() -> Option<PathBuf> {
     found
 }
 
+/// `promtool` (Debian package prometheus), or `None` to skip; fails when CI is set.
+pub fn promtool_binary() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("promtool"))
+            .find(|candidate| candidate.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "`promtool` is not installed but CI is set: .ci/run must install prometheus"
+        );
+        eprintln!("skipping promtool checks: not found (apt-get install prometheus)");
+    }
+    found
+}
+
+/// Runs `promtool check metrics` on `text`; returns (success, its output).
+pub fn promtool_check_metrics(promtool: &PathBuf, text: &str) -> (bool, String) {
+    use std::process::Stdio;
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promtool");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(text.as_bytes())
+        .expect("write metrics to promtool");
+    let output = child.wait_with_output().expect("wait for promtool");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), report)
+}
+
 /// Output of one `go tool pprof` run.
 #[derive(Debug)]
 pub struct PprofRun {

@@ -152,3 +152,23 @@ pub(crate) fn unauthorized() -> Response<Body> {
     );
     response
 }
+
+/// OpenMetrics text, which Prometheus and its agents negotiate and parse.
+pub(crate) fn openmetrics(body: String) -> Response<Body> {
+    let mut response = Response::new(Body::from(body));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    response
+}
+
+/// Prometheus text format 0.0.4.
+pub(crate) fn prometheus_text(body: String) -> Response<Body> {
+    let mut response = Response::new(Body::from(body));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}

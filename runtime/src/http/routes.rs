@@ -118,9 +118,24 @@ pub(crate) async fn handle(
         return Ok(response::moved_permanently(&location));
     }
     match path.as_str() {
-        // These two read the request itself (method, body).
+        // These read the request itself (method, body, headers).
         "/debug/pprof/symbol" => return Ok(super::symbol::serve(request).await),
         "/debug/pprof/cmdline" => return Ok(super::symbol::cmdline()),
+        "/metrics" => {
+            let openmetrics = request
+                .headers()
+                .get(hyper::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|accept| accept.contains("application/openmetrics-text"));
+            return Ok(on_blocking_pool(move || {
+                if openmetrics {
+                    response::openmetrics(crate::metrics::render())
+                } else {
+                    response::prometheus_text(crate::metrics::render_prometheus_text())
+                }
+            })
+            .await);
+        }
         _ => {}
     }
     Ok(route(&path, Query::parse(raw_query), &settings).await)

@@ -39,7 +39,22 @@ pub struct LockSite {
     wait_ns: AtomicU64,
     max_wait_ns: AtomicU64,
     contended_hold_ns: AtomicU64,
+    /// Waits per bucket of [`WAIT_BUCKETS_NS`] (not cumulative); longer ones only
+    /// in `contentions`.
+    wait_buckets: [AtomicU64; WAIT_BUCKETS_NS.len()],
 }
+
+/// Upper bounds of the wait histogram: 1 us to 10 s by decades.
+pub const WAIT_BUCKETS_NS: [u64; 8] = [
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+    1_000_000_000,
+    10_000_000_000,
+];
 
 impl LockSite {
     #[doc(hidden)]
@@ -53,6 +68,7 @@ impl LockSite {
             wait_ns: AtomicU64::new(0),
             max_wait_ns: AtomicU64::new(0),
             contended_hold_ns: AtomicU64::new(0),
+            wait_buckets: [const { AtomicU64::new(0) }; WAIT_BUCKETS_NS.len()],
         }
     }
 
@@ -61,6 +77,32 @@ impl LockSite {
         self.contentions.fetch_add(1, Ordering::Relaxed);
         self.wait_ns.fetch_add(wait_ns, Ordering::Relaxed);
         self.max_wait_ns.fetch_max(wait_ns, Ordering::Relaxed);
+        if let Some(bucket) = WAIT_BUCKETS_NS.iter().position(|&le| wait_ns <= le) {
+            self.wait_buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The wait histogram as (upper bound in seconds, cumulative count) pairs.
+    pub fn wait_histogram(&self) -> Vec<(f64, u64)> {
+        let mut total = 0;
+        WAIT_BUCKETS_NS
+            .iter()
+            .zip(&self.wait_buckets)
+            .map(|(&le, count)| {
+                total += count.load(Ordering::Relaxed);
+                (le as f64 / 1e9, total)
+            })
+            .collect()
+    }
+
+    /// The site's kind.
+    pub fn kind(&self) -> LockKind {
+        self.kind
+    }
+
+    /// The site's name.
+    pub fn name(&self) -> &'static str {
+        self.name
     }
 
     /// Records time the lock was held while at least one thread waited for it.
