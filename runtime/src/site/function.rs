@@ -80,7 +80,7 @@ impl FnSite {
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.total_ticks.fetch_add(ticks, Ordering::Relaxed);
         // ceil(bits / 4): the smallest k with ticks < 16^k.
-        let bucket = ((u64::BITS - ticks.leading_zeros() + 3) / 4) as usize;
+        let bucket = (u64::BITS - ticks.leading_zeros()).div_ceil(4) as usize;
         self.duration_buckets[bucket.min(DURATION_BUCKETS - 1)].fetch_add(1, Ordering::Relaxed);
         // A load first: the common case (not a new maximum) writes nothing.
         if ticks > self.max_ticks.load(Ordering::Relaxed) {
