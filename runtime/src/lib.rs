@@ -140,6 +140,7 @@ mod stack;
 mod stats;
 mod sync;
 pub mod task;
+mod trace;
 
 pub use config::{Config, ConfigError, MAX_STACKS_LIMIT};
 pub use control::{block_rate, mutex_fraction, set_block_rate, set_mutex_fraction};

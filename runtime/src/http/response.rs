@@ -172,3 +172,14 @@ pub(crate) fn prometheus_text(body: String) -> Response<Body> {
     );
     response
 }
+
+/// A JSON document served as a download (traces).
+pub(crate) fn attachment_json(body: String, filename: &str) -> Response<Body> {
+    let mut response = json(body);
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}

@@ -146,6 +146,7 @@ async fn route(path: &str, query: Query, settings: &Settings) -> Response<Body> 
         "/debug/pprof" => response::moved_permanently(&format!("{}/debug/pprof/", settings.prefix)),
         "/debug/pprof/" => on_blocking_pool(|| response::html(index::render())).await,
         "/debug/stats" => on_blocking_pool(|| response::json(crate::stats::json())).await,
+        "/debug/pprof/trace" => trace(&query, settings).await,
         _ => match path.strip_prefix("/debug/pprof/") {
             Some(name) => profile(name, query, settings).await,
             None => response::not_found(),
@@ -251,6 +252,47 @@ async fn delta(
         // Held until the profile is encoded; released early if the client hangs up.
         drop(permit);
         response
+    })
+    .await
+}
+
+/// `/debug/pprof/trace?seconds=N`: Go's `Trace` handler's parameters and errors,
+/// with Chrome trace event JSON as the body.
+async fn trace(query: &Query, settings: &Settings) -> Response<Body> {
+    // As Go: a missing, unparsable or non-positive value means 1 second.
+    let seconds = query
+        .value("seconds")
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .unwrap_or(1.0);
+    if seconds > settings.max_profile_seconds as f64 {
+        return response::go_error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                r#"invalid value for "seconds" - must be at most {} (max_profile_seconds)"#,
+                settings.max_profile_seconds
+            ),
+        );
+    }
+    let Some(permit) = settings.heavy_permit() else {
+        return response::go_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many concurrent profile requests; retry later",
+        );
+    };
+    let Ok(window) = crate::trace::start() else {
+        return response::go_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Could not enable tracing: tracing is already enabled",
+        );
+    };
+    // A client that hangs up drops this future, and with it the window.
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    on_blocking_pool(move || {
+        let json = window.finish();
+        drop(permit);
+        response::attachment_json(json, "trace.json")
     })
     .await
 }

@@ -11,15 +11,17 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::logical::{self, PollFrame};
-use super::{function_profiling, wait};
+use super::{FUNCTIONS, TRACING, state, wait};
 use crate::clock::ticks;
 use crate::site::FnSite;
+use crate::trace::{self, Category};
 
 /// A running sync call of a `#[profiled]` function. Not public API.
 #[doc(hidden)]
 pub struct SyncCall {
     site: &'static FnSite,
     start: u64,
+    state: u8,
 }
 
 /// Entry of a sync `#[profiled]` function: `None` (nothing to undo) when function
@@ -27,22 +29,29 @@ pub struct SyncCall {
 #[doc(hidden)]
 #[inline(always)]
 pub fn enter(site: &'static FnSite) -> Option<SyncCall> {
-    if !function_profiling() {
+    let state = state();
+    if state == 0 {
         return None;
     }
     logical::push(site);
     Some(SyncCall {
         site,
         start: ticks(),
+        state,
     })
 }
 
 impl Drop for SyncCall {
     #[inline(always)]
     fn drop(&mut self) {
-        let elapsed = ticks().wrapping_sub(self.start);
+        let end = ticks();
         logical::pop();
-        self.site.record_call(elapsed);
+        if self.state & FUNCTIONS != 0 {
+            self.site.record_call(end.wrapping_sub(self.start));
+        }
+        if self.state & TRACING != 0 {
+            trace::record(self.site.name(), Category::Function, self.start, end);
+        }
     }
 }
 
@@ -99,7 +108,17 @@ impl<F: Future> Future for Instrumented<F> {
         // SAFETY: `inner` is structurally pinned: it is never moved out of `self`
         // (not here, not in `Drop`); the other fields are plain data, never pinned.
         let this = unsafe { self.get_unchecked_mut() };
-        if !function_profiling() {
+        let state = state();
+        if state & FUNCTIONS == 0 {
+            if state & TRACING != 0 {
+                let start = ticks();
+                let frame = PollFrame::enter(this.site);
+                // SAFETY: see above; `this.inner` stays where the pinned `self` put it.
+                let result = unsafe { Pin::new_unchecked(&mut this.inner) }.poll(cx);
+                drop(frame);
+                trace::record(this.site.name(), Category::Poll, start, ticks());
+                return result;
+            }
             this.pending_since = 0;
             this.wait = None;
             // SAFETY: see above; `this.inner` stays where the pinned `self` put it.
@@ -128,6 +147,9 @@ impl<F: Future> Future for Instrumented<F> {
             }
         }
         drop(frame);
+        if state & TRACING != 0 {
+            trace::record(this.site.name(), Category::Poll, start, end);
+        }
         result
     }
 }

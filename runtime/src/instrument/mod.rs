@@ -5,13 +5,32 @@ mod call;
 pub(crate) mod logical;
 pub(crate) mod wait;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 pub use call::{Instrumented, SyncCall, enter, instrument};
 
-/// Function profiling switch; off until a `Profiler` starts or it is set.
-/// Relaxed: a switch, ordering nothing else.
-static FUNCTIONS: AtomicBool = AtomicBool::new(false);
+/// Instrumentation switches, read with one relaxed load per call: bit
+/// [`FUNCTIONS`] records stats and waits, bit [`TRACING`] records trace events.
+/// Relaxed: switches, ordering nothing else.
+static STATE: AtomicU8 = AtomicU8::new(0);
+pub(crate) const FUNCTIONS: u8 = 1;
+pub(crate) const TRACING: u8 = 2;
+
+/// The switches, for the hot paths.
+#[inline(always)]
+pub(crate) fn state() -> u8 {
+    STATE.load(Ordering::Relaxed)
+}
+
+/// Sets the tracing bit; false when a trace was already running.
+pub(crate) fn start_tracing() -> bool {
+    crate::clock::start_calibration();
+    STATE.fetch_or(TRACING, Ordering::Relaxed) & TRACING == 0
+}
+
+pub(crate) fn stop_tracing() {
+    STATE.fetch_and(!TRACING, Ordering::Relaxed);
+}
 
 /// Switches `#[profiled]` instrumentation on or off at runtime. When off, an
 /// instrumented call costs one relaxed load and a branch.
@@ -25,13 +44,17 @@ pub fn set_function_profiling(on: bool) {
     if on {
         crate::clock::start_calibration();
     }
-    FUNCTIONS.store(on, Ordering::Relaxed);
+    if on {
+        STATE.fetch_or(FUNCTIONS, Ordering::Relaxed);
+    } else {
+        STATE.fetch_and(!FUNCTIONS, Ordering::Relaxed);
+    }
 }
 
 /// Whether `#[profiled]` instrumentation is recording.
 #[inline(always)]
 pub fn function_profiling() -> bool {
-    FUNCTIONS.load(Ordering::Relaxed)
+    state() & FUNCTIONS != 0
 }
 
 /// Names of the `#[profiled]` frames running on the current thread, root first:

@@ -11,12 +11,13 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
-use crate::clock::{self, now_ns, ticks};
+use crate::clock::{self, ticks};
 use crate::control;
 use crate::instrument::wait;
 use crate::registry::{self, Sampler};
 use crate::site::LockSite;
 use crate::stack::Stack;
+use crate::trace::{self, Category};
 
 /// Per-lock contention bookkeeping, in clock ticks (`clock::ticks`). Only `since` is
 /// read outside the cold paths.
@@ -33,6 +34,8 @@ pub(crate) struct Contention {
     wait_sum: AtomicU64,
     /// `W` at the last charge, as wrapping u64.
     charged: AtomicU64,
+    /// Ticks at which the last waiter acquired (or gave up).
+    last_departure: AtomicU64,
 }
 
 impl Contention {
@@ -44,6 +47,7 @@ impl Contention {
             waiters: AtomicU32::new(0),
             wait_sum: AtomicU64::new(0),
             charged: AtomicU64::new(0),
+            last_departure: AtomicU64::new(0),
         }
     }
 
@@ -94,6 +98,9 @@ impl Contention {
         let acquired = acquire();
         let end = self.leave();
         self.record_wait(&stack, clock::ticks_to_ns(end.saturating_sub(start)));
+        if crate::instrument::state() & crate::instrument::TRACING != 0 {
+            trace::record(self.trace_name(), Category::LockWait, start, end);
+        }
         acquired
     }
 
@@ -107,10 +114,13 @@ impl Contention {
         }
         let mut stack = Stack::capture();
         wait::append_chain(&mut stack);
-        let start = now_ns();
+        let start = ticks();
         let result = wait();
-        let waited = now_ns().saturating_sub(start);
-        record_block(&stack, waited);
+        let end = ticks();
+        record_block(&stack, clock::ticks_to_ns(end.saturating_sub(start)));
+        if crate::instrument::state() & crate::instrument::TRACING != 0 {
+            trace::record("condition variable wait", Category::LockWait, start, end);
+        }
         result
     }
 
@@ -120,10 +130,11 @@ impl Contention {
     #[cold]
     #[inline(never)]
     pub(crate) fn release_charged(&self, release: impl FnOnce()) {
-        // Charged just after the release: the integral is the same up to those few
-        // nanoseconds, and the next holder does not wait for our bookkeeping.
+        // Charged as of the release, but computed just after it, so the next holder
+        // does not wait for our bookkeeping.
+        let released = ticks();
         release();
-        record_charge(self.take_charge());
+        record_charge(self.take_charge(released));
     }
 
     /// Charges the current hold and records it, without releasing anything (a
@@ -131,12 +142,12 @@ impl Contention {
     #[cold]
     #[inline(never)]
     pub(crate) fn charge_hold(&self) {
-        record_charge(self.take_charge());
+        record_charge(self.take_charge(ticks()));
     }
 
-    /// The waiter-nanoseconds accumulated since the last charge; resets the books.
-    fn take_charge(&self) -> u64 {
-        let now = ticks();
+    /// The waiter-nanoseconds accumulated up to `now` (the release) since the last
+    /// charge; resets the books.
+    fn take_charge(&self, now: u64) -> u64 {
         let (charge, contended_for) = {
             let _busy = self.lock_books();
             let waiters = u64::from(self.waiters.load(Ordering::Relaxed));
@@ -149,10 +160,32 @@ impl Contention {
             let since = self.since.load(Ordering::Relaxed);
             self.since
                 .store(if waiters > 0 { now } else { 0 }, Ordering::Relaxed);
-            (charge, now.saturating_sub(since))
+            // A waiter that acquired before `now` started the current hold at the
+            // latest; if nobody waits any more, none of that hold was contended
+            // (what remains to charge is that waiter's hand-off). A waiter that
+            // acquired after `now` waited through the whole contended span.
+            let departed = self.last_departure.load(Ordering::Relaxed);
+            let contended_for = if departed > now {
+                now.saturating_sub(since)
+            } else if waiters == 0 && departed >= since {
+                0
+            } else {
+                now.saturating_sub(since.max(departed))
+            };
+            (charge, contended_for)
         };
-        if let Some(site) = self.site {
-            site.record_contended_hold(clock::ticks_to_ns(contended_for));
+        if contended_for > 0 {
+            if let Some(site) = self.site {
+                site.record_contended_hold(clock::ticks_to_ns(contended_for));
+            }
+            if crate::instrument::state() & crate::instrument::TRACING != 0 {
+                trace::record(
+                    self.trace_name(),
+                    Category::LockHold,
+                    now - contended_for,
+                    now,
+                );
+            }
         }
         clock::ticks_to_ns(u64::try_from(charge).unwrap_or(0))
     }
@@ -172,7 +205,14 @@ impl Contention {
         let now = ticks();
         self.waiters.fetch_sub(1, Ordering::Relaxed);
         self.wait_sum.fetch_add(now, Ordering::Relaxed);
+        self.last_departure.store(now, Ordering::Relaxed);
         now
+    }
+
+    /// The lock's name in traces.
+    fn trace_name(&self) -> &'static str {
+        self.site
+            .map_or("unnamed profiled lock", |site| site.name())
     }
 
     fn record_wait(&self, stack: &Stack, waited: u64) {

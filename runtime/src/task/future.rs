@@ -38,7 +38,16 @@ impl<F: Future> Future for TaskFuture<F> {
         tasks.start_poll(slot);
         let base = logical::depth();
         logical::reset_claim();
+        let start = crate::clock::ticks();
         let result = inner.poll(cx);
+        if crate::instrument::state() & crate::instrument::TRACING != 0 {
+            crate::trace::record(
+                "task poll",
+                crate::trace::Category::TaskPoll,
+                start,
+                crate::clock::ticks(),
+            );
+        }
         let chain = if result.is_pending() {
             intern_claimed_chain(base)
         } else {
