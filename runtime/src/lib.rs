@@ -66,6 +66,8 @@ mod site;
 mod stack;
 mod stats;
 mod sync;
+pub mod thread;
+mod threads;
 
 pub use config::{Config, ConfigError, MAX_STACKS_LIMIT};
 pub use control::{block_rate, mutex_fraction, set_block_rate, set_mutex_fraction};
@@ -80,6 +82,7 @@ pub use sync::{
     ProfiledRwLockUpgradableReadGuard, ProfiledRwLockWriteGuard, RawProfiledCondvar,
     RawProfiledMutex, RawProfiledRwLock,
 };
+pub use thread::thread_count;
 
 /// The unwinder stack capture uses in this build: `"frame-pointer"` or `"dwarf"`.
 pub const STACK_UNWINDER: &str = stack::UNWINDER;
@@ -95,6 +98,14 @@ pub mod __private {
     /// For the `locks` bench.
     pub fn capture_stack_depth() -> usize {
         crate::stack::Stack::capture().frames().len()
+    }
+
+    /// Takes a thread dump and returns (threads listed, threads with a stack, time the
+    /// capture took). For the dump stress test and its latency numbers.
+    pub fn thread_dump_summary() -> (usize, usize, std::time::Duration) {
+        let dump = crate::threads::dump();
+        let with_stack = dump.threads.iter().filter(|t| !t.frames.is_empty()).count();
+        (dump.threads.len(), with_stack, dump.elapsed)
     }
 
     /// Captures the caller's stack with DWARF unwinding; returns its depth.
