@@ -25,8 +25,18 @@ pub(crate) const DUMP_TIMEOUT: Duration = Duration::from_millis(200);
 /// How long a dump waits for a handler that is still writing when the timeout hits.
 const WRITING_GRACE: Duration = Duration::from_millis(50);
 
-/// Serializes dumps; holds the generation of the last one.
-static DUMP_LOCK: Mutex<u32> = Mutex::new(0);
+/// Serializes dumps.
+static DUMP_LOCK: Mutex<DumpLockState> = Mutex::new(DumpLockState {
+    generation: 0,
+    suspects: Vec::new(),
+});
+
+struct DumpLockState {
+    /// Generation of the last dump (tags slots and signals).
+    generation: u32,
+    /// Threads that did not answer the last dump: their masks are checked first.
+    suspects: Vec<libc::pid_t>,
+}
 /// Dumps taken, and threads that did not answer in time (Relaxed: statistics only).
 static DUMPS: AtomicU64 = AtomicU64::new(0);
 static UNANSWERED: AtomicU64 = AtomicU64::new(0);
@@ -99,8 +109,14 @@ pub(crate) fn current_tid() -> libc::pid_t {
 }
 
 /// Takes a dump of every live thread. Blocks while another dump runs.
+///
+/// Signals go out before anything slow: on a loaded machine the requester gets the
+/// CPU as rarely as any other thread, so names and states are read from `/proc` while
+/// the handlers run. Only threads that failed to answer an earlier dump have their
+/// signal masks checked first (so a thread that blocks the signal, or still has one
+/// pending, gets at most one).
 pub(crate) fn dump() -> ThreadDump {
-    let mut generation_guard = DUMP_LOCK.lock();
+    let mut lock = DUMP_LOCK.lock();
     let started = Instant::now();
     DUMPS.fetch_add(1, Ordering::Relaxed);
     let requester = current_tid();
@@ -109,16 +125,14 @@ pub(crate) fn dump() -> ThreadDump {
 
     let mut threads: Vec<DumpedThread> = proc::tids()
         .into_iter()
-        .filter_map(|tid| {
-            let status = proc::status(tid)?; // gone already: not listed
-            Some(DumpedThread {
-                tid,
-                status,
-                frames: Vec::new(),
-                outcome: Outcome::NoSignal,
-            })
+        .map(|tid| DumpedThread {
+            tid,
+            status: proc::TaskStatus::default(),
+            frames: Vec::new(),
+            outcome: Outcome::NoSignal,
         })
         .collect();
+    let mut status_read = vec![false; threads.len()];
 
     let signal = signal::installed_signal()
         .ok()
@@ -128,9 +142,10 @@ pub(crate) fn dump() -> ThreadDump {
 
     // Requests: (index into `threads`, slot index).
     let mut requests: Vec<(usize, usize)> = Vec::new();
+    let mut generation = lock.generation;
     if let (Some(signal), true) = (signal, ranges_free) {
-        *generation_guard = generation_guard.wrapping_add(1);
-        let generation = *generation_guard;
+        generation = generation.wrapping_add(1);
+        lock.generation = generation;
         signal::set_ranges(&proc::stack_ranges());
         let bit = proc::signal_bit(signal);
         let wanted = threads.iter().filter(|t| t.tid != requester).count();
@@ -140,17 +155,26 @@ pub(crate) fn dump() -> ThreadDump {
             if thread.tid == requester {
                 continue;
             }
-            if matches!(thread.status.state, 'Z' | 'X') {
-                thread.outcome = Outcome::Exiting;
-                continue;
-            }
-            if thread.status.blocked & bit != 0 {
-                thread.outcome = Outcome::Blocked;
-                continue;
-            }
-            if thread.status.pending & bit != 0 {
-                thread.outcome = Outcome::Pending;
-                continue;
+            if lock.suspects.contains(&thread.tid) {
+                let Some(status) = proc::status(thread.tid) else {
+                    thread.outcome = Outcome::Exited;
+                    continue;
+                };
+                status_read[i] = true;
+                thread.status = status;
+                let skip = if matches!(thread.status.state, 'Z' | 'X') {
+                    Some(Outcome::Exiting)
+                } else if thread.status.blocked & bit != 0 {
+                    Some(Outcome::Blocked)
+                } else if thread.status.pending & bit != 0 {
+                    Some(Outcome::Pending)
+                } else {
+                    None
+                };
+                if let Some(outcome) = skip {
+                    thread.outcome = outcome;
+                    continue;
+                }
             }
             // Skip slots a late handler still holds (they stay WRITING until done).
             let slot = loop {
@@ -191,7 +215,21 @@ pub(crate) fn dump() -> ThreadDump {
                 thread.outcome = Outcome::Exited;
             }
         }
-        collect(&mut threads, &requests, generation);
+    }
+    let deadline = Instant::now() + DUMP_TIMEOUT;
+
+    // Names and states, while the handlers run.
+    for (thread, read) in threads.iter_mut().zip(&status_read) {
+        if *read || thread.outcome == Outcome::Exited {
+            continue;
+        }
+        match proc::status(thread.tid) {
+            Some(status) => thread.status = status,
+            None => thread.outcome = Outcome::Exited,
+        }
+    }
+    if !requests.is_empty() {
+        collect(&mut threads, &requests, generation, deadline);
     }
 
     if let Some(own_thread) = threads.iter_mut().find(|t| t.tid == requester) {
@@ -199,9 +237,20 @@ pub(crate) fn dump() -> ThreadDump {
         own_thread.outcome = Outcome::Direct;
         own_thread.status.state_name = "running".into();
     }
-    // Threads that exited after being listed are not part of the dump.
-    threads.retain(|t| t.outcome != Outcome::Exited);
-    drop(generation_guard);
+    // Threads that exited after being listed are not part of the dump. A thread whose
+    // status vanished after it answered has exited too.
+    threads.retain(|t| t.outcome != Outcome::Exited && !t.status.state_name.is_empty());
+    lock.suspects = threads
+        .iter()
+        .filter(|t| {
+            matches!(
+                t.outcome,
+                Outcome::TimedOut | Outcome::Blocked | Outcome::Pending | Outcome::Exiting
+            )
+        })
+        .map(|t| t.tid)
+        .collect();
+    drop(lock);
     ThreadDump {
         threads,
         requester,
@@ -209,10 +258,14 @@ pub(crate) fn dump() -> ThreadDump {
     }
 }
 
-/// Waits for answers until [`DUMP_TIMEOUT`], then withdraws unanswered requests and
+/// Waits for answers until `deadline`, then withdraws unanswered requests and
 /// copies the captured frames out of the slots, releasing them.
-fn collect(threads: &mut [DumpedThread], requests: &[(usize, usize)], generation: u32) {
-    let deadline = Instant::now() + DUMP_TIMEOUT;
+fn collect(
+    threads: &mut [DumpedThread],
+    requests: &[(usize, usize)],
+    generation: u32,
+    deadline: Instant,
+) {
     let done = u64::from(generation) << 2 | signal::DONE;
     let all_done = || {
         requests.iter().all(|&(_, index)| {
@@ -232,6 +285,8 @@ fn collect(threads: &mut [DumpedThread], requests: &[(usize, usize)], generation
     }
     let requested = u64::from(generation) << 2 | signal::REQUESTED;
     let free = u64::from(generation) << 2 | signal::FREE;
+    // One grace period for every handler caught mid-walk, not one each.
+    let grace_deadline = Instant::now() + WRITING_GRACE;
     for &(i, index) in requests {
         let Some(slot) = signal::slot(index) else {
             continue;
@@ -249,7 +304,7 @@ fn collect(threads: &mut [DumpedThread], requests: &[(usize, usize)], generation
                 Err(state) => state,
             };
         let state = if signal::state_of(state) == signal::WRITING {
-            wait_for_slot(slot, done, WRITING_GRACE)
+            wait_for_slot(slot, done, grace_deadline)
         } else {
             state
         };
@@ -272,8 +327,7 @@ fn collect(threads: &mut [DumpedThread], requests: &[(usize, usize)], generation
     }
 }
 
-fn wait_for_slot(slot: &signal::Slot, done: u64, grace: Duration) -> u64 {
-    let deadline = Instant::now() + grace;
+fn wait_for_slot(slot: &signal::Slot, done: u64, deadline: Instant) -> u64 {
     loop {
         let state = slot.state.load(Ordering::Acquire);
         if state == done || Instant::now() >= deadline {
