@@ -140,6 +140,8 @@ mod stack;
 mod stats;
 mod sync;
 pub mod task;
+pub mod thread;
+mod threads;
 mod trace;
 
 pub use config::{Config, ConfigError, MAX_STACKS_LIMIT};
@@ -158,6 +160,7 @@ pub use sync::{
     RawProfiledMutex, RawProfiledRwLock,
 };
 pub use task::task_count;
+pub use thread::thread_count;
 
 /// The unwinder stack capture uses in this build: `"frame-pointer"` or `"dwarf"`.
 pub const STACK_UNWINDER: &str = stack::UNWINDER;
@@ -174,6 +177,14 @@ pub mod __private {
     /// For the `locks` bench.
     pub fn capture_stack_depth() -> usize {
         crate::stack::Stack::capture().frames().len()
+    }
+
+    /// Takes a thread dump and returns (threads listed, threads with a stack, time the
+    /// capture took). For the dump stress test and its latency numbers.
+    pub fn thread_dump_summary() -> (usize, usize, std::time::Duration) {
+        let dump = crate::threads::dump();
+        let with_stack = dump.threads.iter().filter(|t| !t.frames.is_empty()).count();
+        (dump.threads.len(), with_stack, dump.elapsed)
     }
 
     /// Captures the caller's stack with DWARF unwinding; returns its depth.

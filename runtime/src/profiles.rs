@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::control;
 use crate::profile::build::{self, Contention, Snapshot};
+use crate::profile::goroutine::{self, CountSnapshot};
 use crate::profile::{Profile, folded, proto, text};
 
 /// A profile this process serves, looked up by its Go name.
@@ -24,10 +25,17 @@ pub struct NamedProfile {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Block,
+    Goroutine,
     Mutex,
+    Threadcreate,
 }
 
-const ALL: [Kind; 2] = [Kind::Block, Kind::Mutex];
+const ALL: [Kind; 4] = [
+    Kind::Block,
+    Kind::Goroutine,
+    Kind::Mutex,
+    Kind::Threadcreate,
+];
 
 /// How a profile is written: Go's (proto for `debug <= 0`, legacy text otherwise),
 /// folded stacks, or a flame graph.
@@ -38,7 +46,8 @@ pub(crate) enum Output {
     Svg,
 }
 
-/// Looks up a profile by its Go name (`"mutex"`, `"block"`).
+/// Looks up a profile by its Go name (`"mutex"`, `"block"`, `"goroutine"`,
+/// `"threadcreate"`).
 pub fn lookup(name: &str) -> Option<NamedProfile> {
     ALL.into_iter()
         .find(|kind| kind.name() == name)
@@ -55,15 +64,26 @@ impl Kind {
         match self {
             Kind::Block => "block",
             Kind::Mutex => "mutex",
+            Kind::Goroutine => "goroutine",
+            Kind::Threadcreate => "threadcreate",
         }
     }
 
-    fn contention(self) -> Contention {
+    /// The contention table behind this profile; `None` for count profiles.
+    fn contention(self) -> Option<Contention> {
         match self {
-            Kind::Block => Contention::Block,
-            Kind::Mutex => Contention::Mutex,
+            Kind::Block => Some(Contention::Block),
+            Kind::Mutex => Some(Contention::Mutex),
+            Kind::Goroutine | Kind::Threadcreate => None,
         }
     }
+}
+
+/// A point-in-time copy of any profile's data, for delta profiles.
+#[derive(Clone, Debug)]
+pub(crate) enum ProfileSnapshot {
+    Contention(Snapshot),
+    Counts(CountSnapshot),
 }
 
 impl NamedProfile {
@@ -80,50 +100,41 @@ impl NamedProfile {
                  (profiled locks and condition variables)"
             }
             Kind::Mutex => "Stack traces of holders of contended profiled locks",
+            Kind::Goroutine => "Stack traces of all current threads",
+            Kind::Threadcreate => {
+                "Stack traces that led to the creation of new OS threads \
+                 (through profiled::thread); other threads counted with an empty stack"
+            }
         }
     }
 
-    /// Number of distinct stacks recorded so far.
+    /// Number of distinct stacks recorded so far; for `goroutine` the number of live
+    /// threads, for `threadcreate` the number of threads counted, as Go's index shows.
     pub fn count(&self) -> usize {
-        Snapshot::take(self.kind.contention()).len()
+        match self.kind.contention() {
+            Some(contention) => Snapshot::take(contention).len(),
+            None if self.kind == Kind::Goroutine => crate::threads::proc::thread_count(),
+            None => usize::try_from(CountSnapshot::threadcreate().total()).unwrap_or(0),
+        }
     }
 
     /// Writes the profile: `debug <= 0` as gzip'd `profile.proto`, otherwise as
-    /// Go's legacy text, exactly as Go's `Profile.WriteTo`.
+    /// Go's legacy text, exactly as Go's `Profile.WriteTo` (`goroutine` with
+    /// `debug >= 2`: a full dump of every thread, as Go's).
     pub fn write_to(&self, out: &mut dyn Write, debug: i64) -> io::Result<()> {
-        let snapshot = Snapshot::take(self.kind.contention());
-        self.write_snapshot(&snapshot, out, debug)
-    }
-
-    /// Writes what was recorded during the next `duration` (a delta profile, as
-    /// `?seconds=N`): a snapshot, a wait, a second snapshot, their difference.
-    pub fn write_delta(&self, duration: Duration, out: &mut dyn Write) -> io::Result<()> {
-        let before = Snapshot::take(self.kind.contention());
-        std::thread::sleep(duration);
-        let after = Snapshot::take(self.kind.contention());
-        self.write_profile(&self.delta_profile(&before, &after), out, 0)
-    }
-
-    pub(crate) fn snapshot(&self) -> Snapshot {
-        Snapshot::take(self.kind.contention())
-    }
-
-    /// The difference `after - before`, without all-zero samples, with its duration.
-    pub(crate) fn delta_profile(&self, before: &Snapshot, after: &Snapshot) -> Profile {
-        let mut delta = build::subtract(after, before);
-        delta.time_nanos = after.time_nanos;
-        let mut profile = build::contention(&delta);
-        profile.duration_nanos = after.time_nanos.saturating_sub(before.time_nanos);
-        profile
-    }
-
-    pub(crate) fn write_snapshot(
-        &self,
-        snapshot: &Snapshot,
-        out: &mut dyn Write,
-        debug: i64,
-    ) -> io::Result<()> {
-        self.write_profile(&build::contention(snapshot), out, debug)
+        match self.kind.contention() {
+            Some(contention) => self.write_snapshot(&Snapshot::take(contention), out, debug),
+            None if self.kind == Kind::Goroutine && debug >= 2 => {
+                let (records, comments) = goroutine::thread_records();
+                goroutine::write_dump(&records, &comments, out)
+            }
+            None => {
+                let ProfileSnapshot::Counts(counts) = self.snapshot() else {
+                    return Ok(());
+                };
+                self.write_profile(&counts.profile(self.name()), out, debug)
+            }
+        }
     }
 
     /// Writes the profile as folded stacks (`root;...;leaf value` per line), the
@@ -134,7 +145,7 @@ impl NamedProfile {
     /// profiled::lookup("block").unwrap().write_folded(&mut folded).unwrap();
     /// ```
     pub fn write_folded(&self, out: &mut dyn Write) -> io::Result<()> {
-        self.write_output(&build::contention(&self.snapshot()), out, Output::Folded)
+        self.write_output(&self.profile_of(&self.snapshot()), out, Output::Folded)
     }
 
     /// Writes the profile as a flame graph SVG.
@@ -145,7 +156,15 @@ impl NamedProfile {
     /// assert!(String::from_utf8(svg).unwrap().contains("<svg"));
     /// ```
     pub fn write_svg(&self, out: &mut dyn Write) -> io::Result<()> {
-        self.write_output(&build::contention(&self.snapshot()), out, Output::Svg)
+        self.write_output(&self.profile_of(&self.snapshot()), out, Output::Svg)
+    }
+
+    /// The profile model of a snapshot.
+    pub(crate) fn profile_of(&self, snapshot: &ProfileSnapshot) -> Profile {
+        match snapshot {
+            ProfileSnapshot::Contention(snapshot) => build::contention(snapshot),
+            ProfileSnapshot::Counts(counts) => counts.profile(self.name()),
+        }
     }
 
     /// Writes `profile` in `output`.
@@ -165,6 +184,62 @@ impl NamedProfile {
         }
     }
 
+    /// Writes what was recorded during the next `duration` (a delta profile, as
+    /// `?seconds=N`): a snapshot, a wait, a second snapshot, their difference.
+    pub fn write_delta(&self, duration: Duration, out: &mut dyn Write) -> io::Result<()> {
+        let before = self.snapshot();
+        std::thread::sleep(duration);
+        let after = self.snapshot();
+        self.write_profile(&self.delta_profile(&before, &after), out, 0)
+    }
+
+    pub(crate) fn snapshot(&self) -> ProfileSnapshot {
+        match self.kind.contention() {
+            Some(contention) => ProfileSnapshot::Contention(Snapshot::take(contention)),
+            None if self.kind == Kind::Goroutine => {
+                let (records, comments) = goroutine::thread_records();
+                ProfileSnapshot::Counts(CountSnapshot::of_records(&records, comments))
+            }
+            None => ProfileSnapshot::Counts(CountSnapshot::threadcreate()),
+        }
+    }
+
+    /// The difference `after - before`, without all-zero samples, with its duration.
+    pub(crate) fn delta_profile(
+        &self,
+        before: &ProfileSnapshot,
+        after: &ProfileSnapshot,
+    ) -> Profile {
+        match (before, after) {
+            (ProfileSnapshot::Contention(before), ProfileSnapshot::Contention(after)) => {
+                let mut delta = build::subtract(after, before);
+                delta.time_nanos = after.time_nanos;
+                let mut profile = build::contention(&delta);
+                profile.duration_nanos = after.time_nanos.saturating_sub(before.time_nanos);
+                profile
+            }
+            (ProfileSnapshot::Counts(before), ProfileSnapshot::Counts(after)) => {
+                let mut profile = after.minus(before).profile(self.name());
+                profile.duration_nanos = after.time_nanos.saturating_sub(before.time_nanos);
+                profile
+            }
+            // Snapshots of one profile always have the same shape.
+            (_, after) => match after {
+                ProfileSnapshot::Contention(_) => build::contention(&Snapshot::default()),
+                ProfileSnapshot::Counts(_) => CountSnapshot::default().profile(self.name()),
+            },
+        }
+    }
+
+    pub(crate) fn write_snapshot(
+        &self,
+        snapshot: &Snapshot,
+        out: &mut dyn Write,
+        debug: i64,
+    ) -> io::Result<()> {
+        self.write_profile(&build::contention(snapshot), out, debug)
+    }
+
     pub(crate) fn write_profile(
         &self,
         profile: &Profile,
@@ -178,6 +253,9 @@ impl NamedProfile {
             Kind::Block => text::write_contention(profile, "contention", None, out),
             Kind::Mutex => {
                 text::write_contention(profile, "mutex", Some(control::mutex_fraction()), out)
+            }
+            Kind::Goroutine | Kind::Threadcreate => {
+                goroutine::write_count_text(profile, self.name(), out)
             }
         }
     }

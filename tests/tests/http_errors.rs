@@ -58,7 +58,7 @@ fn hostile_requests_get_go_answers_and_the_server_keeps_serving() {
         assert_go_error(&get(path), 404, "Unknown profile\n");
         assert_serving(addr);
     }
-    for path in ["/", "/debug", "/debug/pprofx", "/metrics?x=1"] {
+    for path in ["/", "/debug", "/debug/pprofx", "/metricsx?x=1"] {
         let response = get(path);
         assert_eq!(response.status, 404, "{path}");
         assert_eq!(response.text(), "404 page not found\n", "{path}");

@@ -174,10 +174,24 @@ async fn profile(name: &str, query: Query, settings: &Settings) -> Response<Body
     if !seconds.is_empty() {
         return delta(profile, seconds, output, settings).await;
     }
-    on_blocking_pool(move || {
-        let snapshot = profile.snapshot();
-        let built = crate::profile::build::contention(&snapshot);
-        encoded(profile, &built, output, profile.name())
+    on_blocking_pool(move || match output {
+        // Go's WriteTo, including goroutine?debug=2's full dump.
+        Output::Go { debug } => {
+            let mut body = Vec::new();
+            match profile.write_to(&mut body, debug) {
+                Ok(()) => response::profile(body, debug, profile.name()),
+                Err(e) => response::go_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &format!("Could not write profile: {e}"),
+                ),
+            }
+        }
+        _ => encoded(
+            profile,
+            &profile.profile_of(&profile.snapshot()),
+            output,
+            profile.name(),
+        ),
     })
     .await
 }

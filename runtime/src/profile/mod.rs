@@ -7,6 +7,7 @@
 
 pub(crate) mod build;
 pub(crate) mod folded;
+pub(crate) mod goroutine;
 pub(crate) mod proto;
 pub(crate) mod text;
 

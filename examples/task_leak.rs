@@ -1,0 +1,121 @@
+//! A leak you find with `/debug/pprof/goroutine?debug=2`: every "request" starts a
+//! worker thread that waits for a reply that never comes, so threads pile up.
+//!
+//! ```text
+//! cargo run --release --example task_leak [-- --addr 127.0.0.1:6060] [--seconds N]
+//! ```
+//!
+//! The threads are parked forever in `await_reply`. Some are started through
+//! `profiled::thread::Builder` (the dump says `created by task_leak::handle_request`),
+//! some with plain `std::thread` (listed all the same, with their real stacks).
+//! Tracked tokio tasks will join them here once task dumps land.
+
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use profiled::{Config, Profiler};
+
+/// Waits for a reply on a channel whose sender is kept alive but never used: the leak.
+#[inline(never)]
+fn await_reply(replies: mpsc::Receiver<u64>) -> Option<u64> {
+    replies.recv().ok()
+}
+
+/// Handles one request by handing the reply wait to a new, named thread.
+#[inline(never)]
+fn handle_request(id: u64, forgotten: &mut Vec<mpsc::Sender<u64>>) {
+    let (reply_tx, reply_rx) = mpsc::channel();
+    forgotten.push(reply_tx); // kept, never sent on: the thread waits forever
+    profiled::thread::Builder::new()
+        .name(format!("reply-{id}"))
+        .spawn(move || await_reply(reply_rx))
+        .expect("spawn reply waiter");
+}
+
+/// An older code path that still uses std::thread directly.
+#[inline(never)]
+fn legacy_handler(forgotten: &mut Vec<mpsc::Sender<u64>>) {
+    let (reply_tx, reply_rx) = mpsc::channel();
+    forgotten.push(reply_tx);
+    thread::spawn(move || await_reply(reply_rx));
+}
+
+fn main() {
+    let (addr, seconds) = parse_args().unwrap_or_else(|e| {
+        eprintln!("task_leak: {e}");
+        std::process::exit(2);
+    });
+    let profiler = Profiler::start(Config {
+        listen_addr: addr,
+        ..Config::default()
+    })
+    .unwrap_or_else(|e| {
+        eprintln!("task_leak: {e}");
+        std::process::exit(1);
+    });
+    let addr = profiler.local_addr().expect("profiler is enabled");
+    println!("task_leak: serving profiles on http://{addr}/debug/pprof/");
+    println!(
+        "  curl -s 'http://{addr}/debug/pprof/goroutine?debug=2' | grep -c '^goroutine '   # grows"
+    );
+    println!(
+        "  curl -s 'http://{addr}/debug/pprof/goroutine?debug=1' | head -20   # stacks by count"
+    );
+    println!(
+        "  go tool pprof -top http://{addr}/debug/pprof/goroutine          # await_reply on top"
+    );
+    println!(
+        "  go tool pprof -raw http://{addr}/debug/pprof/threadcreate       # who started them"
+    );
+
+    let started = Instant::now();
+    let mut forgotten = Vec::new();
+    let mut id = 0;
+    loop {
+        if seconds.is_some_and(|s| started.elapsed() >= Duration::from_secs(s)) {
+            break;
+        }
+        // Bounded, so the demo cannot exhaust the machine.
+        if id < 64 {
+            if id % 4 == 3 {
+                legacy_handler(&mut forgotten);
+            } else {
+                handle_request(id, &mut forgotten);
+            }
+            id += 1;
+        }
+        thread::sleep(Duration::from_millis(250));
+    }
+    println!(
+        "task_leak: {} threads now, {} of them leaked",
+        profiled::thread_count(),
+        forgotten.len()
+    );
+    std::process::exit(0);
+}
+
+fn parse_args() -> Result<(String, Option<u64>), String> {
+    let mut addr = "127.0.0.1:6060".to_owned();
+    let mut seconds = None;
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--addr" => addr = it.next().ok_or("--addr needs host:port")?,
+            "--seconds" => {
+                let value = it.next().ok_or("--seconds needs a number")?;
+                seconds = Some(
+                    value
+                        .parse()
+                        .map_err(|_| format!("bad --seconds {value:?}"))?,
+                );
+            }
+            other => {
+                return Err(format!(
+                    "unknown argument {other:?}; use --addr HOST:PORT or --seconds N"
+                ));
+            }
+        }
+    }
+    Ok((addr, seconds))
+}

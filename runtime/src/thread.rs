@@ -1,0 +1,124 @@
+//! Thread spawn wrappers: std's [`std::thread::spawn`] and [`std::thread::Builder`] that
+//! also record the spawn stack (the `threadcreate` profile) and register the thread
+//! for goroutine dumps (`created by ...`, its full name) until it exits.
+//!
+//! ```
+//! let handle = profiled::thread::Builder::new()
+//!     .name("worker".into())
+//!     .spawn(|| 6 * 7)
+//!     .unwrap();
+//! assert_eq!(handle.join().unwrap(), 42);
+//! assert!(profiled::thread_count() >= 1);
+//! ```
+//!
+//! Every live thread appears in `/debug/pprof/goroutine` whether or not it was started
+//! here; the wrappers add where it was started from.
+
+use std::io;
+use std::thread::{JoinHandle, Scope, ScopedJoinHandle};
+
+use crate::stack::Stack;
+use crate::threads::spawned;
+
+pub use crate::threads::DumpState;
+
+/// Spawns a thread as [`std::thread::spawn`] does, recording its spawn stack.
+///
+/// # Panics
+///
+/// As std's: if the OS fails to create a thread.
+#[inline(never)]
+pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Builder::new().spawn(f).expect("failed to spawn thread")
+}
+
+/// [`std::thread::Builder`] that records spawn stacks and registers its threads.
+#[derive(Debug)]
+#[must_use = "must eventually spawn the thread"]
+pub struct Builder {
+    inner: std::thread::Builder,
+    name: Option<String>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// A builder with std's defaults.
+    pub fn new() -> Builder {
+        Builder {
+            inner: std::thread::Builder::new(),
+            name: None,
+        }
+    }
+
+    /// Names the thread, as [`std::thread::Builder::name`]; dumps show the full name
+    /// (the OS keeps only its first 15 bytes).
+    pub fn name(self, name: String) -> Builder {
+        Builder {
+            inner: self.inner.name(name.clone()),
+            name: Some(name),
+        }
+    }
+
+    /// Sets the stack size, as [`std::thread::Builder::stack_size`].
+    pub fn stack_size(self, size: usize) -> Builder {
+        Builder {
+            inner: self.inner.stack_size(size),
+            name: self.name,
+        }
+    }
+
+    /// Spawns the thread, as [`std::thread::Builder::spawn`].
+    #[inline(never)]
+    pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let created_by = spawned::record_spawn(Stack::capture().frames());
+        let name = self.name;
+        self.inner.spawn(move || {
+            let _registration = spawned::register(created_by, name);
+            f()
+        })
+    }
+
+    /// Spawns a scoped thread, as [`std::thread::Builder::spawn_scoped`].
+    #[inline(never)]
+    pub fn spawn_scoped<'scope, 'env, F, T>(
+        self,
+        scope: &'scope Scope<'scope, 'env>,
+        f: F,
+    ) -> io::Result<ScopedJoinHandle<'scope, T>>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        let created_by = spawned::record_spawn(Stack::capture().frames());
+        let name = self.name;
+        self.inner.spawn_scoped(scope, move || {
+            let _registration = spawned::register(created_by, name);
+            f()
+        })
+    }
+}
+
+/// Number of live OS threads of this process (all of them, not only those spawned
+/// here), from `/proc/self/task`.
+pub fn thread_count() -> usize {
+    crate::threads::proc::thread_count()
+}
+
+/// The state of the thread-dump machinery: the signal in use, whether its handler is
+/// still installed, slots in use (0 between dumps), dumps taken, unanswered threads.
+pub fn dump_state() -> DumpState {
+    crate::threads::dump_state()
+}
