@@ -8,13 +8,40 @@
 //! The threads are parked forever in `await_reply`. Some are started through
 //! `profiled::thread::Builder` (the dump says `created by task_leak::handle_request`),
 //! some with plain `std::thread` (listed all the same, with their real stacks).
-//! Tracked tokio tasks will join them here once task dumps land.
+//! Each request also subscribes a tokio task, spawned with `profiled::task::spawn`,
+//! that waits forever in `#[profiled] async fn wait_for_event`: the dump lists each
+//! task with its logical stack, how long it has been idle, and who spawned it.
 
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use profiled::{Config, Profiler};
+use profiled::{Config, Profiler, profiled};
+
+/// Waits for an event whose sender is kept but never used: the task leak.
+#[profiled]
+async fn wait_for_event(events: tokio::sync::oneshot::Receiver<u64>) -> Option<u64> {
+    events.await.ok()
+}
+
+/// A subscription handler: its tasks never finish.
+#[profiled]
+async fn subscribe(id: u64, events: tokio::sync::oneshot::Receiver<u64>) -> u64 {
+    wait_for_event(events).await.unwrap_or(id)
+}
+
+/// Spawns the subscription task for one request.
+#[inline(never)]
+fn start_subscription(
+    runtime: &tokio::runtime::Runtime,
+    id: u64,
+    forgotten: &mut Vec<tokio::sync::oneshot::Sender<u64>>,
+) {
+    let (event_tx, event_rx) = tokio::sync::oneshot::channel();
+    forgotten.push(event_tx);
+    let _guard = runtime.enter();
+    profiled::task::spawn(subscribe(id, event_rx));
+}
 
 /// Waits for a reply on a channel whose sender is kept alive but never used: the leak.
 #[inline(never)]
@@ -68,7 +95,16 @@ fn main() {
     println!(
         "  go tool pprof -raw http://{addr}/debug/pprof/threadcreate       # who started them"
     );
+    println!(
+        "  curl -s 'http://{addr}/debug/pprof/goroutine?debug=2' | grep -A4 ', task '   # idle tasks in wait_for_event"
+    );
 
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("tokio-worker")
+        .build()
+        .expect("tokio runtime");
+    let mut subscriptions = Vec::new();
     let started = Instant::now();
     let mut forgotten = Vec::new();
     let mut id = 0;
@@ -83,14 +119,16 @@ fn main() {
             } else {
                 handle_request(id, &mut forgotten);
             }
+            start_subscription(&runtime, id, &mut subscriptions);
             id += 1;
         }
         thread::sleep(Duration::from_millis(250));
     }
     println!(
-        "task_leak: {} threads now, {} of them leaked",
+        "task_leak: {} threads now, {} of them leaked; {} tasks waiting forever",
         profiled::thread_count(),
-        forgotten.len()
+        forgotten.len(),
+        profiled::task_count()
     );
     std::process::exit(0);
 }

@@ -100,7 +100,10 @@ impl NamedProfile {
                  (profiled locks and condition variables)"
             }
             Kind::Mutex => "Stack traces of holders of contended profiled locks",
-            Kind::Goroutine => "Stack traces of all current threads",
+            Kind::Goroutine => {
+                "Stack traces of all current threads, and of tasks spawned through \
+                 profiled::task (their #[profiled] chain)"
+            }
             Kind::Threadcreate => {
                 "Stack traces that led to the creation of new OS threads \
                  (through profiled::thread); other threads counted with an empty stack"
@@ -113,7 +116,9 @@ impl NamedProfile {
     pub fn count(&self) -> usize {
         match self.kind.contention() {
             Some(contention) => Snapshot::take(contention).len(),
-            None if self.kind == Kind::Goroutine => crate::threads::proc::thread_count(),
+            None if self.kind == Kind::Goroutine => {
+                crate::threads::proc::thread_count() + crate::task::task_count()
+            }
             None => usize::try_from(CountSnapshot::threadcreate().total()).unwrap_or(0),
         }
     }
@@ -125,7 +130,7 @@ impl NamedProfile {
         match self.kind.contention() {
             Some(contention) => self.write_snapshot(&Snapshot::take(contention), out, debug),
             None if self.kind == Kind::Goroutine && debug >= 2 => {
-                let (records, comments) = goroutine::thread_records();
+                let (records, comments) = goroutine::records();
                 goroutine::write_dump(&records, &comments, out)
             }
             None => {
@@ -197,7 +202,7 @@ impl NamedProfile {
         match self.kind.contention() {
             Some(contention) => ProfileSnapshot::Contention(Snapshot::take(contention)),
             None if self.kind == Kind::Goroutine => {
-                let (records, comments) = goroutine::thread_records();
+                let (records, comments) = goroutine::records();
                 ProfileSnapshot::Counts(CountSnapshot::of_records(&records, comments))
             }
             None => ProfileSnapshot::Counts(CountSnapshot::threadcreate()),

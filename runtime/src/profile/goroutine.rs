@@ -36,6 +36,13 @@ pub(crate) struct GoroutineRecord {
     pub current: bool,
 }
 
+/// Every live thread and tracked task as records, with comments for the profile.
+pub(crate) fn records() -> (Vec<GoroutineRecord>, Vec<String>) {
+    let (mut records, comments) = thread_records();
+    records.extend(crate::task::goroutine_records());
+    (records, comments)
+}
+
 /// A dump of every live thread as records, with comments for the profile.
 pub(crate) fn thread_records() -> (Vec<GoroutineRecord>, Vec<String>) {
     let dump = threads::dump();
@@ -269,13 +276,15 @@ pub(crate) fn write_dump(
 }
 
 /// Go prints waits of a minute or more as `N minutes`; shorter ones are shown in
-/// seconds here, since tasks and threads often wait less than a minute.
+/// seconds, or milliseconds under a second, since tasks often wait less.
 fn format_wait(wait: Duration) -> String {
     let seconds = wait.as_secs();
     if seconds >= 60 {
         format!("{} minutes", seconds / 60)
-    } else {
+    } else if seconds >= 1 {
         format!("{seconds} seconds")
+    } else {
+        format!("{} ms", wait.as_millis())
     }
 }
 
@@ -342,5 +351,6 @@ mod tests {
     fn waits_read_like_go() {
         assert_eq!(format_wait(Duration::from_secs(125)), "2 minutes");
         assert_eq!(format_wait(Duration::from_secs(7)), "7 seconds");
+        assert_eq!(format_wait(Duration::from_millis(250)), "250 ms");
     }
 }

@@ -154,6 +154,58 @@ pub(crate) fn chain_names(chain: Option<usize>) -> Vec<&'static str> {
         .collect()
 }
 
+/// Every live tracked task as a goroutine-profile record: its stack is the logical
+/// chain it waits in (innermost first) under a root frame for the code that
+/// spawned it; `created by` is the spawn stack.
+pub(crate) fn goroutine_records() -> Vec<crate::profile::goroutine::GoroutineRecord> {
+    let Some(registry) = registry::existing() else {
+        return Vec::new();
+    };
+    let stacks = &crate::registry::get().stacks;
+    registry
+        .snapshot()
+        .into_iter()
+        .map(|task| {
+            let spawn_stack = task.spawn_stack.and_then(|id| stacks.frames(id));
+            let mut frames = task
+                .chain
+                .and_then(|id| stacks.frames(id))
+                .unwrap_or_default();
+            if let Some(root) = spawn_stack.as_deref().and_then(first_user_frame) {
+                frames.push(root);
+            }
+            let state = match (task.state, task.blocking) {
+                (TaskState::Idle, _) => "idle",
+                (TaskState::Running, false) => "running",
+                (TaskState::Running, true) => "running, blocking",
+            };
+            crate::profile::goroutine::GoroutineRecord {
+                id: task.id,
+                kind: "task",
+                name: format!("{}:{}", task.location.file(), task.location.line()),
+                state: state.to_owned(),
+                wait: (task.state == TaskState::Idle)
+                    .then(|| std::time::Duration::from_nanos(task.in_state_ns)),
+                frames,
+                missing: None,
+                created_by: spawn_stack,
+                age: Some(std::time::Duration::from_nanos(task.age_ns)),
+                current: false,
+            }
+        })
+        .collect()
+}
+
+/// The return address of the first frame outside the profiler on a spawn stack:
+/// the task's root frame, the code that spawned it.
+fn first_user_frame(frames: &[usize]) -> Option<usize> {
+    use crate::stack::symbolize;
+    frames.iter().copied().find(|&frame| {
+        let lines = symbolize::resolve(frame);
+        !lines.is_empty() && !lines.iter().all(symbolize::is_internal)
+    })
+}
+
 /// The first function outside the profiler on a stored spawn stack.
 pub(crate) fn creator(spawn_stack: usize) -> Option<String> {
     use crate::stack::symbolize;
