@@ -292,6 +292,11 @@ impl Drop for RunningExample {
 /// binary, on an ephemeral loopback port, and reads its address from the first
 /// line it prints. `None` (skip) when the example was not built and CI is unset.
 pub fn start_example(name: &str) -> Option<RunningExample> {
+    start_example_with_env(name, &[])
+}
+
+/// [`start_example`] with extra environment variables.
+pub fn start_example_with_env(name: &str, env: &[(&str, &str)]) -> Option<RunningExample> {
     use std::io::BufRead;
     let exe = std::env::current_exe().ok()?;
     let binary = exe.parent()?.parent()?.join("examples").join(name);
@@ -306,6 +311,7 @@ pub fn start_example(name: &str) -> Option<RunningExample> {
     }
     let mut child = Command::new(binary)
         .args(["--addr", "127.0.0.1:0", "--seconds", "60"])
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("start the example");

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use profiled_tests::{
-    decode, get, go_binary, go_tool_pprof, stack_names, start_example, total, total_for,
+    decode, get, go_binary, go_tool_pprof, request, stack_names, start_example,
+    start_example_with_env, total, total_for,
 };
 
 #[test]
@@ -81,4 +82,35 @@ fn async_service_example_shows_waits_by_logical_stack() {
         .unwrap_or_else(|| panic!("{stats}"));
     assert!(handler["calls"].as_u64().unwrap() > 10, "{handler}");
     assert!(handler["idle_ns"].as_u64().unwrap() > handler["busy_ns"].as_u64().unwrap());
+}
+
+#[test]
+fn production_example_serves_profiles_under_admin_behind_its_token() {
+    let Some(example) =
+        start_example_with_env("production", &[("PROFILED_AUTH_TOKEN", "test-token")])
+    else {
+        return;
+    };
+    let addr = example.addr;
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(get(addr, "/reserve").status, 200);
+    assert_eq!(get(addr, "/admin/debug/pprof/").status, 401);
+    let with_token = |path: &str| {
+        request(
+            addr,
+            format!(
+                "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer test-token\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+    };
+    let block = with_token("/admin/debug/pprof/block");
+    assert_eq!(block.status, 200);
+    let block = decode(&block.body);
+    assert!(total_for(&block, "reserve", 1) > 0, "{block:?}");
+    let metrics = with_token("/admin/metrics").text();
+    assert!(
+        metrics.contains("profiled_function_calls_total{function=\"production::reserve\""),
+        "{metrics}"
+    );
 }
