@@ -26,7 +26,7 @@ pub(crate) fn render() -> String {
 <style>
 .profile-name{{
 	display:inline-block;
-	width:6rem;
+	width:7.5rem;
 }}
 </style>
 </head>
@@ -41,6 +41,10 @@ Types of profiles available:
 <thead><td>Count</td><td>Profile</td></thead>
 {rows}</table>
 <br>
+<p>Also: <a href='trace?seconds=5'>trace</a> (5 s of Chrome trace JSON),
+<a href='../stats'>/debug/stats</a>, <a href='../../metrics'>/metrics</a>,
+<a href='cmdline'>cmdline</a>, <a href='symbol'>symbol</a>,
+<a href='goroutine?debug=2'>full goroutine stack dump</a></p>
 <p>
 Profile Descriptions:
 <ul>
