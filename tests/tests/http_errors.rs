@@ -175,6 +175,42 @@ fn hostile_requests_get_go_answers_and_the_server_keeps_serving() {
         assert_serving(addr);
     }
 
+    // The other endpoints' odd parameters.
+    assert_go_error(
+        &get("/debug/pprof/trace?seconds=99999"),
+        400,
+        "invalid value for \"seconds\" - must be at most 60 (max_profile_seconds)\n",
+    );
+    assert_go_error(
+        &get("/debug/pprof/goroutine?seconds=1&debug=2"),
+        400,
+        "seconds and debug params are incompatible\n",
+    );
+    assert_go_error(
+        &get("/debug/pprof/threadcreate?seconds=-1"),
+        400,
+        SECONDS_ERROR,
+    );
+    assert_go_error(
+        &get("/debug/pprof/block?format=SVG"),
+        400,
+        "unknown format \"SVG\": use format=folded or format=svg\n",
+    );
+    assert_proto(&get("/debug/pprof/block?format="));
+    assert_eq!(
+        get("/debug/pprof/symbol?garbage+%zz+0xzz").text(),
+        "num_symbols: 1\n"
+    );
+    assert_eq!(get("/debug/pprof/cmdline?x=1").status, 200);
+    assert_eq!(
+        get("/debug/stats?debug=1").header("content-type"),
+        Some("application/json")
+    );
+    let metrics = get("/metrics?junk=%00");
+    assert!(metrics.text().contains("# TYPE profiled_tasks gauge"));
+    let dump = get("/debug/pprof/goroutine?debug=2&foo=bar");
+    assert!(dump.text().starts_with("goroutine "), "{}", dump.text());
+
     // A client that connects and sends nothing does not block others.
     let idle = TcpStream::connect(addr).unwrap();
     let mut half = TcpStream::connect(addr).unwrap();
