@@ -133,6 +133,30 @@ fn service_mounts_under_a_prefix_in_an_existing_server() {
     );
 }
 
+#[test]
+fn service_handles_any_body_type_for_frameworks() {
+    use http_body_util::BodyExt;
+    let service = ProfiledService::new(&Config::default(), "/admin").unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (status, body) = runtime.block_on(async {
+        // A framework's request type with its own body, as an axum handler gets one.
+        let request = hyper::Request::post("/admin/debug/pprof/symbol")
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(b"0x1")))
+            .unwrap();
+        let response = service.handle(request).await;
+        let status = response.status();
+        (
+            status,
+            response.into_body().collect().await.unwrap().to_bytes(),
+        )
+    });
+    assert_eq!(status, 200);
+    assert_eq!(&body[..], b"num_symbols: 1\n");
+}
+
 fn wait_for(condition: impl Fn() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {

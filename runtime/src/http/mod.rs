@@ -62,11 +62,16 @@ impl ProfiledService {
         })
     }
 
-    /// Serves one request (for frameworks that call handlers directly).
-    pub async fn handle(
+    /// Serves one request, whatever its body type: frameworks that call handlers
+    /// directly use this (an axum handler can pass its `Request<axum::body::Body>`).
+    pub async fn handle<B>(
         &self,
-        request: hyper::Request<hyper::body::Incoming>,
-    ) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+        request: hyper::Request<B>,
+    ) -> hyper::Response<http_body_util::Full<bytes::Bytes>>
+    where
+        B: hyper::body::Body<Data = bytes::Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         match routes::handle(request, Arc::clone(&self.settings)).await {
             Ok(response) => response,
             Err(never) => match never {},

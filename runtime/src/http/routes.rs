@@ -5,7 +5,6 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 
 use super::index;
@@ -86,10 +85,14 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
-pub(crate) async fn handle(
-    request: Request<Incoming>,
+pub(crate) async fn handle<B>(
+    request: Request<B>,
     settings: Arc<Settings>,
-) -> Result<Response<Body>, Infallible> {
+) -> Result<Response<Body>, Infallible>
+where
+    B: hyper::body::Body<Data = bytes::Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     if let Some(token) = &settings.auth_token
         && !authorized(&request, token)
     {

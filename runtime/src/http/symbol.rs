@@ -4,7 +4,6 @@
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::response::{self, Body};
@@ -15,7 +14,11 @@ pub(crate) const MAX_SYMBOL_BODY: usize = 1 << 20;
 
 /// Go's `Symbol` handler: reads `0x..+0x..` from a POST body (or the raw query of a
 /// GET), answers `0x.. name` per known address, then `num_symbols: 1`.
-pub(crate) async fn serve(request: Request<Incoming>) -> Response<Body> {
+pub(crate) async fn serve<B>(request: Request<B>) -> Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let words: Bytes = if request.method() == Method::POST {
         match Limited::new(request.into_body(), MAX_SYMBOL_BODY)
             .collect()
