@@ -53,37 +53,10 @@ fn render(user: u64, visits: u64) -> u64 {
     (0..200u64).fold(user ^ visits, |acc, x| acc.rotate_left(5) ^ x)
 }
 
-fn parse_args() -> Result<(String, Option<u64>), String> {
-    let (mut addr, mut seconds) = ("127.0.0.1:6060".to_string(), None);
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--addr" => addr = args.next().ok_or("--addr needs host:port")?,
-            "--seconds" => {
-                let value = args.next().ok_or("--seconds needs a number")?;
-                seconds = Some(
-                    value
-                        .parse()
-                        .map_err(|_| format!("bad --seconds {value:?}"))?,
-                );
-            }
-            other => {
-                return Err(format!(
-                    "unknown argument {other:?}; use --addr or --seconds"
-                ));
-            }
-        }
-    }
-    Ok((addr, seconds))
-}
-
 fn main() {
-    let (addr, seconds) = parse_args().unwrap_or_else(|e| {
-        eprintln!("async_service: {e}");
-        std::process::exit(2);
-    });
+    let args = profiled_examples::DemoArgs::parse("async_service", "127.0.0.1:6060");
     let profiler = Profiler::start(Config {
-        listen_addr: addr,
+        listen_addr: args.addr.clone(),
         ..Config::default()
     })
     .unwrap_or_else(|e| {
@@ -124,7 +97,7 @@ fn main() {
                 tokio::spawn(handle_request(id));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
-            if seconds.is_some_and(|s| started.elapsed() >= Duration::from_secs(s)) {
+            if args.expired(started) {
                 break;
             }
         }

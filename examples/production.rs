@@ -29,35 +29,9 @@ async fn reserve() -> String {
     format!("reserved; {} left\n", *stock)
 }
 
-fn parse_args() -> Result<(SocketAddr, Option<u64>), String> {
-    let (mut addr, mut seconds) = ("127.0.0.1:8080".to_string(), None);
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--addr" => addr = args.next().ok_or("--addr needs host:port")?,
-            "--seconds" => {
-                let value = args.next().ok_or("--seconds needs a number")?;
-                seconds = Some(
-                    value
-                        .parse()
-                        .map_err(|_| format!("bad --seconds {value:?}"))?,
-                );
-            }
-            other => {
-                return Err(format!(
-                    "unknown argument {other:?}; use --addr or --seconds"
-                ));
-            }
-        }
-    }
-    Ok((
-        addr.parse().map_err(|e| format!("bad --addr: {e}"))?,
-        seconds,
-    ))
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (addr, seconds) = parse_args()?;
+    let args = profiled_examples::DemoArgs::parse("production", "127.0.0.1:8080");
+    let addr: SocketAddr = args.addr.parse()?;
     // PROFILED_* variables override these defaults, e.g. PROFILED_AUTH_TOKEN.
     let mut config = Config::from_env()?;
     let token = config
@@ -99,7 +73,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let started = Instant::now();
         loop {
             let accepted = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
-            if seconds.is_some_and(|s| started.elapsed() >= Duration::from_secs(s)) {
+            if args.expired(started) {
                 return Ok::<(), std::io::Error>(());
             }
             let Ok(Ok((stream, _))) = accepted else {

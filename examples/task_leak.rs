@@ -69,12 +69,9 @@ fn legacy_handler(forgotten: &mut Vec<mpsc::Sender<u64>>) {
 }
 
 fn main() {
-    let (addr, seconds) = parse_args().unwrap_or_else(|e| {
-        eprintln!("task_leak: {e}");
-        std::process::exit(2);
-    });
+    let args = profiled_examples::DemoArgs::parse("task_leak", "127.0.0.1:6060");
     let profiler = Profiler::start(Config {
-        listen_addr: addr,
+        listen_addr: args.addr.clone(),
         ..Config::default()
     })
     .unwrap_or_else(|e| {
@@ -109,7 +106,7 @@ fn main() {
     let mut forgotten = Vec::new();
     let mut id = 0;
     loop {
-        if seconds.is_some_and(|s| started.elapsed() >= Duration::from_secs(s)) {
+        if args.expired(started) {
             break;
         }
         // Bounded, so the demo cannot exhaust the machine.
@@ -131,29 +128,4 @@ fn main() {
         profiled::task_count()
     );
     std::process::exit(0);
-}
-
-fn parse_args() -> Result<(String, Option<u64>), String> {
-    let mut addr = "127.0.0.1:6060".to_owned();
-    let mut seconds = None;
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--addr" => addr = it.next().ok_or("--addr needs host:port")?,
-            "--seconds" => {
-                let value = it.next().ok_or("--seconds needs a number")?;
-                seconds = Some(
-                    value
-                        .parse()
-                        .map_err(|_| format!("bad --seconds {value:?}"))?,
-                );
-            }
-            other => {
-                return Err(format!(
-                    "unknown argument {other:?}; use --addr HOST:PORT or --seconds N"
-                ));
-            }
-        }
-    }
-    Ok((addr, seconds))
 }

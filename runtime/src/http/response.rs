@@ -12,28 +12,18 @@ const TEXT: &str = "text/plain; charset=utf-8";
 /// Go's `serveError`: status, `text/plain; charset=utf-8`, `X-Go-Pprof: 1`, and the
 /// message on one line.
 pub(crate) fn go_error(status: StatusCode, message: &str) -> Response<Body> {
-    let mut response = Response::new(Body::from(format!("{message}\n")));
+    let mut response = typed(format!("{message}\n"), TEXT);
     *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(TEXT));
-    headers.insert("x-go-pprof", HeaderValue::from_static("1"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    response
+        .headers_mut()
+        .insert("x-go-pprof", HeaderValue::from_static("1"));
     response
 }
 
 /// Go's mux answer for a path no handler serves.
 pub(crate) fn not_found() -> Response<Body> {
-    let mut response = Response::new(Body::from("404 page not found\n"));
+    let mut response = typed("404 page not found\n", TEXT);
     *response.status_mut() = StatusCode::NOT_FOUND;
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(TEXT));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
     response
 }
 
@@ -63,81 +53,52 @@ pub(crate) fn moved_permanently(location: &str) -> Response<Body> {
 /// A profile body: Go's `text/plain` for `debug != 0`, otherwise an
 /// `application/octet-stream` attachment named after the profile.
 pub(crate) fn profile(body: Vec<u8>, debug: i64, filename: &str) -> Response<Body> {
-    let mut response = Response::new(Body::from(body));
+    if debug != 0 {
+        return typed(body, TEXT);
+    }
+    attachment(typed(body, "application/octet-stream"), filename)
+}
+
+/// Marks `response` as a download named `filename`.
+fn attachment(mut response: Response<Body>, filename: &str) -> Response<Body> {
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
+/// A 200 response of `content_type`, with `X-Content-Type-Options: nosniff`.
+fn typed(body: impl Into<Body>, content_type: &'static str) -> Response<Body> {
+    let mut response = Response::new(body.into());
     let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    if debug != 0 {
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(TEXT));
-    } else {
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/octet-stream"),
-        );
-        if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
-            headers.insert(header::CONTENT_DISPOSITION, value);
-        }
-    }
     response
 }
 
 /// An HTML page.
 pub(crate) fn html(body: String) -> Response<Body> {
-    let mut response = Response::new(Body::from(body));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    response
+    typed(body, "text/html; charset=utf-8")
 }
 
 /// A JSON document.
 pub(crate) fn json(body: String) -> Response<Body> {
-    let mut response = Response::new(Body::from(body));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    response
+    typed(body, "application/json")
 }
 
 /// A plain-text body, with Go's `text/plain; charset=utf-8`.
 pub(crate) fn text(body: String) -> Response<Body> {
-    let mut response = Response::new(Body::from(body));
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(TEXT));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    response
+    typed(body, TEXT)
 }
 
 /// An SVG image (flame graphs).
 pub(crate) fn svg(body: Vec<u8>) -> Response<Body> {
-    let mut response = Response::new(Body::from(body));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("image/svg+xml"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    response
+    typed(body, "image/svg+xml")
 }
 
 /// 401 for a missing or wrong bearer token.
@@ -155,31 +116,18 @@ pub(crate) fn unauthorized() -> Response<Body> {
 
 /// OpenMetrics text, which Prometheus and its agents negotiate and parse.
 pub(crate) fn openmetrics(body: String) -> Response<Body> {
-    let mut response = Response::new(Body::from(body));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-    );
-    response
+    typed(
+        body,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+    )
 }
 
 /// Prometheus text format 0.0.4.
 pub(crate) fn prometheus_text(body: String) -> Response<Body> {
-    let mut response = Response::new(Body::from(body));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    response
+    typed(body, "text/plain; version=0.0.4; charset=utf-8")
 }
 
 /// A JSON document served as a download (traces).
 pub(crate) fn attachment_json(body: String, filename: &str) -> Response<Body> {
-    let mut response = json(body);
-    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_DISPOSITION, value);
-    }
-    response
+    attachment(json(body), filename)
 }
