@@ -32,11 +32,13 @@ pub struct Config {
     /// Allow binding an address that is not loopback. Profiles reveal code layout
     /// and timing, so this is refused unless set. Default: false.
     pub allow_insecure_bind: bool,
-    /// Reserved for the CPU profile (`/debug/pprof/profile`), which this release does
-    /// not serve yet; accepted so configurations carry over. Default: true.
+    /// Serve the CPU profile (`/debug/pprof/profile`); when false it answers 403.
+    /// Default: true.
     pub enable_cpu_profiling: bool,
-    /// Reserved for the heap profiles (`/debug/pprof/heap`, `allocs`), which this
-    /// release does not serve yet; accepted so configurations carry over. Default: true.
+    /// Sample allocations for the heap profiles (`/debug/pprof/heap`, `allocs`);
+    /// when false, `Profiler::start` sets the sampling rate to 0 and those endpoints
+    /// answer 403. Needs [`ProfiledAllocator`](crate::ProfiledAllocator) as the global
+    /// allocator. Default: true.
     pub enable_memory_profiling: bool,
     /// Record waits on profiled locks and condition variables. Default: true.
     pub enable_block_profiling: bool,
@@ -56,6 +58,13 @@ pub struct Config {
     pub max_stacks: usize,
     /// Longest `?seconds=N` a request may ask for; longer gets a 400. Default: 600.
     pub max_profile_seconds: u64,
+    /// CPU profile sampling frequency in Hz, 1 to 1000. Default: 100, as Go.
+    pub cpu_profile_hz: i32,
+    /// Heap sampling rate in bytes, as Go's `runtime.MemProfileRate`: one sample per
+    /// this many bytes allocated on average; 1 samples every allocation, 0 none.
+    /// Changeable at runtime with [`set_mem_profile_rate`](crate::set_mem_profile_rate).
+    /// Default: 524288.
+    pub mem_profile_rate: usize,
 }
 
 impl Default for Config {
@@ -73,6 +82,8 @@ impl Default for Config {
             max_stack_depth: DEFAULT_STACK_DEPTH,
             max_stacks: DEFAULT_MAX_STACKS,
             max_profile_seconds: 600,
+            cpu_profile_hz: crate::cpu::DEFAULT_CPU_PROFILE_HZ,
+            mem_profile_rate: crate::alloc::DEFAULT_MEM_PROFILE_RATE,
         }
     }
 }
@@ -100,6 +111,9 @@ impl Config {
         }
         if self.max_profile_seconds == 0 {
             return Err(ConfigError::InvalidMaxProfileSeconds);
+        }
+        if !(1..=crate::cpu::MAX_CPU_PROFILE_HZ).contains(&self.cpu_profile_hz) {
+            return Err(ConfigError::InvalidCpuProfileHz(self.cpu_profile_hz));
         }
         let addr = resolve(&self.listen_addr)?;
         if !addr.ip().is_loopback() && !self.allow_insecure_bind {
@@ -145,6 +159,8 @@ pub enum ConfigError {
     InvalidMaxStacks(usize),
     /// `max_profile_seconds` is 0.
     InvalidMaxProfileSeconds,
+    /// `cpu_profile_hz` is outside 1..=1000.
+    InvalidCpuProfileHz(i32),
 }
 
 impl fmt::Display for ConfigError {
@@ -188,6 +204,11 @@ impl fmt::Display for ConfigError {
             ConfigError::InvalidMaxProfileSeconds => {
                 write!(f, "invalid max_profile_seconds 0: must be at least 1")
             }
+            ConfigError::InvalidCpuProfileHz(hz) => write!(
+                f,
+                "invalid cpu_profile_hz {hz}: must be between 1 and {}; disable with enable_cpu_profiling = false",
+                crate::cpu::MAX_CPU_PROFILE_HZ
+            ),
         }
     }
 }
@@ -241,6 +262,20 @@ mod tests {
                     ..Config::default()
                 },
                 ConfigError::InvalidMaxStacks(0),
+            ),
+            (
+                Config {
+                    cpu_profile_hz: 0,
+                    ..Config::default()
+                },
+                ConfigError::InvalidCpuProfileHz(0),
+            ),
+            (
+                Config {
+                    cpu_profile_hz: 1001,
+                    ..Config::default()
+                },
+                ConfigError::InvalidCpuProfileHz(1001),
             ),
         ];
         for (config, expected) in cases {

@@ -54,10 +54,13 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod alloc;
 mod clock;
 mod config;
 mod control;
+mod cpu;
 mod http;
+mod memory;
 mod profile;
 mod profiler;
 mod profiles;
@@ -67,13 +70,20 @@ mod stack;
 mod stats;
 mod sync;
 
+pub use alloc::{
+    DEFAULT_MEM_PROFILE_RATE, ProfiledAllocator, mem_profile_rate, set_mem_profile_rate,
+};
 pub use config::{Config, ConfigError, MAX_STACKS_LIMIT};
 pub use control::{block_rate, mutex_fraction, set_block_rate, set_mutex_fraction};
+pub use cpu::{DEFAULT_CPU_PROFILE_HZ, MAX_CPU_PROFILE_HZ};
+pub use memory::{
+    MemStats, ReclaimReport, free_os_memory, mem_stats, register_reclaim_hook, trigger_gc,
+};
 pub use profiled_macros::{profiled_mutex, profiled_rwlock};
 pub use profiler::{Profiler, StartError};
 pub use profiles::{NamedProfile, lookup, profiles};
 pub use site::{LockKind, LockSiteStats, lock_sites};
-pub use stats::{RegistryStats, Settings, Stats, stats};
+pub use stats::{ProcessStats, RegistryStats, Settings, Stats, stats};
 pub use sync::{
     MappedProfiledMutexGuard, MappedProfiledRwLockReadGuard, MappedProfiledRwLockWriteGuard,
     ProfiledCondvar, ProfiledMutex, ProfiledMutexGuard, ProfiledRwLock, ProfiledRwLockReadGuard,

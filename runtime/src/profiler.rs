@@ -34,11 +34,20 @@ impl Profiler {
             addr,
             Settings {
                 max_profile_seconds: config.max_profile_seconds,
+                enable_cpu_profiling: config.enable_cpu_profiling,
+                enable_memory_profiling: config.enable_memory_profiling,
+                cpu_profile_hz: config.cpu_profile_hz,
             },
         )
         .map_err(|source| StartError::Bind { addr, source })?;
         registry::set_capacity(config.max_stacks);
         control::set_max_stack_depth(config.max_stack_depth);
+        crate::alloc::set_mem_profile_rate(if config.enable_memory_profiling {
+            config.mem_profile_rate
+        } else {
+            0
+        });
+        crate::cpu::set_configured_hz(config.cpu_profile_hz);
         control::set_block_rate(if config.enable_block_profiling {
             config.block_rate
         } else {

@@ -5,7 +5,13 @@ use std::time::Duration;
 
 use crate::control;
 use crate::profile::build::{self, Contention, Snapshot};
+use crate::profile::heap::{self, HeapSnapshot};
 use crate::profile::{Profile, proto, text};
+
+/// Why `heap` and `allocs` cannot be served, with the line that fixes it.
+pub(crate) const NOT_INSTALLED: &str = "heap profiling needs profiled's allocator: add \
+    `#[global_allocator] static GLOBAL: profiled::ProfiledAllocator = profiled::ProfiledAllocator::system();` \
+    to your binary";
 
 /// A profile this process serves, looked up by its Go name.
 ///
@@ -23,13 +29,15 @@ pub struct NamedProfile {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
+    Allocs,
     Block,
+    Heap,
     Mutex,
 }
 
-const ALL: [Kind; 2] = [Kind::Block, Kind::Mutex];
+const ALL: [Kind; 4] = [Kind::Allocs, Kind::Block, Kind::Heap, Kind::Mutex];
 
-/// Looks up a profile by its Go name (`"mutex"`, `"block"`).
+/// Looks up a profile by its Go name (`"mutex"`, `"block"`, `"heap"`, `"allocs"`).
 pub fn lookup(name: &str) -> Option<NamedProfile> {
     ALL.into_iter()
         .find(|kind| kind.name() == name)
@@ -44,7 +52,9 @@ pub fn profiles() -> Vec<NamedProfile> {
 impl Kind {
     fn name(self) -> &'static str {
         match self {
+            Kind::Allocs => "allocs",
             Kind::Block => "block",
+            Kind::Heap => "heap",
             Kind::Mutex => "mutex",
         }
     }
@@ -52,7 +62,17 @@ impl Kind {
     fn contention(self) -> Contention {
         match self {
             Kind::Block => Contention::Block,
-            Kind::Mutex => Contention::Mutex,
+            // Heap kinds never reach the contention tables (see `heap_kind`).
+            Kind::Mutex | Kind::Heap | Kind::Allocs => Contention::Mutex,
+        }
+    }
+
+    /// For `heap` and `allocs`: the default sample type Go sets (`None` = last).
+    fn heap_kind(self) -> Option<Option<&'static str>> {
+        match self {
+            Kind::Heap => Some(None),
+            Kind::Allocs => Some(Some("alloc_space")),
+            Kind::Block | Kind::Mutex => None,
         }
     }
 }
@@ -71,17 +91,42 @@ impl NamedProfile {
                  (profiled locks and condition variables)"
             }
             Kind::Mutex => "Stack traces of holders of contended profiled locks",
+            Kind::Allocs => "A sampling of all past memory allocations",
+            Kind::Heap => "A sampling of memory allocations of live objects",
         }
     }
 
     /// Number of distinct stacks recorded so far.
     pub fn count(&self) -> usize {
+        if self.kind.heap_kind().is_some() {
+            return crate::alloc::sampler::heap_rows().len();
+        }
         Snapshot::take(self.kind.contention()).len()
+    }
+
+    /// True for `heap` and `allocs`, which need [`ProfiledAllocator`](crate::ProfiledAllocator)
+    /// as the global allocator.
+    pub(crate) fn is_heap(&self) -> bool {
+        self.kind.heap_kind().is_some()
     }
 
     /// Writes the profile: `debug <= 0` as gzip'd `profile.proto`, otherwise as
     /// Go's legacy text, exactly as Go's `Profile.WriteTo`.
+    ///
+    /// `heap` and `allocs` fail with [`io::ErrorKind::Unsupported`] when
+    /// [`ProfiledAllocator`](crate::ProfiledAllocator) is not the global allocator,
+    /// rather than writing an empty profile.
     pub fn write_to(&self, out: &mut dyn Write, debug: i64) -> io::Result<()> {
+        if let Some(default_sample_type) = self.kind.heap_kind() {
+            if !crate::alloc::sampler::installed() {
+                return Err(io::Error::new(io::ErrorKind::Unsupported, NOT_INSTALLED));
+            }
+            let snapshot = HeapSnapshot::take();
+            if debug <= 0 {
+                return proto::write(&heap::profile(&snapshot, default_sample_type), out);
+            }
+            return heap::write_text(&snapshot, &crate::memory::mem_stats(), out);
+        }
         let snapshot = Snapshot::take(self.kind.contention());
         self.write_snapshot(&snapshot, out, debug)
     }
@@ -93,6 +138,14 @@ impl NamedProfile {
         std::thread::sleep(duration);
         let after = Snapshot::take(self.kind.contention());
         self.write_profile(&self.delta_profile(&before, &after), out, 0)
+    }
+
+    /// `after - before` of a heap kind, with its duration (Go's delta for `?seconds=N`).
+    pub(crate) fn heap_delta(&self, before: &HeapSnapshot, after: &HeapSnapshot) -> Profile {
+        let default_sample_type = self.kind.heap_kind().flatten();
+        let mut profile = heap::profile(&heap::subtract(after, before), default_sample_type);
+        profile.duration_nanos = after.time_nanos.saturating_sub(before.time_nanos);
+        profile
     }
 
     pub(crate) fn snapshot(&self) -> Snapshot {
@@ -131,6 +184,8 @@ impl NamedProfile {
             Kind::Mutex => {
                 text::write_contention(profile, "mutex", Some(control::mutex_fraction()), out)
             }
+            // Heap deltas are proto only (`seconds` and `debug` are exclusive).
+            Kind::Heap | Kind::Allocs => proto::write(profile, out),
         }
     }
 }

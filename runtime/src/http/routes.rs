@@ -11,6 +11,7 @@ use hyper::{Request, Response, StatusCode};
 use super::index;
 use super::query::{self, Query};
 use super::response::{self, Body};
+use crate::profile::heap::HeapSnapshot;
 use crate::profiles::{self, NamedProfile};
 
 /// Per-server settings the handlers need.
@@ -18,6 +19,12 @@ use crate::profiles::{self, NamedProfile};
 pub(crate) struct Settings {
     /// Upper bound on `?seconds=N`.
     pub max_profile_seconds: u64,
+    /// Serve `/debug/pprof/profile`.
+    pub enable_cpu_profiling: bool,
+    /// Serve `/debug/pprof/heap` and `allocs`.
+    pub enable_memory_profiling: bool,
+    /// CPU sampling frequency.
+    pub cpu_profile_hz: i32,
 }
 
 pub(crate) async fn handle(
@@ -42,14 +49,25 @@ pub(crate) async fn handle(
         }
         return Ok(response::moved_permanently(&location));
     }
-    Ok(route(&path, Query::parse(raw_query), &settings).await)
+    let peer = request.extensions().get::<super::cpu::Peer>().copied();
+    Ok(route(&path, Query::parse(raw_query), &settings, peer).await)
 }
 
-async fn route(path: &str, query: Query, settings: &Settings) -> Response<Body> {
+async fn route(
+    path: &str,
+    query: Query,
+    settings: &Settings,
+    peer: Option<super::cpu::Peer>,
+) -> Response<Body> {
     match path {
         "/debug/pprof" => response::moved_permanently("/debug/pprof/"),
         "/debug/pprof/" => on_blocking_pool(|| response::html(index::render())).await,
         "/debug/stats" => on_blocking_pool(|| response::json(crate::stats::json())).await,
+        "/debug/pprof/profile" => super::cpu::serve(&query, settings, peer).await,
+        "/debug/gc" => on_blocking_pool(|| reclaim_response(crate::trigger_gc())).await,
+        "/debug/freeOSMemory" => {
+            on_blocking_pool(|| reclaim_response(crate::free_os_memory())).await
+        }
         _ => match path.strip_prefix("/debug/pprof/") {
             Some(name) => profile(name, query, settings).await,
             None => response::not_found(),
@@ -61,6 +79,19 @@ async fn profile(name: &str, query: Query, settings: &Settings) -> Response<Body
     let Some(profile) = profiles::lookup(name) else {
         return response::go_error(StatusCode::NOT_FOUND, "Unknown profile");
     };
+    if profile.is_heap() {
+        if let Some(refusal) = heap_refusal(settings).await {
+            return refusal;
+        }
+        // Go's handler runs a GC first for `heap?gc=1`; ours runs the reclaim hooks.
+        if name == "heap" && query.atoi("gc") > 0 {
+            on_blocking_pool(|| {
+                crate::trigger_gc();
+                response::not_found()
+            })
+            .await;
+        }
+    }
     let seconds = query.value("seconds");
     if !seconds.is_empty() {
         return delta(profile, seconds, &query, settings).await;
@@ -107,6 +138,22 @@ async fn delta(
             "seconds and debug params are incompatible",
         );
     }
+    if profile.is_heap() {
+        let before = HeapSnapshot::take();
+        tokio::time::sleep(Duration::from_secs(seconds.unsigned_abs())).await;
+        return on_blocking_pool(move || {
+            let delta = profile.heap_delta(&before, &HeapSnapshot::take());
+            let mut body = Vec::new();
+            match profile.write_profile(&delta, &mut body, 0) {
+                Ok(()) => response::profile(body, 0, &format!("{}-delta", profile.name())),
+                Err(e) => response::go_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &format!("Could not write profile: {e}"),
+                ),
+            }
+        })
+        .await;
+    }
     let before = profile.snapshot();
     // Async sleep: holds no thread; a client that hangs up drops this future.
     tokio::time::sleep(Duration::from_secs(seconds.unsigned_abs())).await;
@@ -124,9 +171,28 @@ async fn delta(
     .await
 }
 
+/// Why `heap`/`allocs` cannot be served here, if they cannot.
+async fn heap_refusal(settings: &Settings) -> Option<Response<Body>> {
+    if !settings.enable_memory_profiling {
+        return Some(response::go_error(
+            StatusCode::FORBIDDEN,
+            "memory profiling is disabled (Config::enable_memory_profiling = false)",
+        ));
+    }
+    let installed = tokio::task::spawn_blocking(crate::alloc::sampler::installed)
+        .await
+        .unwrap_or(false);
+    (!installed).then(|| response::go_error(StatusCode::NOT_IMPLEMENTED, profiles::NOT_INSTALLED))
+}
+
+/// `/debug/gc` and `/debug/freeOSMemory`: what was done, as JSON.
+fn reclaim_response(report: crate::ReclaimReport) -> Response<Body> {
+    response::json(serde_json::to_string_pretty(&report).unwrap_or_default())
+}
+
 /// Runs snapshot-and-encode work off the server's event loop; a panic in it becomes
 /// a 500 instead of a dropped connection.
-async fn on_blocking_pool(
+pub(super) async fn on_blocking_pool(
     work: impl FnOnce() -> Response<Body> + Send + 'static,
 ) -> Response<Body> {
     tokio::task::spawn_blocking(work).await.unwrap_or_else(|_| {

@@ -5,6 +5,7 @@
 //! is a pure function of the model and output is deterministic for a given snapshot.
 
 pub(crate) mod build;
+pub(crate) mod heap;
 pub(crate) mod proto;
 pub(crate) mod text;
 

@@ -38,7 +38,11 @@ pub(crate) fn write_contention(
 
 /// One `#\t<pc>\t<function>\t<file>:<line>` line per frame, inlined frames expanded,
 /// innermost first, as Go's `printStackRecord`.
-fn write_frames(profile: &Profile, locations: &[usize], out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write_frames(
+    profile: &Profile,
+    locations: &[usize],
+    out: &mut dyn Write,
+) -> io::Result<()> {
     for &location in locations {
         let location = &profile.locations[location];
         if location.lines.is_empty() {
