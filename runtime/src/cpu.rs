@@ -67,17 +67,17 @@ impl CpuSession {
             return Err(CpuError::InUse);
         }
         let started = Instant::now();
-        let started_nanos = unix_nanos();
         match ProfilerGuardBuilder::default().frequency(hz).build() {
             Ok(guard) => {
                 let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
                 LAST_START_NS.store(took, Ordering::Relaxed);
                 ACTIVE.store(true, Ordering::Relaxed);
+                // The profile's time and duration start once the sampler runs.
                 Ok(CpuSession {
                     guard: Some(guard),
                     hz,
-                    started_nanos,
-                    started,
+                    started_nanos: unix_nanos(),
+                    started: Instant::now(),
                 })
             }
             Err(e) => {
@@ -109,14 +109,26 @@ impl CpuSession {
             .unwrap_or_default();
         // Stop the timer before the (slow) symbolization.
         drop(self.guard.take());
+        crate::memory::trim();
         ACTIVE.store(false, Ordering::Relaxed);
         let period = 1_000_000_000 / i64::from(self.hz.max(1));
-        let profile_rows = rows.iter().map(|(ips, count)| {
-            (
-                below_signal_frame(ips),
-                vec![*count, count.saturating_mul(period)],
-            )
-        });
+        let stacks: Vec<(Vec<usize>, i64)> = rows
+            .iter()
+            .map(|(ips, count)| {
+                let mut stack = below_signal_frame(ips).to_vec();
+                // The interrupted frame's address is the exact PC, not a return
+                // address. Symbolization looks up `address - 1` (the call instruction
+                // of a return address) and `backtrace::resolve` subtracts 1 again, so
+                // +2 makes it land on the PC itself, even at a function's first byte.
+                if let Some(pc) = stack.first_mut() {
+                    *pc = pc.saturating_add(2);
+                }
+                (stack, *count)
+            })
+            .collect();
+        let profile_rows = stacks
+            .iter()
+            .map(|(stack, count)| (stack.as_slice(), vec![*count, count.saturating_mul(period)]));
         let mut profile = from_rows(profile_rows, Vec::new());
         profile.sample_types = vec![
             ValueType {
@@ -142,7 +154,14 @@ impl CpuSession {
 impl Drop for CpuSession {
     fn drop(&mut self) {
         // Stop the timer and unhook the signal first, then let the next session in.
-        drop(self.guard.take());
+        let guard = self.guard.take();
+        let was_running = guard.is_some();
+        drop(guard);
+        if was_running {
+            // Stopping makes `pprof` replace its ~68 MB sample table with a fresh one;
+            // return the old one's pages to the OS instead of keeping both resident.
+            crate::memory::trim();
+        }
         ACTIVE.store(false, Ordering::Relaxed);
         RUNNING.store(false, Ordering::Release);
     }

@@ -36,6 +36,25 @@
 //! Both are gzip'd `profile.proto` by default (`go tool pprof` reads them) and Go's
 //! legacy text with `?debug=1`. Stacks are symbolized in-process.
 //!
+//! # CPU and heap profiles
+//!
+//! `/debug/pprof/profile?seconds=N` is a CPU profile (100 Hz by default). The heap
+//! profiles (`/debug/pprof/heap`, `/debug/pprof/allocs`) need the sampling allocator:
+//!
+//! ```no_run
+//! #[global_allocator]
+//! static GLOBAL: profiled::ProfiledAllocator = profiled::ProfiledAllocator::system();
+//! # fn main() {}
+//! ```
+//!
+//! ```text
+//! go tool pprof -top 'http://127.0.0.1:6060/debug/pprof/profile?seconds=10'
+//! go tool pprof -top -sample_index=inuse_space http://127.0.0.1:6060/debug/pprof/heap
+//! ```
+//!
+//! [`mem_stats`], [`trigger_gc`] and [`free_os_memory`] are Go's memory statistics
+//! and GC controls as far as Rust has them (see their docs).
+//!
 //! # Costs
 //!
 //! The uncontended lock and unlock are parking_lot's plus one relaxed load; they read
@@ -105,6 +124,15 @@ pub mod __private {
     /// For the `locks` bench.
     pub fn capture_stack_depth() -> usize {
         crate::stack::Stack::capture().frames().len()
+    }
+
+    /// Starts a CPU profile at `hz` through the same sampler `/debug/pprof/profile`
+    /// uses; dropping the result stops it. `None` when one is already running.
+    /// For the `cpu` bench.
+    pub fn start_cpu_profile(hz: i32) -> Option<Box<dyn std::any::Any + Send>> {
+        crate::cpu::CpuSession::start(hz)
+            .ok()
+            .map(|session| Box::new(session) as Box<dyn std::any::Any + Send>)
     }
 
     /// Captures the caller's stack with DWARF unwinding; returns its depth.

@@ -226,14 +226,15 @@ fn run_hooks() -> (usize, Vec<String>) {
     (run, failed)
 }
 
+/// `malloc_trim(0)` where glibc has it; whether it ran.
 #[cfg(target_env = "gnu")]
-fn trim() -> bool {
+pub(crate) fn trim() -> bool {
     // SAFETY: malloc_trim has no preconditions; it only releases free heap pages.
     unsafe { libc::malloc_trim(0) };
     true
 }
 
 #[cfg(not(target_env = "gnu"))]
-fn trim() -> bool {
+pub(crate) fn trim() -> bool {
     false
 }

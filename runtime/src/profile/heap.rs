@@ -97,28 +97,63 @@ fn raw(row: &HeapRow) -> [i64; 4] {
     ]
 }
 
-/// Leading frames that are allocation machinery rather than the caller: the
-/// profiler, `__rust_alloc` shims and `alloc::alloc`, as Go hides `runtime.` frames.
-fn is_allocator_frame(frame: usize) -> bool {
-    let lines = symbolize::resolve(frame);
-    !lines.is_empty()
-        && lines.iter().all(|line| {
-            let name = line.function.trim_start_matches('<');
-            symbolize::is_internal(line)
-                || name.starts_with("__rust")
-                || name.starts_with("__rg_")
-                || name.starts_with("__rdl_")
-                || name.starts_with("alloc::alloc::")
-                || name.starts_with("std::alloc::")
-        })
+/// Functions of Rust's allocation runtime: the profiler, the `__rust_alloc` shims,
+/// the `alloc` crate (Box, Vec, String growth: Go's `runtime.newobject`,
+/// `growslice`, `concatstrings`) and hash map growth (Go's `hashGrow`).
+const ALLOCATION_RUNTIME: [&str; 9] = [
+    "__rust",
+    "__rg_",
+    "__rdl_",
+    "alloc::",
+    "core::alloc::",
+    "std::alloc::",
+    "std::collections::",
+    "hashbrown::",
+    "std::thread::local::",
+];
+
+fn is_allocation_runtime(line: &symbolize::Line) -> bool {
+    let name = line.function.trim_start_matches(['<', '&']);
+    // `<u8 as alloc::vec::spec_from_elem::SpecFromElem>::from_elem`: a trait of the
+    // allocation runtime implemented for a plain type.
+    let as_trait = name
+        .split_once(" as ")
+        .filter(|(self_type, _)| !self_type.contains("::"))
+        .map(|(_, rest)| rest);
+    symbolize::is_internal(line)
+        || ALLOCATION_RUNTIME
+            .iter()
+            .any(|p| name.starts_with(p) || as_trait.is_some_and(|t| t.starts_with(p)))
 }
 
-fn trim_allocator_frames(frames: &[usize]) -> &[usize] {
-    let first = frames
+/// Hides the allocation runtime above the code that allocated, as Go hides
+/// `runtime.` frames: leading locations whose function is allocation runtime are
+/// dropped from each sample, and leading inlined lines of it are dropped from
+/// locations, so that flat values land on the caller. A stack made only of
+/// allocation runtime keeps its outermost location.
+fn hide_allocation_runtime(profile: &mut Profile) {
+    let runtime: Vec<bool> = profile
+        .locations
         .iter()
-        .position(|&f| !is_allocator_frame(f))
-        .unwrap_or(0);
-    &frames[first..]
+        .map(|location| location.lines.last().is_some_and(is_allocation_runtime))
+        .collect();
+    for location in &mut profile.locations {
+        let first = location
+            .lines
+            .iter()
+            .position(|line| !is_allocation_runtime(line));
+        if let Some(first) = first.filter(|&first| first > 0) {
+            location.lines = location.lines[first..].into();
+        }
+    }
+    for sample in &mut profile.samples {
+        let keep = sample
+            .locations
+            .iter()
+            .position(|&l| !runtime.get(l).copied().unwrap_or(false))
+            .unwrap_or(sample.locations.len().saturating_sub(1));
+        sample.locations.drain(..keep);
+    }
 }
 
 fn comments(snapshot: &HeapSnapshot) -> Vec<String> {
@@ -149,9 +184,10 @@ pub(crate) fn profile(
         let [allocs, alloc_bytes, inuse, inuse_bytes] = raw(row);
         let (a0, a1) = scale_heap_sample(allocs, alloc_bytes, rate);
         let (i0, i1) = scale_heap_sample(inuse, inuse_bytes, rate);
-        (trim_allocator_frames(&row.frames), vec![a0, a1, i0, i1])
+        (row.frames.as_slice(), vec![a0, a1, i0, i1])
     });
     let mut profile = from_rows(rows, comments(snapshot));
+    hide_allocation_runtime(&mut profile);
     profile.sample_types = vec![
         ValueType {
             ty: "alloc_objects",
@@ -191,9 +227,10 @@ pub(crate) fn write_text(
     let rows = snapshot
         .rows
         .iter()
-        .map(|row| (trim_allocator_frames(&row.frames), raw(row).to_vec()));
+        .map(|row| (row.frames.as_slice(), raw(row).to_vec()));
     // Sorted by values descending, last first: in-use bytes, as Go sorts.
-    let profile = from_rows(rows, comments(snapshot));
+    let mut profile = from_rows(rows, comments(snapshot));
+    hide_allocation_runtime(&mut profile);
     let mut total = [0i64; 4];
     for sample in &profile.samples {
         for (t, v) in total.iter_mut().zip(&sample.values) {
