@@ -82,3 +82,8 @@ pub(super) fn freeing(ptr: *mut u8, size: usize) {
         }
     });
 }
+
+/// Sends this thread's next allocation to the cold path (e.g. after a rate change).
+pub(super) fn resample_soon() {
+    let _ = LOCAL.try_with(|local| local.threshold.set(0));
+}

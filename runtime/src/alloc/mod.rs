@@ -28,8 +28,8 @@ static MEM_PROFILE_RATE: AtomicUsize = AtomicUsize::new(DEFAULT_MEM_PROFILE_RATE
 /// On average one allocation per `rate` bytes allocated is sampled (a Poisson process
 /// over bytes, so big allocations are almost always sampled and small ones rarely);
 /// the `heap` and `allocs` profiles scale samples back up. `1` samples every
-/// allocation, `0` switches sampling off. Threads pick up a new rate within 256 KiB
-/// of their own allocations.
+/// allocation, `0` switches sampling off. The calling thread uses the new rate from
+/// its next allocation; other threads within 256 KiB of their own allocations.
 ///
 /// ```
 /// let previous = profiled::set_mem_profile_rate(64 * 1024);
@@ -37,7 +37,10 @@ static MEM_PROFILE_RATE: AtomicUsize = AtomicUsize::new(DEFAULT_MEM_PROFILE_RATE
 /// profiled::set_mem_profile_rate(previous);
 /// ```
 pub fn set_mem_profile_rate(rate: usize) -> usize {
-    MEM_PROFILE_RATE.swap(rate, Ordering::Relaxed)
+    let previous = MEM_PROFILE_RATE.swap(rate, Ordering::Relaxed);
+    // The calling thread's next allocation redraws its countdown at the new rate.
+    hot::resample_soon();
+    previous
 }
 
 /// The current heap sampling rate in bytes (0 when off).
