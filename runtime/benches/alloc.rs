@@ -81,6 +81,32 @@ fn churn_group(c: &mut Criterion, threads: usize) {
     group.finish();
 }
 
+/// One 64-byte allocation and its free: the per-call cost of the hot path.
+fn alloc_free(c: &mut Criterion) {
+    let mut group = c.benchmark_group("alloc_free_64b");
+    let layout = Layout::from_size_align(64, 8).unwrap();
+    group.bench_function("system", |b| {
+        b.iter(|| {
+            // SAFETY: valid layout; the block is freed with the same layout.
+            unsafe {
+                let p = System.alloc(layout);
+                System.dealloc(black_box(p), layout);
+            }
+        })
+    });
+    profiled::set_mem_profile_rate(512 * 1024);
+    group.bench_function("profiled_512k", |b| {
+        b.iter(|| {
+            // SAFETY: as above.
+            unsafe {
+                let p = PROFILED.alloc(layout);
+                PROFILED.dealloc(black_box(p), layout);
+            }
+        })
+    });
+    group.finish();
+}
+
 fn churn_1(c: &mut Criterion) {
     churn_group(c, 1);
 }
@@ -89,5 +115,5 @@ fn churn_2(c: &mut Criterion) {
     churn_group(c, 2);
 }
 
-criterion_group!(benches, churn_1, churn_2);
+criterion_group!(benches, alloc_free, churn_1, churn_2);
 criterion_main!(benches);
