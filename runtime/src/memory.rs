@@ -124,8 +124,10 @@ fn hooks() -> &'static Mutex<Vec<(String, Hook)>> {
 /// `/debug/freeOSMemory` and `/debug/pprof/heap?gc=1` call to release memory the
 /// program can do without: clear a cache, shrink a pool, drop idle buffers.
 ///
-/// Hooks run in registration order on the caller's thread; a hook that panics is
-/// skipped (and reported) without stopping the others.
+/// Hooks run in registration order on the caller's thread, one reclaim pass at a
+/// time; a hook that panics is skipped (and reported) without stopping the others.
+/// A hook must not call `register_reclaim_hook`, `trigger_gc` or `free_os_memory`
+/// itself (it would wait for its own pass to end).
 ///
 /// ```
 /// use std::sync::Mutex;

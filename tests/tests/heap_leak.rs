@@ -109,6 +109,20 @@ fn leak_shows_as_inuse_space_on_leaky() {
     assert_eq!(get(addr, "/debug/pprof/heap?gc=1").status, 200);
     assert!(RAN.load(std::sync::atomic::Ordering::Relaxed));
 
+    let stats: serde_json::Value =
+        serde_json::from_slice(&get(addr, "/debug/stats").body).expect("stats are JSON");
+    assert_eq!(stats["memory"]["allocator_installed"], true, "{stats:#}");
+    assert!(stats["memory"]["alloc"].as_u64().unwrap() >= LEAK as u64);
+    assert!(stats["memory"]["rss"].as_u64().unwrap() >= LEAK as u64);
+    assert!(stats["process"]["threads"].as_u64().unwrap() >= 2);
+    assert!(stats["process"]["uptime_seconds"].as_f64().unwrap() > 0.0);
+    assert!(stats["process"]["cpu_user_seconds"].as_f64().unwrap() > 0.0);
+    assert_eq!(stats["settings"]["mem_profile_rate"], RATE);
+    assert_eq!(stats["settings"]["cpu_profile_hz"], 100);
+    let gc: serde_json::Value = serde_json::from_slice(&get(addr, "/debug/gc").body).unwrap();
+    assert_eq!(gc["hooks_run"], 1, "{gc:#}");
+    assert!(gc["rss_after"].as_u64().unwrap() > 0);
+
     if let Some(go) = go_binary() {
         let saved = std::env::temp_dir().join(format!("heap-{}.pb.gz", std::process::id()));
         std::fs::write(&saved, &response.body).unwrap();
