@@ -10,20 +10,21 @@ use profiled_tests::{decode, get, go_binary, go_tool_pprof, pprof_complaints, to
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
-/// Busy work that calls nothing, so every sample in it is its own flat time.
+/// Busy work whose inner loop calls nothing (xorshift: shifts and xors, no
+/// overflow checks, no `black_box`), so its samples are its own flat time even in
+/// unoptimized builds.
 #[inline(never)]
 fn spin() -> u64 {
     let mut x = 1u64;
     while !STOP.load(Ordering::Relaxed) {
-        // A plain counter loop: no iterator calls, even in unoptimized builds.
         let mut i = 0u32;
-        while i < 10_000 {
-            x = black_box(
-                x.wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407),
-            );
+        while i < 100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
             i += 1;
         }
+        x = black_box(x);
     }
     x
 }
