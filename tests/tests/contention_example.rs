@@ -47,10 +47,11 @@ fn contention_example_shows_audit_ledger_as_the_culprit() {
             .spawn()
             .expect("start the example"),
     );
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
     let mut first = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    stdout.read_line(&mut first).unwrap();
+    // Keep reading: the example prints more, and a closed pipe would kill it.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     let addr: SocketAddr = first
         .split("http://")
         .nth(1)
