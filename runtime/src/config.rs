@@ -42,11 +42,13 @@ pub struct Config {
     /// Heavy requests (delta profiles, CPU profiles, traces) served at once; more
     /// get 429. Default: 4.
     pub max_concurrent_heavy_requests: usize,
-    /// Reserved for the CPU profile (`/debug/pprof/profile`), which this release does
-    /// not serve yet; accepted so configurations carry over. Default: true.
+    /// Serve the CPU profile (`/debug/pprof/profile`); when false it answers 403.
+    /// Default: true.
     pub enable_cpu_profiling: bool,
-    /// Reserved for the heap profiles (`/debug/pprof/heap`, `allocs`), which this
-    /// release does not serve yet; accepted so configurations carry over. Default: true.
+    /// Sample allocations for the heap profiles (`/debug/pprof/heap`, `allocs`);
+    /// when false, `Profiler::start` sets the sampling rate to 0 and those endpoints
+    /// answer 403. Needs [`ProfiledAllocator`](crate::ProfiledAllocator) as the global
+    /// allocator. Default: true.
     pub enable_memory_profiling: bool,
     /// Record waits on profiled locks and condition variables. Default: true.
     pub enable_block_profiling: bool,
@@ -72,6 +74,13 @@ pub struct Config {
     /// Tasks tracked at once by `profiled::task::spawn`; more run untracked and are
     /// counted as dropped. Fixed when the first task is spawned. Default: 16384.
     pub max_tasks: usize,
+    /// CPU profile sampling frequency in Hz, 1 to 1000. Default: 100, as Go.
+    pub cpu_profile_hz: i32,
+    /// Heap sampling rate in bytes, as Go's `runtime.MemProfileRate`: one sample per
+    /// this many bytes allocated on average; 1 samples every allocation, 0 none.
+    /// Changeable at runtime with [`set_mem_profile_rate`](crate::set_mem_profile_rate).
+    /// Default: 524288.
+    pub mem_profile_rate: usize,
 }
 
 impl Default for Config {
@@ -94,6 +103,8 @@ impl Default for Config {
             max_stacks: DEFAULT_MAX_STACKS,
             max_profile_seconds: 600,
             max_tasks: crate::task::DEFAULT_MAX_TASKS,
+            cpu_profile_hz: crate::cpu::DEFAULT_CPU_PROFILE_HZ,
+            mem_profile_rate: crate::alloc::DEFAULT_MEM_PROFILE_RATE,
         }
     }
 }
@@ -105,7 +116,8 @@ impl Config {
     /// `PROFILED_ENABLE_{CPU,MEMORY,BLOCK,MUTEX,FUNCTION}_PROFILING`,
     /// `PROFILED_BLOCK_RATE`, `PROFILED_MUTEX_FRACTION`, `PROFILED_MAX_STACK_DEPTH`,
     /// `PROFILED_MAX_STACKS`, `PROFILED_MAX_PROFILE_SECONDS`, `PROFILED_MAX_TASKS`,
-    /// `PROFILED_MAX_CONCURRENT_HEAVY_REQUESTS`. Booleans are `true`/`false`/`1`/`0`.
+    /// `PROFILED_MAX_CONCURRENT_HEAVY_REQUESTS`, `PROFILED_CPU_PROFILE_HZ`,
+    /// `PROFILED_MEM_PROFILE_RATE`. Booleans are `true`/`false`/`1`/`0`.
     ///
     /// ```
     /// // SAFETY: no other thread of this doctest reads the environment.
@@ -218,6 +230,8 @@ impl Config {
             &mut c.max_profile_seconds,
         )?;
         parsed(&lookup, "PROFILED_MAX_TASKS", int, &mut c.max_tasks)?;
+        parsed(&lookup, "PROFILED_CPU_PROFILE_HZ", int, &mut c.cpu_profile_hz)?;
+        parsed(&lookup, "PROFILED_MEM_PROFILE_RATE", int, &mut c.mem_profile_rate)?;
         parsed(
             &lookup,
             "PROFILED_MAX_CONCURRENT_HEAVY_REQUESTS",
@@ -252,6 +266,9 @@ impl Config {
         }
         if self.max_profile_seconds == 0 {
             return Err(ConfigError::InvalidMaxProfileSeconds);
+        }
+        if !(1..=crate::cpu::MAX_CPU_PROFILE_HZ).contains(&self.cpu_profile_hz) {
+            return Err(ConfigError::InvalidCpuProfileHz(self.cpu_profile_hz));
         }
         let addr = resolve(&self.listen_addr)?;
         if self.auth_token.as_deref().is_some_and(str::is_empty) {
@@ -319,6 +336,8 @@ pub enum ConfigError {
         /// What was expected.
         expected: &'static str,
     },
+    /// `cpu_profile_hz` is outside 1..=1000.
+    InvalidCpuProfileHz(i32),
 }
 
 impl fmt::Display for ConfigError {
@@ -379,6 +398,11 @@ impl fmt::Display for ConfigError {
             ConfigError::InvalidMaxProfileSeconds => {
                 write!(f, "invalid max_profile_seconds 0: must be at least 1")
             }
+            ConfigError::InvalidCpuProfileHz(hz) => write!(
+                f,
+                "invalid cpu_profile_hz {hz}: must be between 1 and {}; disable with enable_cpu_profiling = false",
+                crate::cpu::MAX_CPU_PROFILE_HZ
+            ),
         }
     }
 }
@@ -432,6 +456,20 @@ mod tests {
                     ..Config::default()
                 },
                 ConfigError::InvalidMaxStacks(0),
+            ),
+            (
+                Config {
+                    cpu_profile_hz: 0,
+                    ..Config::default()
+                },
+                ConfigError::InvalidCpuProfileHz(0),
+            ),
+            (
+                Config {
+                    cpu_profile_hz: 1001,
+                    ..Config::default()
+                },
+                ConfigError::InvalidCpuProfileHz(1001),
             ),
         ];
         for (config, expected) in cases {

@@ -107,6 +107,25 @@
 //! Both are gzip'd `profile.proto` by default (`go tool pprof` reads them) and Go's
 //! legacy text with `?debug=1`. Stacks are symbolized in-process.
 //!
+//! # CPU and heap profiles
+//!
+//! `/debug/pprof/profile?seconds=N` is a CPU profile (100 Hz by default). The heap
+//! profiles (`/debug/pprof/heap`, `/debug/pprof/allocs`) need the sampling allocator:
+//!
+//! ```no_run
+//! #[global_allocator]
+//! static GLOBAL: profiled::ProfiledAllocator = profiled::ProfiledAllocator::system();
+//! # fn main() {}
+//! ```
+//!
+//! ```text
+//! go tool pprof -top 'http://127.0.0.1:6060/debug/pprof/profile?seconds=10'
+//! go tool pprof -top -sample_index=inuse_space http://127.0.0.1:6060/debug/pprof/heap
+//! ```
+//!
+//! [`mem_stats`], [`trigger_gc`] and [`free_os_memory`] are Go's memory statistics
+//! and GC controls as far as Rust has them (see their docs).
+//!
 //! # Costs
 //!
 //! The uncontended lock and unlock are parking_lot's plus one relaxed load; they read
@@ -125,11 +144,14 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod alloc;
 mod clock;
 mod config;
 mod control;
+mod cpu;
 pub(crate) mod http;
 mod instrument;
+mod memory;
 pub mod metrics;
 mod profile;
 mod profiler;
@@ -144,6 +166,9 @@ pub mod thread;
 mod threads;
 mod trace;
 
+pub use alloc::{
+    DEFAULT_MEM_PROFILE_RATE, ProfiledAllocator, mem_profile_rate, set_mem_profile_rate,
+};
 pub use config::{Config, ConfigError, MAX_STACKS_LIMIT};
 pub use control::{block_rate, mutex_fraction, set_block_rate, set_mutex_fraction};
 pub use http::ProfiledService;
@@ -152,7 +177,11 @@ pub use profiled_macros::{profiled, profiled_mutex, profiled_rwlock};
 pub use profiler::{Profiler, StartError};
 pub use profiles::{NamedProfile, lookup, profiles};
 pub use site::{FnKind, FunctionStats, LockKind, LockSiteStats, functions, lock_sites};
-pub use stats::{RegistryStats, Settings, Stats, TaskStats, stats};
+pub use stats::{ProcessStats, RegistryStats, Settings, Stats, TaskStats, stats};
+pub use cpu::{DEFAULT_CPU_PROFILE_HZ, MAX_CPU_PROFILE_HZ};
+pub use memory::{
+    MemStats, ReclaimReport, free_os_memory, mem_stats, register_reclaim_hook, trigger_gc,
+};
 pub use sync::{
     MappedProfiledMutexGuard, MappedProfiledRwLockReadGuard, MappedProfiledRwLockWriteGuard,
     ProfiledCondvar, ProfiledMutex, ProfiledMutexGuard, ProfiledRwLock, ProfiledRwLockReadGuard,
@@ -185,6 +214,15 @@ pub mod __private {
         let dump = crate::threads::dump();
         let with_stack = dump.threads.iter().filter(|t| !t.frames.is_empty()).count();
         (dump.threads.len(), with_stack, dump.elapsed)
+    }
+
+    /// Starts a CPU profile at `hz` through the same sampler `/debug/pprof/profile`
+    /// uses; dropping the result stops it. `None` when one is already running.
+    /// For the `cpu` bench.
+    pub fn start_cpu_profile(hz: i32) -> Option<Box<dyn std::any::Any + Send>> {
+        crate::cpu::CpuSession::start(hz)
+            .ok()
+            .map(|session| Box::new(session) as Box<dyn std::any::Any + Send>)
     }
 
     /// Captures the caller's stack with DWARF unwinding; returns its depth.

@@ -30,6 +30,7 @@ struct Switches {
     block_rate: i64,
     mutex_fraction: i64,
     functions: bool,
+    mem_profile_rate: usize,
 }
 
 impl Switches {
@@ -46,6 +47,11 @@ impl Switches {
                 0
             },
             functions: config.enable_function_profiling,
+            mem_profile_rate: if config.enable_memory_profiling {
+                config.mem_profile_rate
+            } else {
+                0
+            },
         }
     }
 
@@ -53,9 +59,11 @@ impl Switches {
         control::set_block_rate(self.block_rate);
         control::set_mutex_fraction(self.mutex_fraction);
         instrument::set_function_profiling(self.functions);
+        crate::alloc::set_mem_profile_rate(self.mem_profile_rate);
     }
 
     fn off() {
+        crate::alloc::set_mem_profile_rate(0);
         control::set_block_rate(0);
         control::set_mutex_fraction(0);
         instrument::set_function_profiling(false);
@@ -148,6 +156,7 @@ impl Profiler {
         registry::set_capacity(config.max_stacks);
         crate::task::registry::set_capacity(config.max_tasks);
         control::set_max_stack_depth(config.max_stack_depth);
+        crate::cpu::set_configured_hz(config.cpu_profile_hz);
         let switches = Switches::from_config(config);
         let signals = if config.enable_signals {
             Some(SignalThread::start(switches).map_err(StartError::Signals)?)

@@ -6,7 +6,13 @@ use std::time::Duration;
 use crate::control;
 use crate::profile::build::{self, Contention, Snapshot};
 use crate::profile::goroutine::{self, CountSnapshot};
+use crate::profile::heap::{self, HeapSnapshot};
 use crate::profile::{Profile, folded, proto, text};
+
+/// The error text of `heap` and `allocs` without profiled's allocator installed.
+pub(crate) const NOT_INSTALLED: &str = "heap profiling needs profiled's allocator: add \
+    `#[global_allocator] static GLOBAL: profiled::ProfiledAllocator = profiled::ProfiledAllocator::system();` \
+    to your binary";
 
 /// A profile this process serves, looked up by its Go name.
 ///
@@ -24,15 +30,19 @@ pub struct NamedProfile {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
+    Allocs,
     Block,
     Goroutine,
+    Heap,
     Mutex,
     Threadcreate,
 }
 
-const ALL: [Kind; 4] = [
+const ALL: [Kind; 6] = [
+    Kind::Allocs,
     Kind::Block,
     Kind::Goroutine,
+    Kind::Heap,
     Kind::Mutex,
     Kind::Threadcreate,
 ];
@@ -47,7 +57,7 @@ pub(crate) enum Output {
 }
 
 /// Looks up a profile by its Go name (`"mutex"`, `"block"`, `"goroutine"`,
-/// `"threadcreate"`).
+/// `"threadcreate"`, `"heap"`, `"allocs"`).
 pub fn lookup(name: &str) -> Option<NamedProfile> {
     ALL.into_iter()
         .find(|kind| kind.name() == name)
@@ -62,10 +72,21 @@ pub fn profiles() -> Vec<NamedProfile> {
 impl Kind {
     fn name(self) -> &'static str {
         match self {
+            Kind::Allocs => "allocs",
             Kind::Block => "block",
+            Kind::Heap => "heap",
             Kind::Mutex => "mutex",
             Kind::Goroutine => "goroutine",
             Kind::Threadcreate => "threadcreate",
+        }
+    }
+
+    /// For `heap` and `allocs`: the default sample type Go sets (`None` = last).
+    fn heap_kind(self) -> Option<Option<&'static str>> {
+        match self {
+            Kind::Heap => Some(None),
+            Kind::Allocs => Some(Some("alloc_space")),
+            _ => None,
         }
     }
 
@@ -74,7 +95,7 @@ impl Kind {
         match self {
             Kind::Block => Some(Contention::Block),
             Kind::Mutex => Some(Contention::Mutex),
-            Kind::Goroutine | Kind::Threadcreate => None,
+            Kind::Goroutine | Kind::Threadcreate | Kind::Heap | Kind::Allocs => None,
         }
     }
 }
@@ -84,6 +105,7 @@ impl Kind {
 pub(crate) enum ProfileSnapshot {
     Contention(Snapshot),
     Counts(CountSnapshot),
+    Heap(HeapSnapshot),
 }
 
 impl NamedProfile {
@@ -108,12 +130,22 @@ impl NamedProfile {
                 "Stack traces that led to the creation of new OS threads \
                  (through profiled::thread); other threads counted with an empty stack"
             }
+            Kind::Allocs => "A sampling of all past memory allocations",
+            Kind::Heap => "A sampling of memory allocations of live objects",
         }
+    }
+
+    /// `heap` or `allocs`.
+    pub(crate) fn is_heap(&self) -> bool {
+        self.kind.heap_kind().is_some()
     }
 
     /// Number of distinct stacks recorded so far; for `goroutine` the number of live
     /// threads, for `threadcreate` the number of threads counted, as Go's index shows.
     pub fn count(&self) -> usize {
+        if self.is_heap() {
+            return crate::alloc::sampler::heap_rows().len();
+        }
         match self.kind.contention() {
             Some(contention) => Snapshot::take(contention).len(),
             None if self.kind == Kind::Goroutine => {
@@ -126,7 +158,21 @@ impl NamedProfile {
     /// Writes the profile: `debug <= 0` as gzip'd `profile.proto`, otherwise as
     /// Go's legacy text, exactly as Go's `Profile.WriteTo` (`goroutine` with
     /// `debug >= 2`: a full dump of every thread, as Go's).
+    ///
+    /// `heap` and `allocs` fail with [`io::ErrorKind::Unsupported`] when
+    /// [`ProfiledAllocator`](crate::ProfiledAllocator) is not the global allocator,
+    /// rather than writing an empty profile.
     pub fn write_to(&self, out: &mut dyn Write, debug: i64) -> io::Result<()> {
+        if let Some(default_sample_type) = self.kind.heap_kind() {
+            if !crate::alloc::sampler::installed() {
+                return Err(io::Error::new(io::ErrorKind::Unsupported, NOT_INSTALLED));
+            }
+            let snapshot = HeapSnapshot::take();
+            if debug <= 0 {
+                return proto::write(&heap::profile(&snapshot, default_sample_type), out);
+            }
+            return heap::write_text(&snapshot, &crate::memory::mem_stats(), out);
+        }
         match self.kind.contention() {
             Some(contention) => self.write_snapshot(&Snapshot::take(contention), out, debug),
             None if self.kind == Kind::Goroutine && debug >= 2 => {
@@ -169,6 +215,7 @@ impl NamedProfile {
         match snapshot {
             ProfileSnapshot::Contention(snapshot) => build::contention(snapshot),
             ProfileSnapshot::Counts(counts) => counts.profile(self.name()),
+            ProfileSnapshot::Heap(snapshot) => heap::profile(snapshot, self.kind.heap_kind().flatten()),
         }
     }
 
@@ -199,6 +246,9 @@ impl NamedProfile {
     }
 
     pub(crate) fn snapshot(&self) -> ProfileSnapshot {
+        if self.is_heap() {
+            return ProfileSnapshot::Heap(HeapSnapshot::take());
+        }
         match self.kind.contention() {
             Some(contention) => ProfileSnapshot::Contention(Snapshot::take(contention)),
             None if self.kind == Kind::Goroutine => {
@@ -223,16 +273,19 @@ impl NamedProfile {
                 profile.duration_nanos = after.time_nanos.saturating_sub(before.time_nanos);
                 profile
             }
+            (ProfileSnapshot::Heap(before), ProfileSnapshot::Heap(after)) => {
+                let default_sample_type = self.kind.heap_kind().flatten();
+                let mut profile = heap::profile(&heap::subtract(after, before), default_sample_type);
+                profile.duration_nanos = after.time_nanos.saturating_sub(before.time_nanos);
+                profile
+            }
             (ProfileSnapshot::Counts(before), ProfileSnapshot::Counts(after)) => {
                 let mut profile = after.minus(before).profile(self.name());
                 profile.duration_nanos = after.time_nanos.saturating_sub(before.time_nanos);
                 profile
             }
             // Snapshots of one profile always have the same shape.
-            (_, after) => match after {
-                ProfileSnapshot::Contention(_) => build::contention(&Snapshot::default()),
-                ProfileSnapshot::Counts(_) => CountSnapshot::default().profile(self.name()),
-            },
+            (_, after) => self.profile_of(after),
         }
     }
 
@@ -262,6 +315,8 @@ impl NamedProfile {
             Kind::Goroutine | Kind::Threadcreate => {
                 goroutine::write_count_text(profile, self.name(), out)
             }
+            // Heap deltas are proto only (`seconds` and `debug` are exclusive).
+            Kind::Heap | Kind::Allocs => proto::write(profile, out),
         }
     }
 }

@@ -27,6 +27,10 @@ pub struct Stats {
     pub functions: Vec<FunctionStats>,
     /// Tracked tasks (`profiled::task::spawn`).
     pub tasks: TaskStats,
+    /// Allocator counters and process memory, as [`mem_stats`](crate::mem_stats).
+    pub memory: crate::MemStats,
+    /// Threads, uptime and CPU time of the process.
+    pub process: ProcessStats,
 }
 
 /// Counts of tracked tasks.
@@ -37,6 +41,24 @@ pub struct TaskStats {
     pub live: usize,
     /// Tasks spawned while the registry was full, so not tracked.
     pub dropped: u64,
+}
+
+/// Process-wide figures from `/proc/self` and `getrusage`.
+#[derive(Clone, Debug, Default, Serialize)]
+#[non_exhaustive]
+pub struct ProcessStats {
+    /// OS threads in the process.
+    pub threads: u64,
+    /// Seconds since the process started.
+    pub uptime_seconds: f64,
+    /// CPU time spent in user mode, seconds.
+    pub cpu_user_seconds: f64,
+    /// CPU time spent in the kernel, seconds.
+    pub cpu_system_seconds: f64,
+    /// Whether a CPU profile is being taken now.
+    pub cpu_profile_running: bool,
+    /// Milliseconds the last CPU profile request took to start its sampler.
+    pub cpu_profile_last_start_ms: f64,
 }
 
 /// Current profiling switches and limits.
@@ -53,6 +75,10 @@ pub struct Settings {
     pub max_stack_depth: usize,
     /// `"frame-pointer"` or `"dwarf"`.
     pub stack_unwinder: &'static str,
+    /// Heap sampling rate in bytes; 0 when off.
+    pub mem_profile_rate: usize,
+    /// CPU profile sampling frequency.
+    pub cpu_profile_hz: i32,
 }
 
 /// Usage of the bounded registries; all zero before the first recorded event.
@@ -67,6 +93,10 @@ pub struct RegistryStats {
     pub dropped_mutex_events: u64,
     /// Block-profile events lost because their stack did not fit.
     pub dropped_block_events: u64,
+    /// Distinct allocation stacks the heap table can hold (0 before the first sample).
+    pub heap_stack_capacity: usize,
+    /// Allocation stacks that did not fit.
+    pub heap_dropped_stacks: u64,
 }
 
 /// Takes a snapshot of the profiler's settings and aggregates.
@@ -78,6 +108,8 @@ pub fn stats() -> Stats {
             function_profiling: crate::instrument::function_profiling(),
             max_stack_depth: control::max_stack_depth(),
             stack_unwinder: stack::UNWINDER,
+            mem_profile_rate: crate::mem_profile_rate(),
+            cpu_profile_hz: crate::cpu::configured_hz(),
         },
         registry: registry::existing()
             .map(|r| RegistryStats {
@@ -85,14 +117,69 @@ pub fn stats() -> Stats {
                 dropped_stacks: r.stacks.dropped(),
                 dropped_mutex_events: r.mutex.dropped(),
                 dropped_block_events: r.block.dropped(),
+                ..RegistryStats::default()
             })
-            .unwrap_or_default(),
+            .map(|mut registry| {
+                (registry.heap_stack_capacity, registry.heap_dropped_stacks) =
+                    crate::alloc::sampler::stack_usage();
+                registry
+            })
+            .unwrap_or_else(|| {
+                let (heap_stack_capacity, heap_dropped_stacks) =
+                    crate::alloc::sampler::stack_usage();
+                RegistryStats {
+                    heap_stack_capacity,
+                    heap_dropped_stacks,
+                    ..RegistryStats::default()
+                }
+            }),
         locks: lock_sites(),
         functions: functions(),
         tasks: TaskStats {
             live: crate::task::task_count(),
             dropped: crate::task::dropped(),
         },
+        memory: crate::mem_stats(),
+        process: process_stats(),
+    }
+}
+
+fn process_stats() -> ProcessStats {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; zeroed is a valid rusage.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let seconds = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    ProcessStats {
+        threads: crate::memory::status_kib("Threads:"),
+        uptime_seconds: uptime_seconds(),
+        cpu_user_seconds: seconds(usage.ru_utime),
+        cpu_system_seconds: seconds(usage.ru_stime),
+        cpu_profile_running: crate::cpu::running(),
+        cpu_profile_last_start_ms: crate::cpu::last_start_ms(),
+    }
+}
+
+/// Process age: `/proc/uptime` minus the start time in `/proc/self/stat` (field 22,
+/// clock ticks after boot).
+fn uptime_seconds() -> f64 {
+    let system_uptime = std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse::<f64>().ok());
+    let start_ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|t| {
+            // The command name (field 2) may hold spaces: count fields after its ')'.
+            let rest = &t[t.rfind(')')? + 1..];
+            rest.split_whitespace().nth(19)?.parse::<f64>().ok()
+        });
+    // SAFETY: sysconf has no preconditions.
+    let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    match (system_uptime, start_ticks) {
+        (Some(up), Some(start)) => (up - start / ticks_per_second).max(0.0),
+        _ => 0.0,
     }
 }
 

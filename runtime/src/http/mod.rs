@@ -2,6 +2,8 @@
 //! runtime. `routes.rs` maps paths to handlers, `query.rs` parses parameters as Go
 //! does, `response.rs` builds Go-shaped responses, `index.rs` renders the index.
 
+mod cpu;
+mod peer;
 mod index;
 mod query;
 mod response;
@@ -168,8 +170,15 @@ async fn serve(
             },
         };
         let settings = Arc::clone(&settings);
+        // Long handlers (CPU profile) watch the socket for a hang-up: hyper does not
+        // drop a pending handler when the client closes. The fd outlives every
+        // handler of its connection, which runs inside this task.
+        let peer = peer::Peer::new(std::os::fd::AsRawFd::as_raw_fd(&stream));
         tokio::spawn(async move {
-            let service = service_fn(move |request| routes::handle(request, Arc::clone(&settings)));
+            let service = service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(peer);
+                routes::handle(request, Arc::clone(&settings))
+            });
             // Errors are the client's (bad request, timeout, hang-up): nothing to do.
             let _ = http1::Builder::new()
                 .timer(TokioTimer::new())

@@ -131,3 +131,8 @@ pub(crate) fn prometheus_text(body: String) -> Response<Body> {
 pub(crate) fn attachment_json(body: String, filename: &str) -> Response<Body> {
     attachment(json(body), filename)
 }
+
+/// For a client that hung up mid-profile (it will not read this).
+pub(crate) fn client_hung_up() -> Response<Body> {
+    go_error(StatusCode::BAD_REQUEST, "client hung up")
+}

@@ -8,6 +8,7 @@ use std::time::Duration;
 use hyper::{Request, Response, StatusCode};
 
 use super::index;
+use super::peer::Peer;
 use super::query::{self, Query};
 use super::response::{self, Body};
 use crate::profiles::{self, NamedProfile, Output};
@@ -23,6 +24,12 @@ pub(crate) struct Settings {
     pub heavy: Arc<tokio::sync::Semaphore>,
     /// Path prefix the endpoints are mounted under ("" for the root).
     pub prefix: String,
+    /// Serve `/debug/pprof/profile`.
+    pub enable_cpu_profiling: bool,
+    /// Serve `/debug/pprof/heap` and `allocs`.
+    pub enable_memory_profiling: bool,
+    /// CPU sampling frequency.
+    pub cpu_profile_hz: i32,
 }
 
 impl std::fmt::Debug for Settings {
@@ -48,6 +55,9 @@ impl Settings {
                 config.max_concurrent_heavy_requests,
             )),
             prefix: prefix.trim_end_matches('/').to_owned(),
+            enable_cpu_profiling: config.enable_cpu_profiling,
+            enable_memory_profiling: config.enable_memory_profiling,
+            cpu_profile_hz: config.cpu_profile_hz,
         }
     }
 
@@ -141,26 +151,55 @@ where
         }
         _ => {}
     }
-    Ok(route(&path, Query::parse(raw_query), &settings).await)
+    let peer = request.extensions().get::<Peer>().copied();
+    Ok(route(&path, Query::parse(raw_query), &settings, peer).await)
 }
 
-async fn route(path: &str, query: Query, settings: &Settings) -> Response<Body> {
+async fn route(
+    path: &str,
+    query: Query,
+    settings: &Settings,
+    peer: Option<Peer>,
+) -> Response<Body> {
     match path {
         "/debug/pprof" => response::moved_permanently(&format!("{}/debug/pprof/", settings.prefix)),
         "/debug/pprof/" => on_blocking_pool(|| response::html(index::render())).await,
         "/debug/stats" => on_blocking_pool(|| response::json(crate::stats::json())).await,
-        "/debug/pprof/trace" => trace(&query, settings).await,
+        "/debug/pprof/trace" => trace(&query, settings, peer).await,
+        "/debug/pprof/profile" => super::cpu::serve(&query, settings, peer).await,
+        "/debug/gc" => on_blocking_pool(|| reclaim_response(crate::trigger_gc())).await,
+        "/debug/freeOSMemory" => {
+            on_blocking_pool(|| reclaim_response(crate::free_os_memory())).await
+        }
         _ => match path.strip_prefix("/debug/pprof/") {
-            Some(name) => profile(name, query, settings).await,
+            Some(name) => profile(name, query, settings, peer).await,
             None => response::not_found(),
         },
     }
 }
 
-async fn profile(name: &str, query: Query, settings: &Settings) -> Response<Body> {
+async fn profile(
+    name: &str,
+    query: Query,
+    settings: &Settings,
+    peer: Option<Peer>,
+) -> Response<Body> {
     let Some(profile) = profiles::lookup(name) else {
         return response::go_error(StatusCode::NOT_FOUND, "Unknown profile");
     };
+    if profile.is_heap() {
+        if let Some(refusal) = heap_refusal(settings).await {
+            return refusal;
+        }
+        // Go's handler runs a GC first for `heap?gc=1`; ours runs the reclaim hooks.
+        if name == "heap" && query.atoi("gc") > 0 {
+            on_blocking_pool(|| {
+                crate::trigger_gc();
+                response::not_found()
+            })
+            .await;
+        }
+    }
     let debug = query.atoi("debug");
     let output = match query.value("format") {
         "" => Output::Go { debug },
@@ -175,7 +214,7 @@ async fn profile(name: &str, query: Query, settings: &Settings) -> Response<Body
     };
     let seconds = query.value("seconds");
     if !seconds.is_empty() {
-        return delta(profile, seconds, output, settings).await;
+        return delta(profile, seconds, output, settings, peer).await;
     }
     on_blocking_pool(move || match output {
         // Go's WriteTo, including goroutine?debug=2's full dump.
@@ -226,6 +265,7 @@ async fn delta(
     seconds: &str,
     output: Output,
     settings: &Settings,
+    peer: Option<Peer>,
 ) -> Response<Body> {
     let Some(seconds) = query::parse_int(seconds).filter(|&s| s > 0) else {
         return response::go_error(
@@ -255,8 +295,11 @@ async fn delta(
         );
     };
     let before = profile.snapshot();
-    // Async sleep: holds no thread; a client that hangs up drops this future.
-    tokio::time::sleep(Duration::from_secs(seconds.unsigned_abs())).await;
+    // hyper keeps polling a handler whose client closed: watch the socket, and give
+    // the permit back at once on a hang-up.
+    if Peer::hung_up_before(peer, Duration::from_secs(seconds.unsigned_abs())).await {
+        return response::client_hung_up();
+    }
     on_blocking_pool(move || {
         let after = profile.snapshot();
         let delta = profile.delta_profile(&before, &after);
@@ -275,7 +318,7 @@ async fn delta(
 
 /// `/debug/pprof/trace?seconds=N`: Go's `Trace` handler's parameters and errors,
 /// with Chrome trace event JSON as the body.
-async fn trace(query: &Query, settings: &Settings) -> Response<Body> {
+async fn trace(query: &Query, settings: &Settings, peer: Option<Peer>) -> Response<Body> {
     // As Go: a missing, unparsable or non-positive value means 1 second.
     let seconds = query
         .value("seconds")
@@ -304,8 +347,11 @@ async fn trace(query: &Query, settings: &Settings) -> Response<Body> {
             "Could not enable tracing: tracing is already enabled",
         );
     };
-    // A client that hangs up drops this future, and with it the window.
-    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    // On a hang-up, dropping the window stops tracing at once.
+    if Peer::hung_up_before(peer, Duration::from_secs_f64(seconds)).await {
+        drop(window);
+        return response::client_hung_up();
+    }
     on_blocking_pool(move || {
         let json = window.finish();
         drop(permit);
@@ -314,9 +360,30 @@ async fn trace(query: &Query, settings: &Settings) -> Response<Body> {
     .await
 }
 
+/// For `heap` and `allocs`: Go-style refusal when memory profiling is disabled
+/// (403) or profiled's allocator is not the global allocator (501, with the line
+/// to add); `None` when the profile can be served.
+async fn heap_refusal(settings: &Settings) -> Option<Response<Body>> {
+    if !settings.enable_memory_profiling {
+        return Some(response::go_error(
+            StatusCode::FORBIDDEN,
+            "memory profiling is disabled (Config::enable_memory_profiling = false)",
+        ));
+    }
+    let installed = tokio::task::spawn_blocking(crate::alloc::sampler::installed)
+        .await
+        .unwrap_or(false);
+    (!installed).then(|| response::go_error(StatusCode::NOT_IMPLEMENTED, profiles::NOT_INSTALLED))
+}
+
+/// `/debug/gc` and `/debug/freeOSMemory`: what was done, as JSON.
+fn reclaim_response(report: crate::ReclaimReport) -> Response<Body> {
+    response::json(serde_json::to_string_pretty(&report).unwrap_or_default())
+}
+
 /// Runs snapshot-and-encode work off the server's event loop; a panic in it becomes
 /// a 500 instead of a dropped connection.
-async fn on_blocking_pool(
+pub(super) async fn on_blocking_pool(
     work: impl FnOnce() -> Response<Body> + Send + 'static,
 ) -> Response<Body> {
     tokio::task::spawn_blocking(work).await.unwrap_or_else(|_| {

@@ -8,6 +8,7 @@
 pub(crate) mod build;
 pub(crate) mod folded;
 pub(crate) mod goroutine;
+pub(crate) mod heap;
 pub(crate) mod proto;
 pub(crate) mod text;
 

@@ -38,7 +38,7 @@ pub(crate) fn write_contention(
 
 /// One `#\t<pc>\t<function>\t<file>:<line>` line per frame, inlined frames expanded,
 /// innermost first, as Go's `printStackRecord`.
-pub(super) fn write_frames(
+pub(crate) fn write_frames(
     profile: &Profile,
     locations: &[usize],
     out: &mut dyn Write,

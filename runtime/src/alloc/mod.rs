@@ -1,0 +1,155 @@
+//! [`ProfiledAllocator`]: a `#[global_allocator]` wrapper that counts every
+//! allocation and samples some of them, with their stacks, for the `heap` and
+//! `allocs` profiles.
+//!
+//! `hot.rs` is what every allocation pays: the forward to the inner allocator, a
+//! thread-local byte count and one compare. `sampler.rs` is everything else, entered
+//! through `#[cold] #[inline(never)]` functions: flushing the per-thread counters
+//! into the process totals, drawing the next sampling point, capturing the stack of a
+//! sampled allocation and tracking its free.
+
+mod hot;
+pub(crate) mod sampler;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Default [`mem_profile_rate`]: one sample per 512 KiB allocated on average, as Go's
+/// `runtime.MemProfileRate`.
+pub const DEFAULT_MEM_PROFILE_RATE: usize = 512 * 1024;
+
+/// Mean bytes between samples; 0 = off, 1 = every allocation. Relaxed: a setting read
+/// on the cold path only, ordering nothing else.
+static MEM_PROFILE_RATE: AtomicUsize = AtomicUsize::new(DEFAULT_MEM_PROFILE_RATE);
+
+/// Sets the heap sampling rate, as Go's `runtime.MemProfileRate`, and returns the
+/// previous one.
+///
+/// On average one allocation per `rate` bytes allocated is sampled (a Poisson process
+/// over bytes, so big allocations are almost always sampled and small ones rarely);
+/// the `heap` and `allocs` profiles scale samples back up. `1` samples every
+/// allocation, `0` switches sampling off. The calling thread uses the new rate from
+/// its next allocation; other threads within 256 KiB of their own allocations.
+///
+/// ```
+/// let previous = profiled::set_mem_profile_rate(64 * 1024);
+/// assert_eq!(profiled::mem_profile_rate(), 64 * 1024);
+/// profiled::set_mem_profile_rate(previous);
+/// ```
+pub fn set_mem_profile_rate(rate: usize) -> usize {
+    let previous = MEM_PROFILE_RATE.swap(rate, Ordering::Relaxed);
+    // The calling thread's next allocation redraws its countdown at the new rate.
+    hot::resample_soon();
+    previous
+}
+
+/// The current heap sampling rate in bytes (0 when off).
+pub fn mem_profile_rate() -> usize {
+    MEM_PROFILE_RATE.load(Ordering::Relaxed)
+}
+
+/// A global allocator that forwards to `A` (the system allocator by default), keeps
+/// always-on counters of bytes and objects allocated and freed, and samples
+/// allocations with their stacks for `/debug/pprof/heap` and `/debug/pprof/allocs`.
+///
+/// Install it once, in the binary:
+///
+/// ```
+/// use profiled::ProfiledAllocator;
+///
+/// #[global_allocator]
+/// static GLOBAL: ProfiledAllocator = ProfiledAllocator::system();
+///
+/// fn main() {
+///     let v = vec![0u8; 1 << 20];
+///     assert!(profiled::mem_stats().total_alloc >= v.len() as u64);
+/// }
+/// ```
+///
+/// Wrapping another allocator works the same way:
+/// `ProfiledAllocator::new(MyAllocator)` is `const` too.
+///
+/// # Costs and guarantees
+///
+/// Every allocation and free pays a thread-local add and compare (counters are
+/// flushed into the process totals every 256 KiB per thread); frees also read one
+/// byte of a 64 KiB filter of sampled addresses. A sampled allocation (about one
+/// per [`mem_profile_rate`] bytes) captures its stack (a frame-pointer walk) and
+/// records it in bounded lock-free tables. The allocator never allocates through
+/// itself (a thread-local reentrancy guard), takes no lock and cannot panic.
+/// Counters of a thread that exits keep what it flushed; up to 256 KiB of its last
+/// allocations may be missing from [`mem_stats`](crate::mem_stats).
+#[derive(Debug, Default)]
+pub struct ProfiledAllocator<A = System> {
+    inner: A,
+}
+
+impl ProfiledAllocator<System> {
+    /// Wraps the system allocator (`malloc`).
+    pub const fn system() -> Self {
+        ProfiledAllocator { inner: System }
+    }
+}
+
+impl<A> ProfiledAllocator<A> {
+    /// Wraps `inner`.
+    pub const fn new(inner: A) -> Self {
+        ProfiledAllocator { inner }
+    }
+
+    /// The wrapped allocator.
+    pub const fn inner(&self) -> &A {
+        &self.inner
+    }
+}
+
+// SAFETY: every method forwards to `inner` with the caller's arguments unchanged and
+// returns its result, so `inner`'s guarantees are ours. The bookkeeping around the
+// forward never allocates through `self`, touches no memory it was not given, and
+// cannot unwind.
+unsafe impl<A: GlobalAlloc> GlobalAlloc for ProfiledAllocator<A> {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract for `layout`.
+        let ptr = unsafe { self.inner.alloc(layout) };
+        if !ptr.is_null() {
+            hot::allocated(ptr, layout.size());
+        }
+        ptr
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller upholds `GlobalAlloc::alloc_zeroed`'s contract.
+        let ptr = unsafe { self.inner.alloc_zeroed(layout) };
+        if !ptr.is_null() {
+            hot::allocated(ptr, layout.size());
+        }
+        ptr
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // Forget a sampled block before its address can be handed out again.
+        hot::freeing(ptr, layout.size());
+        // SAFETY: the caller guarantees `ptr` came from this allocator with `layout`.
+        unsafe { self.inner.dealloc(ptr, layout) }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // Accounted as a free of the old block and an allocation of the new one, which
+        // is what it is when the block moves. The old address is forgotten first: once
+        // the inner realloc returns, another thread may already have been given it.
+        hot::freeing(ptr, layout.size());
+        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
+        let new = unsafe { self.inner.realloc(ptr, layout, new_size) };
+        if new.is_null() {
+            // The old block is still allocated: count it again (it may be re-sampled).
+            hot::allocated(ptr, layout.size());
+        } else {
+            hot::allocated(new, new_size);
+        }
+        new
+    }
+}

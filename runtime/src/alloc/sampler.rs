@@ -1,0 +1,453 @@
+//! COLD allocator paths: counter flushes, sampling decisions, stack capture of
+//! sampled allocations, the bounded table of live sampled blocks, and the snapshot
+//! the `heap` and `allocs` profiles are built from.
+//!
+//! Nothing here allocates through the profiled allocator while sampling: the
+//! thread's reentrancy guard is set first, so the one-time allocation of the stack
+//! table is forwarded to the inner allocator unsampled. No lock is taken: the tables
+//! are atomics, the registry is published with one compare-and-swap, and threads
+//! that lose the race skip their sample (counted as dropped) instead of waiting.
+
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+
+use super::hot::{LOCAL, Local};
+use crate::registry::{DEFAULT_MAX_STACKS, StackId, StackTable};
+use crate::stack::Stack;
+
+/// Per-thread counters are added to the process totals at least every this many bytes.
+pub(super) const FLUSH_BYTES: u64 = 256 * 1024;
+
+/// Process totals of flushed counters. Relaxed: independent statistics.
+static ALLOC_BYTES: AtomicU64 = AtomicU64::new(0);
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+static FREE_BYTES: AtomicU64 = AtomicU64::new(0);
+static FREES: AtomicU64 = AtomicU64::new(0);
+
+/// Samples taken, and samples lost (stack table full or not yet published).
+static SAMPLES: AtomicU64 = AtomicU64::new(0);
+static DROPPED_SAMPLES: AtomicU64 = AtomicU64::new(0);
+/// Sampled blocks whose free cannot be tracked because the live table was full.
+static UNTRACKED: AtomicU64 = AtomicU64::new(0);
+
+/// Adds this thread's pending counters to the process totals. The bytes allocated
+/// since the last flush also move this thread's sampling countdown on, so flushing
+/// from the free path or a reader never loses sampling progress.
+#[cold]
+#[inline(never)]
+pub(super) fn flush(local: &Local) {
+    let allocated = local.alloc_bytes.replace(0);
+    let consumed = i64::try_from(allocated).unwrap_or(i64::MAX);
+    local
+        .sample_left
+        .set(local.sample_left.get().saturating_sub(consumed));
+    local
+        .threshold
+        .set(local.threshold.get().saturating_sub(allocated));
+    ALLOC_BYTES.fetch_add(allocated, Ordering::Relaxed);
+    ALLOCS.fetch_add(local.allocs.replace(0), Ordering::Relaxed);
+    FREE_BYTES.fetch_add(local.free_bytes.replace(0), Ordering::Relaxed);
+    FREES.fetch_add(local.frees.replace(0), Ordering::Relaxed);
+}
+
+/// The allocation at `ptr` crossed this thread's threshold: flush, and sample it if
+/// the sampling point was reached.
+#[cold]
+#[inline(never)]
+pub(super) fn alloc_slow(local: &Local, ptr: *mut u8, size: usize) {
+    flush(local);
+    if local.busy.get() {
+        // An allocation made by the sampler itself: counted, never sampled.
+        return;
+    }
+    local.busy.set(true);
+    if local.probe.get() == PROBING {
+        local.probe.set(PROBE_SEEN);
+    }
+    let rate = super::mem_profile_rate();
+    if rate != local.rate_seen.get() {
+        local.rate_seen.set(rate);
+        local.sample_left.set(next_sample(local, rate));
+    }
+    if rate > 0 && local.sample_left.get() <= 0 {
+        record_alloc(ptr, size);
+        local.sample_left.set(next_sample(local, rate));
+    }
+    let to_sample = u64::try_from(local.sample_left.get()).unwrap_or(0);
+    local.threshold.set(if rate == 0 {
+        FLUSH_BYTES
+    } else {
+        to_sample.min(FLUSH_BYTES)
+    });
+    local.busy.set(false);
+}
+
+/// Bytes until the next sample: exponentially distributed with mean `rate`, as Go's
+/// `nextSample`, so that sampling is a Poisson process over allocated bytes.
+fn next_sample(local: &Local, rate: usize) -> i64 {
+    match rate {
+        0 => i64::MAX,
+        1 => 0,
+        _ => {
+            // Uniform in (0, 1]: 53 random bits, never 0 so the log is finite.
+            let u = ((random(local) >> 11) + 1) as f64 / (1u64 << 53) as f64;
+            let draw = -u.ln() * rate as f64;
+            // `as` saturates; cap far beyond any real allocation size.
+            (draw as i64).clamp(0, i64::MAX / 2)
+        }
+    }
+}
+
+/// xorshift64*, seeded per thread from a global sequence and the thread's address.
+fn random(local: &Local) -> u64 {
+    static SEED: AtomicU64 = AtomicU64::new(0x9e37_79b9_7f4a_7c15);
+    let mut x = local.rng.get();
+    if x == 0 {
+        let sequence = SEED.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+        x = (sequence ^ (local as *const Local as u64).rotate_left(29)) | 1;
+    }
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    local.rng.set(x);
+    x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+}
+
+// ---- heap registry: distinct stacks and per-stack sampled totals -----------------
+
+/// Sampled totals of one stack, as Go's `memRecord`: every value is of sampled
+/// events only; profiles scale them with `scaleHeapSample`.
+#[derive(Default)]
+struct Counts {
+    allocs: AtomicU64,
+    alloc_bytes: AtomicU64,
+    frees: AtomicU64,
+    free_bytes: AtomicU64,
+}
+
+struct HeapRegistry {
+    stacks: StackTable,
+    counts: Box<[Counts]>,
+}
+
+/// Published once; `BUILDING` while one thread allocates it.
+static REGISTRY: AtomicPtr<HeapRegistry> = AtomicPtr::new(ptr::null_mut());
+const BUILDING: *mut HeapRegistry = ptr::dangling_mut();
+const STACK_CAPACITY: usize = DEFAULT_MAX_STACKS;
+const AVERAGE_DEPTH: usize = 32;
+
+/// The heap registry if published.
+fn registry() -> Option<&'static HeapRegistry> {
+    // Acquire: pairs with the Release publication below, making its contents visible.
+    let current = REGISTRY.load(Ordering::Acquire);
+    if current.is_null() || current == BUILDING {
+        return None;
+    }
+    // SAFETY: a published pointer came from `Box::into_raw` and is never freed.
+    Some(unsafe { &*current })
+}
+
+/// The registry, building it on first use. Called with the reentrancy guard set,
+/// so its allocations are forwarded unsampled. `None` while another thread builds it.
+fn registry_or_build() -> Option<&'static HeapRegistry> {
+    if let Some(registry) = registry() {
+        return Some(registry);
+    }
+    if REGISTRY
+        .compare_exchange(
+            ptr::null_mut(),
+            BUILDING,
+            Ordering::Acquire,
+            Ordering::Relaxed,
+        )
+        .is_err()
+    {
+        return None;
+    }
+    let stacks = StackTable::new(STACK_CAPACITY, AVERAGE_DEPTH);
+    let counts = (0..stacks.capacity()).map(|_| Counts::default()).collect();
+    let built = Box::into_raw(Box::new(HeapRegistry { stacks, counts }));
+    // Release: publishes the fully built registry to Acquire loads in `registry`.
+    REGISTRY.store(built, Ordering::Release);
+    registry()
+}
+
+fn record_alloc(ptr: *mut u8, size: usize) {
+    let Some(registry) = registry_or_build() else {
+        DROPPED_SAMPLES.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    let stack = Stack::capture();
+    let Some(id) = registry.stacks.intern(stack.frames()) else {
+        DROPPED_SAMPLES.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    let Some(counts) = registry.counts.get(id) else {
+        DROPPED_SAMPLES.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    SAMPLES.fetch_add(1, Ordering::Relaxed);
+    counts.allocs.fetch_add(1, Ordering::Relaxed);
+    counts.alloc_bytes.fetch_add(size as u64, Ordering::Relaxed);
+    if !live_insert(ptr as usize, id, size) {
+        UNTRACKED.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A block that may have been sampled is being freed: if it was, charge its free to
+/// its allocation stack.
+#[cold]
+#[inline(never)]
+pub(super) fn free_slow(ptr: *mut u8) {
+    let Some((id, size)) = live_remove(ptr as usize) else {
+        return;
+    };
+    if let Some(counts) = registry().and_then(|r| r.counts.get(id)) {
+        counts.frees.fetch_add(1, Ordering::Relaxed);
+        counts.free_bytes.fetch_add(size, Ordering::Relaxed);
+    }
+}
+
+// ---- live sampled blocks: address -> (stack id, size) ----------------------------
+//
+// Open addressing over a static array (in .bss: no allocation, pages touched only
+// when used), with tombstones and a bounded probe. `FILTER` counts live entries per
+// home slot, so a free of an unsampled block (nearly all of them) reads one byte.
+
+const LIVE_BITS: u32 = 16;
+const LIVE_SLOTS: usize = 1 << LIVE_BITS;
+const MAX_PROBES: usize = 32;
+const EMPTY: usize = 0;
+const TOMBSTONE: usize = 1;
+/// Sizes are packed with the stack id: 40 bits of size (1 TiB), 24 bits of id.
+const SIZE_BITS: u32 = 40;
+
+struct LiveSlot {
+    addr: AtomicUsize,
+    /// `stack_id << SIZE_BITS | size`, 0 while not (yet) valid.
+    meta: AtomicU64,
+}
+
+static LIVE: [LiveSlot; LIVE_SLOTS] = [const {
+    LiveSlot {
+        addr: AtomicUsize::new(EMPTY),
+        meta: AtomicU64::new(0),
+    }
+}; LIVE_SLOTS];
+/// Live entries per home slot, saturating at 255 (then never decremented).
+static FILTER: [AtomicU8; LIVE_SLOTS] = [const { AtomicU8::new(0) }; LIVE_SLOTS];
+
+#[inline(always)]
+fn home(addr: usize) -> usize {
+    ((addr as u64 >> 4).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - LIVE_BITS)) as usize
+}
+
+/// False when `ptr` is certainly not a live sampled block. One relaxed byte load:
+/// an allocation is inserted before its pointer is returned, and a free happens after
+/// the program passed the pointer along, so that ordering is the program's own.
+#[inline(always)]
+pub(super) fn maybe_sampled(ptr: *mut u8) -> bool {
+    // `home` is below LIVE_SLOTS by construction; `get` keeps this panic-free anyway.
+    FILTER
+        .get(home(ptr as usize))
+        .is_some_and(|count| count.load(Ordering::Relaxed) != 0)
+}
+
+fn live_insert(addr: usize, id: StackId, size: usize) -> bool {
+    if addr <= TOMBSTONE || id >= 1 << (64 - SIZE_BITS) || size as u64 >= 1 << SIZE_BITS {
+        return false;
+    }
+    let start = home(addr);
+    for probe in 0..MAX_PROBES {
+        let slot = &LIVE[(start + probe) % LIVE_SLOTS];
+        let current = slot.addr.load(Ordering::Relaxed);
+        if current != EMPTY && current != TOMBSTONE {
+            continue;
+        }
+        if slot
+            .addr
+            .compare_exchange(current, addr, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            // Release: a snapshot that Acquire-loads a non-zero meta also sees `addr`.
+            slot.meta
+                .store(((id as u64) << SIZE_BITS) | size as u64, Ordering::Release);
+            let count = &FILTER[start];
+            let _ = count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                (c < u8::MAX).then_some(c + 1)
+            });
+            return true;
+        }
+    }
+    false
+}
+
+fn live_remove(addr: usize) -> Option<(StackId, u64)> {
+    let start = home(addr);
+    for probe in 0..MAX_PROBES {
+        let slot = &LIVE[(start + probe) % LIVE_SLOTS];
+        match slot.addr.load(Ordering::Relaxed) {
+            EMPTY => return None,
+            current if current == addr => {
+                let meta = slot.meta.swap(0, Ordering::Relaxed);
+                slot.addr.store(TOMBSTONE, Ordering::Relaxed);
+                let count = &FILTER[start];
+                let _ = count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                    (c > 0 && c < u8::MAX).then(|| c - 1)
+                });
+                let id = (meta >> SIZE_BITS) as StackId;
+                return Some((id, meta & ((1 << SIZE_BITS) - 1)));
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+// ---- readers ---------------------------------------------------------------------
+
+const PROBING: u8 = 1;
+const PROBE_SEEN: u8 = 2;
+
+/// True when the process's global allocator is a [`super::ProfiledAllocator`]:
+/// makes one allocation through the global allocator and checks that it reached
+/// this module's cold path on this thread.
+pub(crate) fn installed() -> bool {
+    static KNOWN: AtomicU8 = AtomicU8::new(0);
+    if KNOWN.load(Ordering::Relaxed) == 1 {
+        return true;
+    }
+    let armed = LOCAL
+        .try_with(|local| {
+            local.probe.set(PROBING);
+            local.threshold.set(0);
+        })
+        .is_ok();
+    drop(std::hint::black_box(Box::new(0u64)));
+    let seen = armed
+        && LOCAL
+            .try_with(|local| local.probe.replace(0) == PROBE_SEEN)
+            .unwrap_or(false);
+    if seen {
+        KNOWN.store(1, Ordering::Relaxed);
+    }
+    seen
+}
+
+/// Process-wide allocator counters (flushed parts plus the calling thread's own).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Totals {
+    pub alloc_bytes: u64,
+    pub allocs: u64,
+    pub free_bytes: u64,
+    pub frees: u64,
+    pub samples: u64,
+    pub dropped_samples: u64,
+    pub untracked_frees: u64,
+}
+
+pub(crate) fn totals() -> Totals {
+    let _ = LOCAL.try_with(flush);
+    Totals {
+        alloc_bytes: ALLOC_BYTES.load(Ordering::Relaxed),
+        allocs: ALLOCS.load(Ordering::Relaxed),
+        free_bytes: FREE_BYTES.load(Ordering::Relaxed),
+        frees: FREES.load(Ordering::Relaxed),
+        samples: SAMPLES.load(Ordering::Relaxed),
+        dropped_samples: DROPPED_SAMPLES.load(Ordering::Relaxed),
+        untracked_frees: UNTRACKED.load(Ordering::Relaxed),
+    }
+}
+
+/// Sampled totals of one allocation stack.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HeapRow {
+    pub frames: Vec<usize>,
+    pub allocs: u64,
+    pub alloc_bytes: u64,
+    pub frees: u64,
+    pub free_bytes: u64,
+}
+
+/// Every stack with sampled allocations, in stack-id order. The reader allocates
+/// normally: it is not on an allocation path.
+pub(crate) fn heap_rows() -> Vec<HeapRow> {
+    let Some(registry) = registry() else {
+        return Vec::new();
+    };
+    registry
+        .counts
+        .iter()
+        .enumerate()
+        .filter_map(|(id, counts)| {
+            let allocs = counts.allocs.load(Ordering::Relaxed);
+            if allocs == 0 {
+                return None;
+            }
+            Some(HeapRow {
+                frames: registry.stacks.frames(id)?,
+                allocs,
+                alloc_bytes: counts.alloc_bytes.load(Ordering::Relaxed),
+                // A free is counted after its allocation; clamp a racing read.
+                frees: counts.frees.load(Ordering::Relaxed).min(allocs),
+                free_bytes: counts.free_bytes.load(Ordering::Relaxed),
+            })
+        })
+        .collect()
+}
+
+/// Distinct allocation stacks the heap registry can hold, and how many did not fit.
+pub(crate) fn stack_usage() -> (usize, u64) {
+    registry().map_or((0, 0), |r| (r.stacks.capacity(), r.stacks.dropped()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_table_round_trips_and_filters() {
+        let addr = 0x7f00_dead_bee0;
+        assert!(!maybe_sampled(addr as *mut u8));
+        assert!(live_insert(addr, 42, 4096));
+        assert!(maybe_sampled(addr as *mut u8));
+        assert_eq!(live_remove(addr), Some((42, 4096)));
+        assert_eq!(live_remove(addr), None);
+        assert!(!maybe_sampled(addr as *mut u8));
+    }
+
+    #[test]
+    fn colliding_addresses_probe_past_each_other() {
+        // Same home slot: addresses that differ only above the hashed bits collide
+        // rarely, so build collisions by searching.
+        let base = 0x5500_0000_0000usize;
+        let target = home(base);
+        let colliding: Vec<usize> = (1..2_000_000usize)
+            .map(|i| base + i * 16)
+            .filter(|&a| home(a) == target)
+            .take(3)
+            .collect();
+        assert!(live_insert(base, 1, 10));
+        for (i, &a) in colliding.iter().enumerate() {
+            assert!(live_insert(a, i + 2, 20));
+        }
+        for (i, &a) in colliding.iter().enumerate().rev() {
+            assert_eq!(live_remove(a), Some((i + 2, 20)));
+        }
+        assert_eq!(live_remove(base), Some((1, 10)));
+        assert!(!maybe_sampled(base as *mut u8));
+    }
+
+    #[test]
+    fn exponential_draws_have_the_rate_as_mean() {
+        let local = Local::new();
+        let n = 20_000;
+        let mean = (0..n)
+            .map(|_| next_sample(&local, 1000) as f64)
+            .sum::<f64>()
+            / n as f64;
+        assert!((900.0..1100.0).contains(&mean), "mean {mean}");
+        assert_eq!(next_sample(&local, 1), 0);
+        assert_eq!(next_sample(&local, 0), i64::MAX);
+    }
+}

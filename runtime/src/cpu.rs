@@ -1,0 +1,205 @@
+//! The CPU profile: a thin wrapper over the `pprof` crate's `SIGPROF` sampler.
+//!
+//! One profile runs at a time ([`CpuSession::start`] fails with
+//! [`CpuError::InUse`] otherwise, as Go's `StartCPUProfile`). Dropping the session
+//! stops the timer and restores the signal disposition, so a request whose client
+//! hangs up (its handler future is dropped) frees the profiler at once. Samples are
+//! turned into the crate's plain profile model with the same symbolization,
+//! mappings and ordering as every other profile.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use pprof::{ProfilerGuard, ProfilerGuardBuilder};
+
+use crate::clock::unix_nanos;
+use crate::profile::build::from_rows;
+use crate::profile::{Profile, ValueType};
+use crate::stack::symbolize;
+
+/// Default sampling frequency, as Go's `runtime.SetCPUProfileRate` default.
+pub const DEFAULT_CPU_PROFILE_HZ: i32 = 100;
+/// Highest accepted [`crate::Config::cpu_profile_hz`].
+pub const MAX_CPU_PROFILE_HZ: i32 = 1000;
+
+/// The configured frequency, for `/debug/stats`. Relaxed: a reported setting.
+static CONFIGURED_HZ: std::sync::atomic::AtomicI32 =
+    std::sync::atomic::AtomicI32::new(DEFAULT_CPU_PROFILE_HZ);
+
+pub(crate) fn set_configured_hz(hz: i32) {
+    CONFIGURED_HZ.store(hz, Ordering::Relaxed);
+}
+
+pub(crate) fn configured_hz() -> i32 {
+    CONFIGURED_HZ.load(Ordering::Relaxed)
+}
+
+/// Set while a session exists. SeqCst is not needed: the swap is the only guard.
+static RUNNING: AtomicBool = AtomicBool::new(false);
+/// Set while a session's sampler is running (after its slow start, before its stop).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// Nanoseconds the last session took to start the sampler, for `/debug/stats`.
+static LAST_START_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Why a CPU profile could not start.
+#[derive(Debug)]
+pub(crate) enum CpuError {
+    /// Another CPU profile is running.
+    InUse,
+    /// The sampler could not be set up (signal handler, timer).
+    Sampler(String),
+}
+
+/// A running CPU profile. Dropping it stops sampling.
+pub(crate) struct CpuSession {
+    guard: Option<ProfilerGuard<'static>>,
+    hz: i32,
+    started_nanos: i64,
+    started: Instant,
+}
+
+impl CpuSession {
+    /// Starts sampling at `hz` samples per CPU-second.
+    pub(crate) fn start(hz: i32) -> Result<CpuSession, CpuError> {
+        // Acquire/Release pair with the store in Drop: a new session sees the old
+        // one's teardown complete.
+        if RUNNING.swap(true, Ordering::Acquire) {
+            return Err(CpuError::InUse);
+        }
+        let started = Instant::now();
+        match ProfilerGuardBuilder::default().frequency(hz).build() {
+            Ok(guard) => {
+                let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                LAST_START_NS.store(took, Ordering::Relaxed);
+                ACTIVE.store(true, Ordering::Relaxed);
+                // The profile's time and duration start once the sampler runs.
+                Ok(CpuSession {
+                    guard: Some(guard),
+                    hz,
+                    started_nanos: unix_nanos(),
+                    started: Instant::now(),
+                })
+            }
+            Err(e) => {
+                RUNNING.store(false, Ordering::Release);
+                Err(CpuError::Sampler(e.to_string()))
+            }
+        }
+    }
+
+    /// Stops sampling and builds the profile: sample types samples/count and
+    /// cpu/nanoseconds, period 1e9/hz ns, as Go's CPU profile.
+    pub(crate) fn finish(mut self) -> Profile {
+        let duration_nanos = i64::try_from(self.started.elapsed().as_nanos()).unwrap_or(i64::MAX);
+        let rows: Vec<(Vec<usize>, i64)> = self
+            .guard
+            .as_ref()
+            .and_then(|guard| guard.report().build_unresolved().ok())
+            .map(|report| {
+                report
+                    .data
+                    .iter()
+                    .map(|(frames, &count)| {
+                        let ips: Vec<usize> =
+                            frames.frames.iter().map(|f| f.ip() as usize).collect();
+                        (ips, i64::try_from(count).unwrap_or(0))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Stop the timer before the (slow) symbolization.
+        drop(self.guard.take());
+        crate::memory::trim();
+        ACTIVE.store(false, Ordering::Relaxed);
+        let period = 1_000_000_000 / i64::from(self.hz.max(1));
+        let stacks: Vec<(Vec<usize>, i64)> = rows
+            .iter()
+            .map(|(ips, count)| {
+                let mut stack = below_signal_frame(ips).to_vec();
+                // The interrupted frame's address is the exact PC, not a return
+                // address. Symbolization looks up `address - 1` (the call instruction
+                // of a return address) and `backtrace::resolve` subtracts 1 again, so
+                // +2 makes it land on the PC itself, even at a function's first byte.
+                if let Some(pc) = stack.first_mut() {
+                    *pc = pc.saturating_add(2);
+                }
+                (stack, *count)
+            })
+            .collect();
+        let profile_rows = stacks
+            .iter()
+            .map(|(stack, count)| (stack.as_slice(), vec![*count, count.saturating_mul(period)]));
+        let mut profile = from_rows(profile_rows, Vec::new());
+        profile.sample_types = vec![
+            ValueType {
+                ty: "samples",
+                unit: "count",
+            },
+            ValueType {
+                ty: "cpu",
+                unit: "nanoseconds",
+            },
+        ];
+        profile.period_type = ValueType {
+            ty: "cpu",
+            unit: "nanoseconds",
+        };
+        profile.period = period;
+        profile.time_nanos = self.started_nanos;
+        profile.duration_nanos = duration_nanos;
+        profile
+    }
+}
+
+impl Drop for CpuSession {
+    fn drop(&mut self) {
+        // Stop the timer and unhook the signal first, then let the next session in.
+        let guard = self.guard.take();
+        let was_running = guard.is_some();
+        drop(guard);
+        if was_running {
+            // Stopping makes `pprof` replace its ~68 MB sample table with a fresh one;
+            // return the old one's pages to the OS instead of keeping both resident.
+            crate::memory::trim();
+        }
+        ACTIVE.store(false, Ordering::Relaxed);
+        RUNNING.store(false, Ordering::Release);
+    }
+}
+
+/// True while a CPU profile's sampler runs.
+pub(crate) fn running() -> bool {
+    ACTIVE.load(Ordering::Relaxed)
+}
+
+/// Milliseconds the most recent CPU profile took to start its sampler (0 before any).
+pub(crate) fn last_start_ms() -> f64 {
+    LAST_START_NS.load(Ordering::Relaxed) as f64 / 1e6
+}
+
+/// The frames of the interrupted code: everything below the sampler's signal
+/// handler and the kernel's signal trampoline.
+fn below_signal_frame(ips: &[usize]) -> &[usize] {
+    let handler = ips.iter().position(|&ip| {
+        symbolize::resolve(ip)
+            .iter()
+            .any(|line| line.function.contains("perf_signal_handler"))
+    });
+    let Some(handler) = handler else {
+        return ips;
+    };
+    let mut first = handler + 1;
+    // The trampoline the kernel returns through (`__restore_rt` on glibc).
+    if ips.get(first).is_some_and(|&ip| {
+        let lines = symbolize::resolve(ip);
+        lines.is_empty()
+            || lines
+                .iter()
+                .any(|l| l.function.contains("restore_rt") || l.function.contains("sigreturn"))
+    }) {
+        first += 1;
+    }
+    ips.get(first..)
+        .filter(|rest| !rest.is_empty())
+        .unwrap_or(ips)
+}

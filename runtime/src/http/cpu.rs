@@ -1,0 +1,84 @@
+//! `/debug/pprof/profile?seconds=N`: Go's `pprof.Profile` handler.
+
+use std::time::Duration;
+
+use hyper::{Response, StatusCode};
+
+use super::query::{self, Query};
+use super::response::{self, Body};
+use super::peer::Peer;
+use super::routes::{Settings, on_blocking_pool};
+use crate::cpu::{CpuError, CpuSession};
+
+/// Go's default when `seconds` is missing, unparsable or not positive.
+const DEFAULT_SECONDS: u64 = 30;
+
+pub(super) async fn serve(
+    query: &Query,
+    settings: &Settings,
+    peer: Option<Peer>,
+) -> Response<Body> {
+    if !settings.enable_cpu_profiling {
+        return response::go_error(
+            StatusCode::FORBIDDEN,
+            "CPU profiling is disabled (Config::enable_cpu_profiling = false)",
+        );
+    }
+    // As Go: `sec, err := strconv.ParseInt(...); if sec <= 0 || err != nil { sec = 30 }`.
+    let seconds = query::parse_int(query.value("seconds"))
+        .filter(|&s| s > 0)
+        .map_or(DEFAULT_SECONDS, i64::unsigned_abs);
+    if seconds > settings.max_profile_seconds {
+        return response::go_error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                r#"invalid value for "seconds" - must be at most {} (max_profile_seconds)"#,
+                settings.max_profile_seconds
+            ),
+        );
+    }
+    let hz = settings.cpu_profile_hz;
+    // Starting the sampler can take a while the first time (symbol tables): not on
+    // the event loop.
+    let started = tokio::task::spawn_blocking(move || CpuSession::start(hz)).await;
+    let session = match started {
+        Ok(Ok(session)) => session,
+        Ok(Err(CpuError::InUse)) => {
+            return response::go_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Could not enable CPU profiling: cpu profiling already in use",
+            );
+        }
+        Ok(Err(CpuError::Sampler(e))) => {
+            return response::go_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("Could not enable CPU profiling: {e}"),
+            );
+        }
+        Err(_) => {
+            return response::go_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Could not enable CPU profiling: internal error",
+            );
+        }
+    };
+    // `session` stops the sampler when dropped. hyper 1 keeps polling a pending
+    // handler after its client closed the connection, so watch the socket: on a
+    // hang-up, drop the session at once so the next request can start.
+    if Peer::hung_up_before(peer, Duration::from_secs(seconds)).await {
+        drop(session);
+        return response::client_hung_up();
+    }
+    on_blocking_pool(move || {
+        let profile = session.finish();
+        let mut body = Vec::new();
+        match crate::profile::proto::write(&profile, &mut body) {
+            Ok(()) => response::profile(body, 0, "profile"),
+            Err(e) => response::go_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("Could not write profile: {e}"),
+            ),
+        }
+    })
+    .await
+}

@@ -1,0 +1,291 @@
+//! Building the `heap` and `allocs` profiles from the allocator's sampled totals, as
+//! Go's `writeHeapProto` and `writeHeapInternal` (`runtime/pprof`).
+
+use std::io::{self, Write};
+
+use super::build::from_rows;
+use super::{Profile, ValueType, text};
+use crate::alloc::sampler::{self, HeapRow};
+use crate::clock::unix_nanos;
+use crate::memory::MemStats;
+use crate::stack::symbolize;
+
+/// A point-in-time copy of the sampled allocation stacks.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct HeapSnapshot {
+    pub rows: Vec<HeapRow>,
+    pub rate: usize,
+    pub dropped_samples: u64,
+    pub untracked_frees: u64,
+    pub time_nanos: i64,
+}
+
+impl HeapSnapshot {
+    pub(crate) fn take() -> HeapSnapshot {
+        let totals = sampler::totals();
+        HeapSnapshot {
+            rows: sampler::heap_rows(),
+            rate: crate::alloc::mem_profile_rate(),
+            dropped_samples: totals.dropped_samples,
+            untracked_frees: totals.untracked_frees,
+            time_nanos: unix_nanos(),
+        }
+    }
+}
+
+/// `after - before` per stack, dropping stacks with no change, as Go's delta profiles.
+pub(crate) fn subtract(after: &HeapSnapshot, before: &HeapSnapshot) -> HeapSnapshot {
+    let earlier: std::collections::HashMap<&[usize], &HeapRow> = before
+        .rows
+        .iter()
+        .map(|row| (row.frames.as_slice(), row))
+        .collect();
+    let rows = after
+        .rows
+        .iter()
+        .filter_map(|row| {
+            let old = earlier
+                .get(row.frames.as_slice())
+                .copied()
+                .cloned()
+                .unwrap_or_default();
+            let delta = HeapRow {
+                frames: row.frames.clone(),
+                allocs: row.allocs.saturating_sub(old.allocs),
+                alloc_bytes: row.alloc_bytes.saturating_sub(old.alloc_bytes),
+                frees: row.frees.saturating_sub(old.frees),
+                free_bytes: row.free_bytes.saturating_sub(old.free_bytes),
+            };
+            (delta.allocs != 0 || delta.frees != 0).then_some(delta)
+        })
+        .collect();
+    HeapSnapshot {
+        rows,
+        rate: after.rate,
+        dropped_samples: after.dropped_samples.saturating_sub(before.dropped_samples),
+        untracked_frees: after.untracked_frees.saturating_sub(before.untracked_frees),
+        time_nanos: after.time_nanos,
+    }
+}
+
+/// Go's `scaleHeapSample`: sampled (count, bytes) to estimated true totals. A block
+/// of average size `s` is sampled with probability `1 - exp(-s / rate)`.
+pub(crate) fn scale_heap_sample(count: i64, size: i64, rate: i64) -> (i64, i64) {
+    if count == 0 || size == 0 {
+        return (0, 0);
+    }
+    if rate <= 1 {
+        // rate 1 sampled everything; below 1 the rate is unknown: no scaling.
+        return (count, size);
+    }
+    let avg_size = size as f64 / count as f64;
+    let scale = 1.0 / (1.0 - (-avg_size / rate as f64).exp());
+    ((count as f64 * scale) as i64, (size as f64 * scale) as i64)
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Raw sampled values of a row: (alloc objects, alloc bytes, in-use objects, in-use bytes).
+fn raw(row: &HeapRow) -> [i64; 4] {
+    [
+        to_i64(row.allocs),
+        to_i64(row.alloc_bytes),
+        to_i64(row.allocs.saturating_sub(row.frees)),
+        to_i64(row.alloc_bytes.saturating_sub(row.free_bytes)),
+    ]
+}
+
+/// Functions of Rust's allocation runtime: the profiler, the `__rust_alloc` shims,
+/// the `alloc` crate (Box, Vec, String growth: Go's `runtime.newobject`,
+/// `growslice`, `concatstrings`) and hash map growth (Go's `hashGrow`).
+const ALLOCATION_RUNTIME: [&str; 9] = [
+    "__rust",
+    "__rg_",
+    "__rdl_",
+    "alloc::",
+    "core::alloc::",
+    "std::alloc::",
+    "std::collections::",
+    "hashbrown::",
+    "std::thread::local::",
+];
+
+fn is_allocation_runtime(line: &symbolize::Line) -> bool {
+    let name = line.function.trim_start_matches(['<', '&']);
+    // `<u8 as alloc::vec::spec_from_elem::SpecFromElem>::from_elem`: a trait of the
+    // allocation runtime implemented for a plain type.
+    let as_trait = name
+        .split_once(" as ")
+        .filter(|(self_type, _)| !self_type.contains("::"))
+        .map(|(_, rest)| rest);
+    symbolize::is_internal(line)
+        || ALLOCATION_RUNTIME
+            .iter()
+            .any(|p| name.starts_with(p) || as_trait.is_some_and(|t| t.starts_with(p)))
+}
+
+/// Hides the allocation runtime above the code that allocated, as Go hides
+/// `runtime.` frames: leading locations whose function is allocation runtime are
+/// dropped from each sample, and leading inlined lines of it are dropped from
+/// locations, so that flat values land on the caller. A stack made only of
+/// allocation runtime keeps its outermost location.
+fn hide_allocation_runtime(profile: &mut Profile) {
+    let runtime: Vec<bool> = profile
+        .locations
+        .iter()
+        .map(|location| location.lines.last().is_some_and(is_allocation_runtime))
+        .collect();
+    for location in &mut profile.locations {
+        let first = location
+            .lines
+            .iter()
+            .position(|line| !is_allocation_runtime(line));
+        if let Some(first) = first.filter(|&first| first > 0) {
+            location.lines = location.lines[first..].into();
+        }
+    }
+    for sample in &mut profile.samples {
+        let keep = sample
+            .locations
+            .iter()
+            .position(|&l| !runtime.get(l).copied().unwrap_or(false))
+            .unwrap_or(sample.locations.len().saturating_sub(1));
+        sample.locations.drain(..keep);
+    }
+}
+
+fn comments(snapshot: &HeapSnapshot) -> Vec<String> {
+    let mut comments = Vec::new();
+    if snapshot.dropped_samples > 0 {
+        comments.push(format!(
+            "profiled: {} heap samples dropped: allocation-stack table full",
+            snapshot.dropped_samples
+        ));
+    }
+    if snapshot.untracked_frees > 0 {
+        comments.push(format!(
+            "profiled: {} sampled blocks have untracked frees (live table full): counted as in use",
+            snapshot.untracked_frees
+        ));
+    }
+    comments
+}
+
+/// The `heap`/`allocs` profile: Go's four sample types, period = rate, each value
+/// pair unsampled with [`scale_heap_sample`] at the current rate, as Go does.
+pub(crate) fn profile(
+    snapshot: &HeapSnapshot,
+    default_sample_type: Option<&'static str>,
+) -> Profile {
+    let rate = i64::try_from(snapshot.rate).unwrap_or(i64::MAX);
+    let rows = snapshot.rows.iter().map(|row| {
+        let [allocs, alloc_bytes, inuse, inuse_bytes] = raw(row);
+        let (a0, a1) = scale_heap_sample(allocs, alloc_bytes, rate);
+        let (i0, i1) = scale_heap_sample(inuse, inuse_bytes, rate);
+        (row.frames.as_slice(), vec![a0, a1, i0, i1])
+    });
+    let mut profile = from_rows(rows, comments(snapshot));
+    hide_allocation_runtime(&mut profile);
+    profile.sample_types = vec![
+        ValueType {
+            ty: "alloc_objects",
+            unit: "count",
+        },
+        ValueType {
+            ty: "alloc_space",
+            unit: "bytes",
+        },
+        ValueType {
+            ty: "inuse_objects",
+            unit: "count",
+        },
+        ValueType {
+            ty: "inuse_space",
+            unit: "bytes",
+        },
+    ];
+    profile.default_sample_type = default_sample_type;
+    profile.period_type = ValueType {
+        ty: "space",
+        unit: "bytes",
+    };
+    profile.period = rate;
+    profile.time_nanos = snapshot.time_nanos;
+    profile
+}
+
+/// Go's legacy heap text (`?debug=1`): a `heap profile:` header with totals and
+/// `heap/<2*rate>`, one record per stack with raw sampled values sorted by in-use
+/// bytes, then the memory statistics.
+pub(crate) fn write_text(
+    snapshot: &HeapSnapshot,
+    stats: &MemStats,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let rows = snapshot
+        .rows
+        .iter()
+        .map(|row| (row.frames.as_slice(), raw(row).to_vec()));
+    // Sorted by values descending, last first: in-use bytes, as Go sorts.
+    let mut profile = from_rows(rows, comments(snapshot));
+    hide_allocation_runtime(&mut profile);
+    let mut total = [0i64; 4];
+    for sample in &profile.samples {
+        for (t, v) in total.iter_mut().zip(&sample.values) {
+            *t = t.saturating_add(*v);
+        }
+    }
+    writeln!(
+        out,
+        "heap profile: {}: {} [{}: {}] @ heap/{}",
+        total[2],
+        total[3],
+        total[0],
+        total[1],
+        snapshot.rate.saturating_mul(2)
+    )?;
+    for sample in &profile.samples {
+        let v = &sample.values;
+        write!(out, "{}: {} [{}: {}] @", v[2], v[3], v[0], v[1])?;
+        for &location in &sample.locations {
+            write!(out, " {:#x}", profile.locations[location].address)?;
+        }
+        writeln!(out)?;
+        text::write_frames(&profile, &sample.locations, out)?;
+    }
+    for comment in &profile.comments {
+        writeln!(out, "# {comment}")?;
+    }
+    writeln!(out)?;
+    writeln!(out, "# profiled.MemStats")?;
+    writeln!(out, "# Alloc = {}", stats.alloc)?;
+    writeln!(out, "# TotalAlloc = {}", stats.total_alloc)?;
+    writeln!(out, "# Sys = {}", stats.sys)?;
+    writeln!(out, "# Mallocs = {}", stats.mallocs)?;
+    writeln!(out, "# Frees = {}", stats.frees)?;
+    writeln!(out, "# HeapAlloc = {}", stats.alloc)?;
+    writeln!(out, "# HeapObjects = {}", stats.heap_objects)?;
+    writeln!(out, "# RSS = {}", stats.rss)?;
+    writeln!(out, "# MemProfileRate = {}", stats.mem_profile_rate)?;
+    writeln!(out, "# SampledAllocs = {}", stats.sampled_allocs)?;
+    writeln!(out, "# DroppedSamples = {}", stats.dropped_samples)?;
+    writeln!(out, "# MaxRSS = {}", stats.max_rss)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scales_like_go() {
+        assert_eq!(scale_heap_sample(0, 10, 512), (0, 0));
+        assert_eq!(scale_heap_sample(3, 300, 1), (3, 300));
+        // One 512-byte sample at rate 512: probability 1 - 1/e, scale 1.582.
+        assert_eq!(scale_heap_sample(1, 512, 512), (1, 809));
+        // Huge blocks are always sampled: no scaling.
+        assert_eq!(scale_heap_sample(2, 2 << 30, 524_288), (2, 2 << 30));
+    }
+}

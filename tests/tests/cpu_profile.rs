@@ -1,0 +1,102 @@
+//! A 2 s CPU profile of a busy function: `go tool pprof -top` reads it without a
+//! warning and puts `spin` first by flat time.
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use profiled::{Config, Profiler};
+use profiled_tests::{decode, get, go_binary, go_tool_pprof, pprof_complaints, total, total_for};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Busy work whose inner loop calls nothing (xorshift: shifts and xors, no
+/// overflow checks, no `black_box`), so its samples are its own flat time even in
+/// unoptimized builds.
+#[inline(never)]
+fn spin() -> u64 {
+    let mut x = 1u64;
+    while !STOP.load(Ordering::Relaxed) {
+        let mut i = 0u32;
+        while i < 100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            i += 1;
+        }
+        x = black_box(x);
+    }
+    x
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn spin_is_the_top_flat_entry() {
+    let profiler = Profiler::start(Config {
+        listen_addr: "127.0.0.1:0".into(),
+        ..Config::default()
+    })
+    .unwrap();
+    let addr = profiler.local_addr().unwrap();
+    let worker = std::thread::spawn(spin);
+
+    let rss_before = rss_kib();
+    let started = Instant::now();
+    let response = get(addr, "/debug/pprof/profile?seconds=2");
+    eprintln!(
+        "first CPU profile: request {:?}, sampler start {:.1} ms, RSS {} -> {} KiB",
+        started.elapsed(),
+        profiled::stats().process.cpu_profile_last_start_ms,
+        rss_before,
+        rss_kib()
+    );
+    assert_eq!(response.status, 200, "{response:?}");
+    let profile = decode(&response.body);
+    assert_eq!(profile.period, 10_000_000);
+    assert!(profile.duration_nanos >= 2_000_000_000);
+    let spin_ns = total_for(&profile, "spin", 1);
+    // One busy thread for 2 s: most of 2 s of CPU, at 10 ms per sample.
+    assert!(
+        spin_ns >= 1_000_000_000,
+        "spin has {spin_ns} ns of {}",
+        total(&profile, 1)
+    );
+    assert_eq!(total(&profile, 1), total(&profile, 0) * 10_000_000);
+
+    if let Some(go) = go_binary() {
+        let url = format!("http://{addr}/debug/pprof/profile?seconds=2");
+        let top = go_tool_pprof(&go, &["-top", &url]);
+        assert!(top.success, "{top:?}");
+        assert!(pprof_complaints(&top.stderr).is_empty(), "{}", top.stderr);
+        assert!(top.stdout.contains("Type: cpu"), "{}", top.stdout);
+        let first_entry = top
+            .stdout
+            .lines()
+            .skip_while(|line| !line.trim_start().starts_with("flat"))
+            .nth(1)
+            .unwrap_or_default();
+        assert!(first_entry.ends_with("cpu_profile::spin"), "{}", top.stdout);
+
+        let saved = std::env::temp_dir().join(format!("cpu-{}.pb.gz", std::process::id()));
+        std::fs::write(&saved, &response.body).unwrap();
+        let raw = go_tool_pprof(&go, &["-raw", saved.to_str().unwrap()]);
+        let _ = std::fs::remove_file(&saved);
+        assert!(raw.success, "{raw:?}");
+        assert!(pprof_complaints(&raw.stderr).is_empty(), "{}", raw.stderr);
+        assert!(
+            raw.stdout.contains("PeriodType: cpu nanoseconds"),
+            "{}",
+            raw.stdout
+        );
+    }
+    STOP.store(true, Ordering::Relaxed);
+    worker.join().unwrap();
+}
