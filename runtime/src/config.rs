@@ -230,8 +230,18 @@ impl Config {
             &mut c.max_profile_seconds,
         )?;
         parsed(&lookup, "PROFILED_MAX_TASKS", int, &mut c.max_tasks)?;
-        parsed(&lookup, "PROFILED_CPU_PROFILE_HZ", int, &mut c.cpu_profile_hz)?;
-        parsed(&lookup, "PROFILED_MEM_PROFILE_RATE", int, &mut c.mem_profile_rate)?;
+        parsed(
+            &lookup,
+            "PROFILED_CPU_PROFILE_HZ",
+            int,
+            &mut c.cpu_profile_hz,
+        )?;
+        parsed(
+            &lookup,
+            "PROFILED_MEM_PROFILE_RATE",
+            int,
+            &mut c.mem_profile_rate,
+        )?;
         parsed(
             &lookup,
             "PROFILED_MAX_CONCURRENT_HEAVY_REQUESTS",

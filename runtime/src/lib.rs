@@ -171,17 +171,17 @@ pub use alloc::{
 };
 pub use config::{Config, ConfigError, MAX_STACKS_LIMIT};
 pub use control::{block_rate, mutex_fraction, set_block_rate, set_mutex_fraction};
+pub use cpu::{DEFAULT_CPU_PROFILE_HZ, MAX_CPU_PROFILE_HZ};
 pub use http::ProfiledService;
 pub use instrument::{current_logical_stack, function_profiling, set_function_profiling};
+pub use memory::{
+    MemStats, ReclaimReport, free_os_memory, mem_stats, register_reclaim_hook, trigger_gc,
+};
 pub use profiled_macros::{profiled, profiled_mutex, profiled_rwlock};
 pub use profiler::{Profiler, StartError};
 pub use profiles::{NamedProfile, lookup, profiles};
 pub use site::{FnKind, FunctionStats, LockKind, LockSiteStats, functions, lock_sites};
 pub use stats::{ProcessStats, RegistryStats, Settings, Stats, TaskStats, stats};
-pub use cpu::{DEFAULT_CPU_PROFILE_HZ, MAX_CPU_PROFILE_HZ};
-pub use memory::{
-    MemStats, ReclaimReport, free_os_memory, mem_stats, register_reclaim_hook, trigger_gc,
-};
 pub use sync::{
     MappedProfiledMutexGuard, MappedProfiledRwLockReadGuard, MappedProfiledRwLockWriteGuard,
     ProfiledCondvar, ProfiledMutex, ProfiledMutexGuard, ProfiledRwLock, ProfiledRwLockReadGuard,

@@ -215,7 +215,9 @@ impl NamedProfile {
         match snapshot {
             ProfileSnapshot::Contention(snapshot) => build::contention(snapshot),
             ProfileSnapshot::Counts(counts) => counts.profile(self.name()),
-            ProfileSnapshot::Heap(snapshot) => heap::profile(snapshot, self.kind.heap_kind().flatten()),
+            ProfileSnapshot::Heap(snapshot) => {
+                heap::profile(snapshot, self.kind.heap_kind().flatten())
+            }
         }
     }
 
@@ -275,7 +277,8 @@ impl NamedProfile {
             }
             (ProfileSnapshot::Heap(before), ProfileSnapshot::Heap(after)) => {
                 let default_sample_type = self.kind.heap_kind().flatten();
-                let mut profile = heap::profile(&heap::subtract(after, before), default_sample_type);
+                let mut profile =
+                    heap::profile(&heap::subtract(after, before), default_sample_type);
                 profile.duration_nanos = after.time_nanos.saturating_sub(before.time_nanos);
                 profile
             }

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use hyper::{Response, StatusCode};
 
+use super::peer::Peer;
 use super::query::{self, Query};
 use super::response::{self, Body};
-use super::peer::Peer;
 use super::routes::{Settings, on_blocking_pool};
 use crate::cpu::{CpuError, CpuSession};
 

@@ -3,8 +3,8 @@
 //! does, `response.rs` builds Go-shaped responses, `index.rs` renders the index.
 
 mod cpu;
-mod peer;
 mod index;
+mod peer;
 mod query;
 mod response;
 mod routes;

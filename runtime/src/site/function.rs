@@ -26,14 +26,14 @@ pub struct FnSite {
     file: &'static str,
     line: u32,
     kind: FnKind,
-    calls: AtomicU64,
     total_ticks: AtomicU64,
     max_ticks: AtomicU64,
     polls: AtomicU64,
     busy_ticks: AtomicU64,
     idle_ticks: AtomicU64,
     /// Calls per duration bucket, bucket `k` holding durations under `16^k` ticks
-    /// (not cumulative; the last bucket also holds everything longer).
+    /// (not cumulative; the last bucket also holds everything longer). Their sum
+    /// is the number of calls.
     duration_buckets: [AtomicU64; DURATION_BUCKETS],
 }
 
@@ -49,7 +49,6 @@ impl FnSite {
             file,
             line,
             kind,
-            calls: AtomicU64::new(0),
             total_ticks: AtomicU64::new(0),
             max_ticks: AtomicU64::new(0),
             polls: AtomicU64::new(0),
@@ -77,7 +76,8 @@ impl FnSite {
     /// A finished call (sync) or a completed future (async) that took `ticks`.
     #[inline(always)]
     pub(crate) fn record_call(&self, ticks: u64) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
+        // No separate call counter: the buckets add up to the calls (one atomic add
+        // fewer per call).
         self.total_ticks.fetch_add(ticks, Ordering::Relaxed);
         // ceil(bits / 4): the smallest k with ticks < 16^k.
         let bucket = (u64::BITS - ticks.leading_zeros()).div_ceil(4) as usize;
@@ -129,7 +129,11 @@ impl FnSite {
             file: self.file,
             line: self.line,
             kind: self.kind,
-            calls: self.calls.load(Ordering::Relaxed),
+            calls: self
+                .duration_buckets
+                .iter()
+                .map(|bucket| bucket.load(Ordering::Relaxed))
+                .sum(),
             total_ns: ns(&self.total_ticks),
             max_ns: ns(&self.max_ticks),
             polls: self.polls.load(Ordering::Relaxed),
