@@ -56,7 +56,8 @@
 //! ```
 //!
 //! With function profiling off (the default until a [`Profiler`] starts), a call
-//! costs one relaxed load and a branch; on, about 20 ns (see BENCHMARKS.md).
+//! costs one relaxed load and a branch; on, about 26 ns on the CI machine, most of it
+//! two time-stamp-counter reads (see BENCHMARKS.md).
 //!
 //! ## Argument `name = "..."`
 //!
