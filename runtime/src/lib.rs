@@ -146,6 +146,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod alloc;
+#[cfg(feature = "axum")]
+pub mod axum;
 mod clock;
 mod config;
 mod control;

@@ -193,3 +193,46 @@ fn sigusr2_switches_recording_off_and_sigusr1_back_on() {
     drop(profiler);
     assert_eq!(profiled::mutex_fraction(), 0);
 }
+
+#[test]
+fn axum_router_serves_every_endpoint_under_its_prefix() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let config = Config {
+        auth_token: Some("tok".into()),
+        ..Config::default()
+    };
+    let app = axum::Router::new()
+        .route("/", axum::routing::get(|| async { "app" }))
+        .merge(profiled::axum::router(&config, "/admin").unwrap());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let call = |path: &str, token: Option<&str>| {
+        let mut request = axum::http::Request::get(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request.body(axum::body::Body::empty()).unwrap();
+        let app = app.clone();
+        runtime.block_on(async move {
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status().as_u16();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            (status, body.to_vec())
+        })
+    };
+    assert_eq!(call("/", None), (200, b"app".to_vec()));
+    assert_eq!(call("/admin/debug/pprof/mutex", None).0, 401);
+    let (status, body) = call("/admin/debug/pprof/mutex", Some("tok"));
+    assert_eq!(status, 200);
+    decode(&body);
+    let (status, body) = call("/admin/metrics", Some("tok"));
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).contains("profiled_tasks"));
+    assert_eq!(
+        call("/admin/debug/pprof/nope", Some("tok")).1,
+        b"Unknown profile\n"
+    );
+}
