@@ -1,5 +1,8 @@
-//! Go's `net/http/pprof` for Rust services: profiled locks and functions whose
-//! contention, waits and timings you read with `go tool pprof`.
+//! Go's `net/http/pprof` for Rust services: every Go profile (CPU, heap, allocs,
+//! goroutine, threadcreate, block, mutex, trace, symbol, cmdline) served by the
+//! process itself and readable by `go tool pprof`, plus profiled locks, `#[profiled]`
+//! functions with async wait profiles, thread and task dumps, flame graphs,
+//! `/debug/stats` and Prometheus `/metrics`.
 //!
 //! # Recipe
 //!
