@@ -71,45 +71,10 @@ fn handle_request(table: &[u64], i: u64) -> u64 {
     checksum_slowly(&body) ^ len
 }
 
-struct Args {
-    addr: String,
-    seconds: Option<u64>,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        addr: "127.0.0.1:6060".into(),
-        seconds: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--addr" => args.addr = it.next().ok_or("--addr needs host:port")?,
-            "--seconds" => {
-                let value = it.next().ok_or("--seconds needs a number")?;
-                args.seconds = Some(
-                    value
-                        .parse()
-                        .map_err(|_| format!("bad --seconds {value:?}"))?,
-                );
-            }
-            other => {
-                return Err(format!(
-                    "unknown argument {other:?}; use --addr HOST:PORT or --seconds N"
-                ));
-            }
-        }
-    }
-    Ok(args)
-}
-
 fn main() {
-    let args = parse_args().unwrap_or_else(|e| {
-        eprintln!("cpu_hotspot: {e}");
-        std::process::exit(2);
-    });
+    let args = profiled_examples::DemoArgs::parse("cpu_hotspot", "127.0.0.1:6060");
     let profiler = Profiler::start(Config {
-        listen_addr: args.addr,
+        listen_addr: args.addr.clone(),
         ..Config::default()
     })
     .unwrap_or_else(|e| {
@@ -152,10 +117,7 @@ fn main() {
     let started = Instant::now();
     loop {
         thread::sleep(Duration::from_millis(200));
-        if args
-            .seconds
-            .is_some_and(|s| started.elapsed() >= Duration::from_secs(s))
-        {
+        if args.expired(started) {
             profiler.stop();
             return;
         }

@@ -2,68 +2,16 @@
 //! profile whose top entry is `checksum_slowly`; `--example memory_leak` serves a
 //! heap profile whose in-use space is mostly `remember_session`.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use profiled_tests::{decode, get, go_binary, go_tool_pprof, total, total_for};
-
-/// An example binary `cargo test --workspace` built next to this test's directory.
-fn example_binary(name: &str) -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let binary = exe.parent()?.parent()?.join("examples").join(name);
-    if binary.is_file() {
-        return Some(binary);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is missing: run the whole workspace's tests (cargo test --workspace)",
-        binary.display()
-    );
-    eprintln!("skipping: {} not built", binary.display());
-    None
-}
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts an example on a free port; returns it and its address.
-fn start(name: &str) -> Option<(Running, SocketAddr)> {
-    let binary = example_binary(name)?;
-    let mut child = Running(
-        Command::new(binary)
-            .args(["--addr", "127.0.0.1:0", "--seconds", "60"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the example"),
-    );
-    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    // Keep reading: the example prints more, and a closed pipe would kill it.
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let addr = first
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|addr| addr.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {first:?}"));
-    Some((child, addr))
-}
+use profiled_tests::{decode, get, go_binary, go_tool_pprof, start_example, total, total_for};
 
 #[test]
 fn cpu_hotspot_example_shows_checksum_slowly_on_top() {
-    let Some((_child, addr)) = start("cpu_hotspot") else {
+    let Some(example) = start_example("cpu_hotspot") else {
         return;
     };
+    let addr = example.addr;
     let profile = decode(&get(addr, "/debug/pprof/profile?seconds=2").body);
     let hot = total_for(&profile, "checksum_slowly", 1);
     assert!(
@@ -86,9 +34,10 @@ fn cpu_hotspot_example_shows_checksum_slowly_on_top() {
 
 #[test]
 fn memory_leak_example_shows_remember_session_in_use() {
-    let Some((_child, addr)) = start("memory_leak") else {
+    let Some(example) = start_example("memory_leak") else {
         return;
     };
+    let addr = example.addr;
     std::thread::sleep(Duration::from_secs(3));
     let heap = decode(&get(addr, "/debug/pprof/heap").body);
     let leak = total_for(&heap, "remember_session", 3);
