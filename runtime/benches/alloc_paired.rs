@@ -7,44 +7,15 @@
 //! Run: `cargo bench -p profiled --bench alloc_paired` (prints a markdown table).
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::hint::black_box;
 use std::time::Instant;
+
+#[path = "common/churn.rs"]
+mod churn;
 
 use profiled::ProfiledAllocator;
 
-const SLOTS: usize = 256;
 const STEPS: usize = 100_000;
 const PAIRS: u64 = 301;
-
-/// Same workload as `benches/alloc.rs`: replace random blocks of 16..4096 bytes.
-fn churn<A: GlobalAlloc>(alloc: &A, seed: u64) {
-    let mut live: [(*mut u8, usize); SLOTS] = [(std::ptr::null_mut(), 0); SLOTS];
-    let mut x = seed | 1;
-    for _ in 0..STEPS {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let slot = (x as usize >> 8) % SLOTS;
-        let size = 16 + (x as usize >> 20) % (4096 - 16);
-        let (old, old_size) = live[slot];
-        if !old.is_null() {
-            // SAFETY: `old` came from `alloc` with this layout.
-            unsafe { alloc.dealloc(old, Layout::from_size_align(old_size, 8).unwrap()) };
-        }
-        // SAFETY: size is non-zero; the layout is valid.
-        let new = unsafe { alloc.alloc(Layout::from_size_align(size, 8).unwrap()) };
-        assert!(!new.is_null());
-        // SAFETY: `new` is a fresh block of `size >= 16` bytes.
-        unsafe { new.write(x as u8) };
-        live[slot] = (black_box(new), size);
-    }
-    for (ptr, size) in live {
-        if !ptr.is_null() {
-            // SAFETY: as above.
-            unsafe { alloc.dealloc(ptr, Layout::from_size_align(size, 8).unwrap()) };
-        }
-    }
-}
 
 /// Forwards to `System` and does nothing else.
 struct Forward;
@@ -77,11 +48,11 @@ fn paired<A: GlobalAlloc>(candidate: &A) -> (f64, f64, f64) {
     let mut ratios: Vec<f64> = (0..PAIRS)
         .map(|i| {
             let (system, other) = if i % 2 == 0 {
-                let s = time(|| churn(&System, i));
-                (s, time(|| churn(candidate, i)))
+                let s = time(|| churn::churn(&System, STEPS, i));
+                (s, time(|| churn::churn(candidate, STEPS, i)))
             } else {
-                let o = time(|| churn(candidate, i));
-                (time(|| churn(&System, i)), o)
+                let o = time(|| churn::churn(candidate, STEPS, i));
+                (time(|| churn::churn(&System, STEPS, i)), o)
             };
             other / system
         })
