@@ -208,6 +208,26 @@ pub mod __private {
     pub use crate::sync::{mutex_with_site, rwlock_with_site};
     pub use inventory;
 
+    /// Records one mutex-profile event for each of `n` distinct stacks, made from
+    /// the caller's real stack with its innermost frame replaced by successive code
+    /// addresses of `base`, so that encoding has `n` real addresses to symbolize.
+    /// Returns how many were recorded. For the `encode` bench.
+    pub fn fill_mutex_profile(n: usize, base: usize) -> usize {
+        let registry = crate::registry::get();
+        let mut frames = crate::stack::Stack::capture().frames().to_vec();
+        if frames.is_empty() {
+            return 0;
+        }
+        (0..n)
+            .filter(|i| {
+                frames[0] = base + i;
+                let id = registry.stacks.intern(&frames);
+                registry.mutex.add(id, crate::registry::COUNT_SCALE, 1_000);
+                id.is_some()
+            })
+            .count()
+    }
+
     /// Captures the caller's stack with this build's unwinder; returns its depth.
     /// For the `locks` bench.
     pub fn capture_stack_depth() -> usize {

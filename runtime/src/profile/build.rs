@@ -149,24 +149,22 @@ pub(crate) fn from_rows<'a>(
             *total = total.saturating_add(value);
         }
     }
-    let names = |stack: &[usize]| -> Vec<(String, usize)> {
+    // Order: values descending (last first), then the leaf's function name, then
+    // the addresses and label, which make every key distinct. Naming only the leaf
+    // keeps sorting cheap for profiles of many deep stacks.
+    let leaf_name = |stack: &[usize]| -> std::sync::Arc<str> {
         stack
-            .iter()
-            .map(|frame| {
-                let name = resolved
-                    .get(frame)
-                    .and_then(|lines| lines.last())
-                    .map(|line| line.function.to_string())
-                    .unwrap_or_default();
-                (name, *frame)
-            })
-            .collect()
+            .first()
+            .and_then(|frame| resolved.get(frame))
+            .and_then(|lines| lines.first())
+            .map(|line| std::sync::Arc::clone(&line.function))
+            .unwrap_or_else(|| "".into())
     };
     let mut ordered: Vec<(SampleKey, Vec<i64>)> = merged.into_iter().collect();
     ordered.sort_by_cached_key(|((stack, label), values)| {
         let descending: Vec<std::cmp::Reverse<i64>> =
             values.iter().rev().map(|&v| std::cmp::Reverse(v)).collect();
-        (descending, names(stack), label.clone())
+        (descending, leaf_name(stack), stack.clone(), label.clone())
     });
 
     let mut location_index: HashMap<usize, usize> = HashMap::new();
