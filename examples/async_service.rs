@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use profiled::{Config, ProfiledMutex, Profiler, profiled, profiled_mutex};
+use profiled::{ProfiledMutex, profiled, profiled_mutex};
 
 /// Sessions by user id, shared by every request.
 static SESSIONS: ProfiledMutex<Option<HashMap<u64, u64>>> = profiled_mutex!("sessions", None);
@@ -55,15 +55,7 @@ fn render(user: u64, visits: u64) -> u64 {
 
 fn main() {
     let args = profiled_examples::DemoArgs::parse("async_service", "127.0.0.1:6060");
-    let profiler = Profiler::start(Config {
-        listen_addr: args.addr.clone(),
-        ..Config::default()
-    })
-    .unwrap_or_else(|e| {
-        eprintln!("async_service: {e}");
-        std::process::exit(1);
-    });
-    let addr = profiler.local_addr().expect("profiler is enabled");
+    let (profiler, addr) = args.start_profiler("async_service");
     println!("async_service: serving profiles on http://{addr}/debug/pprof/");
     println!();
     println!("Try:");

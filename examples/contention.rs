@@ -14,10 +14,7 @@ use std::hint::black_box;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use profiled::{
-    Config, ProfiledCondvar, ProfiledMutex, ProfiledRwLock, Profiler, profiled_mutex,
-    profiled_rwlock,
-};
+use profiled::{ProfiledCondvar, ProfiledMutex, ProfiledRwLock, profiled_mutex, profiled_rwlock};
 
 /// Balances, one per account.
 static ACCOUNTS: ProfiledMutex<Vec<u64>> = profiled_mutex!("accounts", Vec::new());
@@ -92,15 +89,7 @@ fn next_job() -> u64 {
 
 fn main() {
     let args = profiled_examples::DemoArgs::parse("contention", "127.0.0.1:6060");
-    let profiler = Profiler::start(Config {
-        listen_addr: args.addr,
-        ..Config::default()
-    })
-    .unwrap_or_else(|e| {
-        eprintln!("contention: {e}");
-        std::process::exit(1);
-    });
-    let addr = profiler.local_addr().expect("profiler is enabled");
+    let (profiler, addr) = args.start_profiler("contention");
 
     *ACCOUNTS.lock() = vec![1_000; ACCOUNT_COUNT];
     refresh_prices(0);

@@ -12,8 +12,6 @@ use std::hint::black_box;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use profiled::{Config, Profiler};
-
 /// Cheap: splits a request line.
 #[inline(never)]
 fn parse_request(i: u64) -> (u64, u64) {
@@ -73,15 +71,7 @@ fn handle_request(table: &[u64], i: u64) -> u64 {
 
 fn main() {
     let args = profiled_examples::DemoArgs::parse("cpu_hotspot", "127.0.0.1:6060");
-    let profiler = Profiler::start(Config {
-        listen_addr: args.addr.clone(),
-        ..Config::default()
-    })
-    .unwrap_or_else(|e| {
-        eprintln!("cpu_hotspot: {e}");
-        std::process::exit(1);
-    });
-    let addr = profiler.local_addr().expect("profiler is enabled");
+    let (profiler, addr) = args.start_profiler("cpu_hotspot");
 
     for worker in 0..2u64 {
         thread::spawn(move || {

@@ -50,6 +50,27 @@ impl DemoArgs {
         Ok(parsed)
     }
 
+    /// Starts a profiler with the default configuration on `--addr`, exiting with
+    /// status 1 and the error when it cannot start; returns it and its address.
+    pub fn start_profiler(&self, example: &str) -> (profiled::Profiler, std::net::SocketAddr) {
+        let config = profiled::Config {
+            listen_addr: self.addr.clone(),
+            ..profiled::Config::default()
+        };
+        match profiled::Profiler::start(config) {
+            Ok(profiler) => {
+                let addr = profiler
+                    .local_addr()
+                    .expect("the default config is enabled");
+                (profiler, addr)
+            }
+            Err(e) => {
+                eprintln!("{example}: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+
     /// True once `--seconds` have passed since `started`.
     pub fn expired(&self, started: std::time::Instant) -> bool {
         self.seconds

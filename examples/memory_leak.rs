@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use profiled::{Config, ProfiledAllocator, Profiler};
+use profiled::ProfiledAllocator;
 
 // The one line that enables the heap profiles.
 #[global_allocator]
@@ -60,15 +60,7 @@ fn handle_request(i: u64) -> usize {
 
 fn main() {
     let args = profiled_examples::DemoArgs::parse("memory_leak", "127.0.0.1:6060");
-    let profiler = Profiler::start(Config {
-        listen_addr: args.addr.clone(),
-        ..Config::default()
-    })
-    .unwrap_or_else(|e| {
-        eprintln!("memory_leak: {e}");
-        std::process::exit(1);
-    });
-    let addr = profiler.local_addr().expect("profiler is enabled");
+    let (profiler, addr) = args.start_profiler("memory_leak");
     profiled::register_reclaim_hook("render cache", || RENDER_CACHE.lock().unwrap().clear());
 
     for worker in 0..2u64 {

@@ -16,7 +16,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use profiled::{Config, Profiler, profiled};
+use profiled::profiled;
 
 /// Waits for an event whose sender is kept but never used: the task leak.
 #[profiled]
@@ -70,15 +70,7 @@ fn legacy_handler(forgotten: &mut Vec<mpsc::Sender<u64>>) {
 
 fn main() {
     let args = profiled_examples::DemoArgs::parse("task_leak", "127.0.0.1:6060");
-    let profiler = Profiler::start(Config {
-        listen_addr: args.addr.clone(),
-        ..Config::default()
-    })
-    .unwrap_or_else(|e| {
-        eprintln!("task_leak: {e}");
-        std::process::exit(1);
-    });
-    let addr = profiler.local_addr().expect("profiler is enabled");
+    let (_profiler, addr) = args.start_profiler("task_leak");
     println!("task_leak: serving profiles on http://{addr}/debug/pprof/");
     println!(
         "  curl -s 'http://{addr}/debug/pprof/goroutine?debug=2' | grep -c '^goroutine '   # grows"

@@ -261,6 +261,15 @@ pub fn go_tool_pprof(go: &PathBuf, args: &[&str]) -> PprofRun {
     }
 }
 
+/// The first entry of `go tool pprof -top` output: the line after the `flat` header.
+pub fn pprof_top_entry(stdout: &str) -> &str {
+    stdout
+        .lines()
+        .skip_while(|line| !line.trim_start().starts_with("flat"))
+        .nth(1)
+        .unwrap_or_default()
+}
+
 /// Lines of pprof's stderr that are not the normal "Fetching profile ..." chatter.
 pub fn pprof_complaints(stderr: &str) -> Vec<&str> {
     stderr

@@ -31,12 +31,7 @@ fn contention_example_shows_audit_ledger_as_the_culprit() {
     if let Some(go) = go_binary() {
         let url = format!("http://{addr}/debug/pprof/mutex");
         let top = go_tool_pprof(&go, &["-top", &url]);
-        let first_entry = top
-            .stdout
-            .lines()
-            .skip_while(|line| !line.trim_start().starts_with("flat"))
-            .nth(1)
-            .unwrap_or_default();
+        let first_entry = profiled_tests::pprof_top_entry(&top.stdout);
         assert!(first_entry.contains("audit_ledger"), "{}", top.stdout);
     }
 }

@@ -22,12 +22,7 @@ fn cpu_hotspot_example_shows_checksum_slowly_on_top() {
     if let Some(go) = go_binary() {
         let url = format!("http://{addr}/debug/pprof/profile?seconds=2");
         let top = go_tool_pprof(&go, &["-top", &url]);
-        let first_entry = top
-            .stdout
-            .lines()
-            .skip_while(|line| !line.trim_start().starts_with("flat"))
-            .nth(1)
-            .unwrap_or_default();
+        let first_entry = profiled_tests::pprof_top_entry(&top.stdout);
         assert!(first_entry.contains("checksum_slowly"), "{}", top.stdout);
     }
 }

@@ -77,12 +77,7 @@ fn spin_is_the_top_flat_entry() {
         assert!(top.success, "{top:?}");
         assert!(pprof_complaints(&top.stderr).is_empty(), "{}", top.stderr);
         assert!(top.stdout.contains("Type: cpu"), "{}", top.stdout);
-        let first_entry = top
-            .stdout
-            .lines()
-            .skip_while(|line| !line.trim_start().starts_with("flat"))
-            .nth(1)
-            .unwrap_or_default();
+        let first_entry = profiled_tests::pprof_top_entry(&top.stdout);
         assert!(first_entry.ends_with("cpu_profile::spin"), "{}", top.stdout);
 
         let saved = std::env::temp_dir().join(format!("cpu-{}.pb.gz", std::process::id()));
