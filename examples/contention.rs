@@ -12,7 +12,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::hint::black_box;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use profiled::{ProfiledCondvar, ProfiledMutex, ProfiledRwLock, profiled_mutex, profiled_rwlock};
 
@@ -164,15 +164,5 @@ fn main() {
     println!();
     println!("Press Ctrl-C to stop.");
 
-    let started = Instant::now();
-    loop {
-        thread::sleep(Duration::from_millis(200));
-        if args
-            .seconds
-            .is_some_and(|s| started.elapsed() >= Duration::from_secs(s))
-        {
-            profiler.stop();
-            return;
-        }
-    }
+    args.serve_until_done(profiler);
 }

@@ -10,7 +10,7 @@
 
 use std::hint::black_box;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Cheap: splits a request line.
 #[inline(never)]
@@ -104,12 +104,5 @@ fn main() {
     println!();
     println!("Press Ctrl-C to stop.");
 
-    let started = Instant::now();
-    loop {
-        thread::sleep(Duration::from_millis(200));
-        if args.expired(started) {
-            profiler.stop();
-            return;
-        }
-    }
+    args.serve_until_done(profiler);
 }

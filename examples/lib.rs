@@ -71,6 +71,16 @@ impl DemoArgs {
         }
     }
 
+    /// Keeps the process serving until `--seconds` have passed (forever without it),
+    /// then stops `profiler`.
+    pub fn serve_until_done(&self, profiler: profiled::Profiler) {
+        let started = std::time::Instant::now();
+        while !self.expired(started) {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        profiler.stop();
+    }
+
     /// True once `--seconds` have passed since `started`.
     pub fn expired(&self, started: std::time::Instant) -> bool {
         self.seconds

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::Mutex;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use profiled::ProfiledAllocator;
 
@@ -98,12 +98,5 @@ fn main() {
     println!();
     println!("Press Ctrl-C to stop.");
 
-    let started = Instant::now();
-    loop {
-        thread::sleep(Duration::from_millis(200));
-        if args.expired(started) {
-            profiler.stop();
-            return;
-        }
-    }
+    args.serve_until_done(profiler);
 }

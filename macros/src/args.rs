@@ -103,6 +103,21 @@ impl Parse for FnItem {
     }
 }
 
+impl quote::ToTokens for FnItem {
+    /// The item exactly as written.
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let FnItem {
+            attrs,
+            vis,
+            defaultness,
+            sig,
+            body,
+            semi,
+        } = self;
+        tokens.extend(quote::quote!(#(#attrs)* #vis #defaultness #sig #body #semi));
+    }
+}
+
 /// Parses the item under `#[profiled]`. Anything that is not a function is an error
 /// spanned on the item, naming what it is.
 pub fn parse_fn_item(item: TokenStream) -> syn::Result<FnItem> {

@@ -124,15 +124,7 @@ pub fn function(profiled: &crate::validate::Profiled) -> TokenStream {
 
 /// Re-emits the item exactly as written, for use beside a compile error.
 pub fn unchanged(item: &crate::args::FnItem) -> TokenStream {
-    let crate::args::FnItem {
-        attrs,
-        vis,
-        defaultness,
-        sig,
-        body,
-        semi,
-    } = item;
-    quote!(#(#attrs)* #vis #defaultness #sig #body #semi)
+    quote::ToTokens::to_token_stream(item)
 }
 
 fn mentions_impl_trait(ty: &syn::Type) -> bool {
