@@ -14,7 +14,14 @@ use std::hint::black_box;
 use std::thread;
 use std::time::Duration;
 
-use profiled::{ProfiledCondvar, ProfiledMutex, ProfiledRwLock, profiled_mutex, profiled_rwlock};
+use profiled::{
+    ProfiledAllocator, ProfiledCondvar, ProfiledMutex, ProfiledRwLock, profiled_mutex,
+    profiled_rwlock,
+};
+
+// Heap profiles too: `go tool pprof -top http://127.0.0.1:6060/debug/pprof/heap`.
+#[global_allocator]
+static GLOBAL: ProfiledAllocator = ProfiledAllocator::system();
 
 /// Balances, one per account.
 static ACCOUNTS: ProfiledMutex<Vec<u64>> = profiled_mutex!("accounts", Vec::new());

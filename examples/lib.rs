@@ -50,12 +50,19 @@ impl DemoArgs {
         Ok(parsed)
     }
 
-    /// Starts a profiler with the default configuration on `--addr`, exiting with
-    /// status 1 and the error when it cannot start; returns it and its address.
+    /// Starts a profiler on `--addr` with the default configuration as changed by any
+    /// `PROFILED_*` environment variables ([`profiled::Config::from_env`]), exiting
+    /// with status 1 and the error when it cannot start; returns it and its address.
     pub fn start_profiler(&self, example: &str) -> (profiled::Profiler, std::net::SocketAddr) {
-        let config = profiled::Config {
-            listen_addr: self.addr.clone(),
-            ..profiled::Config::default()
+        let config = match profiled::Config::from_env() {
+            Ok(config) => profiled::Config {
+                listen_addr: self.addr.clone(),
+                ..config
+            },
+            Err(e) => {
+                eprintln!("{example}: {e}");
+                std::process::exit(2);
+            }
         };
         match profiled::Profiler::start(config) {
             Ok(profiler) => {

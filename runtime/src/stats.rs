@@ -87,6 +87,8 @@ pub struct Settings {
 pub struct RegistryStats {
     /// Distinct stacks the registry can hold.
     pub stack_capacity: usize,
+    /// Distinct stacks held now (at most `stack_capacity`).
+    pub stacks: usize,
     /// Stacks that did not fit.
     pub dropped_stacks: u64,
     /// Mutex-profile events lost because their stack did not fit.
@@ -114,6 +116,7 @@ pub fn stats() -> Stats {
         registry: registry::existing()
             .map(|r| RegistryStats {
                 stack_capacity: r.stacks.capacity(),
+                stacks: r.stacks.len(),
                 dropped_stacks: r.stacks.dropped(),
                 dropped_mutex_events: r.mutex.dropped(),
                 dropped_block_events: r.block.dropped(),

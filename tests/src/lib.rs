@@ -41,6 +41,18 @@ pub fn get(addr: SocketAddr, path: &str) -> HttpResponse {
     )
 }
 
+/// Sends `GET path` and returns the open connection without reading the answer:
+/// drop it to hang up.
+pub fn send(addr: SocketAddr, path: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).expect("connect to profiler");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send the request");
+    stream
+}
+
 /// Sends raw request bytes and reads the response until the server closes.
 pub fn request(addr: SocketAddr, raw: &[u8]) -> HttpResponse {
     let mut stream = TcpStream::connect(addr).expect("connect to profiler");
@@ -283,11 +295,34 @@ pub fn pprof_complaints(stderr: &str) -> Vec<&str> {
         .collect()
 }
 
+/// The resident set size of process `pid` (`"self"` for this one) in KiB, from
+/// `/proc/PID/status`.
+pub fn rss_kib(pid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("read /proc/PID/status")
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmRSS in /proc/PID/status")
+}
+
 /// A running example process, killed when dropped.
 pub struct RunningExample {
     child: std::process::Child,
     /// The address its profiler serves on.
     pub addr: SocketAddr,
+}
+
+impl RunningExample {
+    /// The process id, e.g. to read `/proc/PID/status`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// True while the process runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
 }
 
 impl Drop for RunningExample {
@@ -306,6 +341,11 @@ pub fn start_example(name: &str) -> Option<RunningExample> {
 
 /// [`start_example`] with extra environment variables.
 pub fn start_example_with_env(name: &str, env: &[(&str, &str)]) -> Option<RunningExample> {
+    start_example_for(name, 60, env)
+}
+
+/// [`start_example_with_env`], stopping by itself after `seconds`.
+pub fn start_example_for(name: &str, seconds: u64, env: &[(&str, &str)]) -> Option<RunningExample> {
     use std::io::BufRead;
     let exe = std::env::current_exe().ok()?;
     let binary = exe.parent()?.parent()?.join("examples").join(name);
@@ -319,7 +359,7 @@ pub fn start_example_with_env(name: &str, env: &[(&str, &str)]) -> Option<Runnin
         return None;
     }
     let mut child = Command::new(binary)
-        .args(["--addr", "127.0.0.1:0", "--seconds", "60"])
+        .args(["--addr", "127.0.0.1:0", "--seconds", &seconds.to_string()])
         .envs(env.iter().copied())
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -1,25 +1,12 @@
 //! One CPU profile at a time, as Go: a second request gets Go's 500; a client that
 //! hangs up frees the profiler at once; limits and the off switch answer clearly.
 
-use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use profiled::{Config, Profiler};
-use profiled_tests::{decode, get, sample_types};
+use profiled_tests::{decode, get, sample_types, send};
 
 const TEXT: &str = "text/plain; charset=utf-8";
-
-/// Sends a request and returns the open connection without reading the answer.
-fn send(addr: SocketAddr, path: &str) -> TcpStream {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    stream
-}
 
 #[test]
 fn second_profile_is_refused_and_a_hang_up_frees_the_profiler() {

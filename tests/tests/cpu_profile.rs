@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use profiled::{Config, Profiler};
-use profiled_tests::{decode, get, go_binary, go_tool_pprof, pprof_complaints, total, total_for};
+use profiled_tests::{
+    decode, get, go_binary, go_tool_pprof, pprof_complaints, rss_kib, total, total_for,
+};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -29,15 +31,6 @@ fn spin() -> u64 {
     x
 }
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn spin_is_the_top_flat_entry() {
     let profiler = Profiler::start(Config {
@@ -48,7 +41,7 @@ fn spin_is_the_top_flat_entry() {
     let addr = profiler.local_addr().unwrap();
     let worker = std::thread::spawn(spin);
 
-    let rss_before = rss_kib();
+    let rss_before = rss_kib("self");
     let started = Instant::now();
     let response = get(addr, "/debug/pprof/profile?seconds=2");
     eprintln!(
@@ -56,7 +49,7 @@ fn spin_is_the_top_flat_entry() {
         started.elapsed(),
         profiled::stats().process.cpu_profile_last_start_ms,
         rss_before,
-        rss_kib()
+        rss_kib("self")
     );
     assert_eq!(response.status, 200, "{response:?}");
     let profile = decode(&response.body);

@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use hyper::{Request, Response, StatusCode};
@@ -20,7 +21,8 @@ pub(crate) struct Settings {
     pub max_profile_seconds: u64,
     /// Required bearer token, if any.
     pub auth_token: Option<String>,
-    /// Permits for heavy requests (delta profiles, CPU profiles, traces).
+    /// Permits for heavy requests (delta profiles and traces; CPU profiles are one at a
+    /// time anyway, as Go).
     pub heavy: Arc<tokio::sync::Semaphore>,
     /// Path prefix the endpoints are mounted under ("" for the root).
     pub prefix: String,
@@ -95,6 +97,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
+/// Serves one request. A panic while serving it becomes Go's 500 for this request
+/// alone: the connection, the server and every other request go on.
 pub(crate) async fn handle<B>(
     request: Request<B>,
     settings: Arc<Settings>,
@@ -103,21 +107,42 @@ where
     B: hyper::body::Body<Data = bytes::Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    Ok(catch_panic(dispatch(request, settings)).await)
+}
+
+/// Polls `serving` to its response, or answers 500 if a poll panics. The future is
+/// dropped, never polled again, after a panic, so no broken state is observed.
+async fn catch_panic(serving: impl Future<Output = Response<Body>>) -> Response<Body> {
+    let mut serving = std::pin::pin!(serving);
+    std::future::poll_fn(|cx| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serving.as_mut().poll(cx)))
+            .unwrap_or_else(|_| {
+                Poll::Ready(response::go_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error while serving the request",
+                ))
+            })
+    })
+    .await
+}
+
+async fn dispatch<B>(request: Request<B>, settings: Arc<Settings>) -> Response<Body>
+where
+    B: hyper::body::Body<Data = bytes::Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     if let Some(token) = &settings.auth_token
         && !authorized(&request, token)
     {
-        return Ok(response::unauthorized());
+        return response::unauthorized();
     }
     let raw_query = request.uri().query();
     let raw_path = request.uri().path();
     let Some(raw_path) = raw_path.strip_prefix(settings.prefix.as_str()) else {
-        return Ok(response::not_found());
+        return response::not_found();
     };
     let Some(path) = decode_path(raw_path) else {
-        return Ok(response::go_error(
-            StatusCode::BAD_REQUEST,
-            "400 Bad Request",
-        ));
+        return response::go_error(StatusCode::BAD_REQUEST, "400 Bad Request");
     };
     let cleaned = clean_path(&path);
     if cleaned != path {
@@ -128,31 +153,31 @@ where
             location.push('?');
             location.push_str(raw_query);
         }
-        return Ok(response::moved_permanently(&location));
+        return response::moved_permanently(&location);
     }
     match path.as_str() {
         // These read the request itself (method, body, headers).
-        "/debug/pprof/symbol" => return Ok(super::symbol::serve(request).await),
-        "/debug/pprof/cmdline" => return Ok(super::symbol::cmdline()),
+        "/debug/pprof/symbol" => return super::symbol::serve(request).await,
+        "/debug/pprof/cmdline" => return super::symbol::cmdline(),
         "/metrics" => {
             let openmetrics = request
                 .headers()
                 .get(hyper::header::ACCEPT)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|accept| accept.contains("application/openmetrics-text"));
-            return Ok(on_blocking_pool(move || {
+            return on_blocking_pool(move || {
                 if openmetrics {
                     response::openmetrics(crate::metrics::render())
                 } else {
                     response::prometheus_text(crate::metrics::render_prometheus_text())
                 }
             })
-            .await);
+            .await;
         }
         _ => {}
     }
     let peer = request.extensions().get::<Peer>().copied();
-    Ok(route(&path, Query::parse(raw_query), &settings, peer).await)
+    route(&path, Query::parse(raw_query), &settings, peer).await
 }
 
 async fn route(
@@ -447,6 +472,20 @@ fn clean_path(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panic_while_serving_is_a_500_for_that_request() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let panicked = runtime.block_on(catch_panic(async {
+            tokio::task::yield_now().await; // panic on a later poll, not the first
+            panic!("a bug in a handler")
+        }));
+        assert_eq!(panicked.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let served = runtime.block_on(catch_panic(async { response::not_found() }));
+        assert_eq!(served.status(), StatusCode::NOT_FOUND);
+    }
 
     #[test]
     fn compares_tokens_exactly() {

@@ -128,6 +128,7 @@ impl<F: Future> Future for Instrumented<F> {
                 trace::record(this.site.name(), Category::Poll, start, ticks());
                 return result;
             }
+            this.started = 0;
             this.pending_since = 0;
             this.wait = None;
             // SAFETY: see above; `this.inner` stays where the pinned `self` put it.
@@ -166,8 +167,13 @@ impl<F: Future> Future for Instrumented<F> {
 impl<F> Drop for Instrumented<F> {
     fn drop(&mut self) {
         // A future dropped while waiting (cancelled, or its task shut down) waited
-        // until now.
-        if self.pending_since != 0 {
+        // until now; one dropped after a poll panicked ends here too. Either way the
+        // call is over: count it, as a sync call that panics is counted.
+        if self.started != 0 {
+            let now = ticks();
+            self.end_wait(now);
+            self.site.record_call(now.wrapping_sub(self.started));
+        } else if self.pending_since != 0 {
             self.end_wait(ticks());
         }
     }

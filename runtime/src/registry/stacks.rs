@@ -30,6 +30,7 @@ pub(crate) struct StackTable {
     slots: Box<[Slot]>,
     arena: Box<[AtomicUsize]>,
     arena_used: AtomicUsize,
+    interned: AtomicUsize,
     dropped: AtomicU64,
 }
 
@@ -49,6 +50,7 @@ impl StackTable {
                 .map(|_| AtomicUsize::new(0))
                 .collect(),
             arena_used: AtomicUsize::new(0),
+            interned: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
         }
     }
@@ -56,6 +58,11 @@ impl StackTable {
     /// Number of slots; every [`StackId`] is below this.
     pub(crate) fn capacity(&self) -> usize {
         self.slots.len()
+    }
+
+    /// Distinct stacks interned so far; never above [`capacity`](Self::capacity).
+    pub(crate) fn len(&self) -> usize {
+        self.interned.load(Ordering::Relaxed)
     }
 
     /// Stacks that could not be interned because the table was full.
@@ -117,6 +124,7 @@ impl StackTable {
         slot.len.store(frames.len() as u32, Ordering::Relaxed);
         // Release: publishes the frames, start and len stored above to Acquire readers.
         slot.state.store(hash, Ordering::Release);
+        self.interned.fetch_add(1, Ordering::Relaxed);
         Some(index)
     }
 

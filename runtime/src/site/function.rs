@@ -160,9 +160,11 @@ pub struct FunctionStats {
     pub line: u32,
     /// Sync or async.
     pub kind: FnKind,
-    /// Completed calls (sync) or completed futures (async).
+    /// Finished calls: sync calls that returned or panicked; futures that completed,
+    /// panicked, or were dropped (cancelled) after their first poll.
     pub calls: u64,
-    /// Total wall time of completed calls or futures, from first poll to ready.
+    /// Total wall time of finished calls or futures, from the call or first poll to
+    /// its return, panic, completion or drop.
     pub total_ns: u64,
     /// Longest single call or future.
     pub max_ns: u64,

@@ -1,0 +1,93 @@
+//! Clients that hang up mid delta profile, mid trace and mid CPU profile: each
+//! long request holds the only heavy-request permit (or the one CPU profiler) while
+//! its client waits, and frees it within a second or two of the hang-up, so the
+//! next client is served.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use profiled::{Config, ProfiledMutex, Profiler, profiled_mutex};
+use profiled_tests::{decode, get, send};
+
+static SHARED: ProfiledMutex<u64> = profiled_mutex!("hangup-shared", 0);
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Waits until `probe` is refused with `busy`, i.e. the long request holds what it
+/// needs (the heavy-request permit, or the one CPU profiler).
+fn wait_until_busy(addr: std::net::SocketAddr, probe: &str, busy: u16) {
+    let started = Instant::now();
+    loop {
+        let response = get(addr, probe);
+        if response.status == busy {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the long request never took the server: {probe} answered {response:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn each_hang_up_frees_the_server_for_the_next_client() {
+    let profiler = Profiler::start(Config {
+        listen_addr: "127.0.0.1:0".into(),
+        max_concurrent_heavy_requests: 1,
+        max_profile_seconds: 60,
+        ..Config::default()
+    })
+    .unwrap();
+    let addr = profiler.local_addr().unwrap();
+    // Some contention, so the profiles that follow have something in them.
+    let worker = std::thread::spawn(|| {
+        while !STOP.load(Ordering::Relaxed) {
+            *SHARED.lock() += 1;
+        }
+    });
+
+    // The first CPU profile of a process loads symbol tables (seconds in a debug
+    // build); take that cost here, not while a client waits.
+    assert_eq!(get(addr, "/debug/pprof/profile?seconds=1").status, 200);
+
+    let delta = "/debug/pprof/mutex?seconds=1";
+    for (long, probe, busy) in [
+        ("/debug/pprof/mutex?seconds=30", delta, 429),
+        ("/debug/pprof/block?seconds=30", delta, 429),
+        ("/debug/pprof/goroutine?seconds=30", delta, 429),
+        ("/debug/pprof/trace?seconds=30", delta, 429),
+        // One CPU profile at a time, as Go: the second gets a 500.
+        (
+            "/debug/pprof/profile?seconds=30",
+            "/debug/pprof/profile?seconds=1",
+            500,
+        ),
+    ] {
+        let client = send(addr, long);
+        wait_until_busy(addr, probe, busy);
+
+        drop(client);
+        let hung_up = Instant::now();
+        let (next, freed_after) = loop {
+            let asked = hung_up.elapsed();
+            let response = get(addr, probe);
+            if response.status != busy {
+                break (response, asked);
+            }
+            assert!(
+                hung_up.elapsed() < Duration::from_secs(2),
+                "{long}: still busy {:?} after the client hung up",
+                hung_up.elapsed()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        eprintln!("{long}: free again {freed_after:?} after the hang-up");
+        assert_eq!(next.status, 200, "{long}: {next:?}");
+        decode(&next.body);
+    }
+    // Nothing was left running: no CPU profile, and the server still answers.
+    assert!(!profiled::stats().process.cpu_profile_running);
+    assert_eq!(get(addr, "/debug/pprof/").status, 200);
+    STOP.store(true, Ordering::Relaxed);
+    worker.join().unwrap();
+}
