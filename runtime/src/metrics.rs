@@ -224,6 +224,18 @@ impl Collector for ProfiledCollector {
 
         gauge(
             &mut encoder,
+            "profiled_threads",
+            "Live OS threads of the process (Go's threadcreate count, alive)",
+            i64::try_from(crate::thread::thread_count()).unwrap_or(i64::MAX),
+        )?;
+        gauge(
+            &mut encoder,
+            "profiled_stacks",
+            "Distinct stacks held by the stack registry (bounded by max_stacks)",
+            registry::existing().map_or(0, |r| i64::try_from(r.stacks.len()).unwrap_or(i64::MAX)),
+        )?;
+        gauge(
+            &mut encoder,
             "profiled_tasks",
             "Live tasks spawned through profiled::task",
             i64::try_from(task::task_count()).unwrap_or(i64::MAX),

@@ -298,12 +298,16 @@ pub fn pprof_complaints(stderr: &str) -> Vec<&str> {
 /// The resident set size of process `pid` (`"self"` for this one) in KiB, from
 /// `/proc/PID/status`.
 pub fn rss_kib(pid: &str) -> u64 {
+    try_rss_kib(pid).expect("VmRSS in /proc/PID/status")
+}
+
+/// [`rss_kib`], or `None` when the process is gone (or a zombie, without VmRSS).
+pub fn try_rss_kib(pid: &str) -> Option<u64> {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .expect("read /proc/PID/status")
+        .ok()?
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .expect("VmRSS in /proc/PID/status")
 }
 
 /// A running example process, killed when dropped.
@@ -319,9 +323,9 @@ impl RunningExample {
         self.child.id()
     }
 
-    /// True while the process runs.
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+    /// How the process ended; `None` while it runs.
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 }
 

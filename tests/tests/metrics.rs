@@ -117,6 +117,14 @@ fn metrics_match_stats_and_pass_promtool_under_load() {
         ),
         function.calls as f64
     );
+    // Thread count for alerting: at least this test's 3 workers and the server.
+    let threads = sample(&text, "profiled_threads ");
+    assert!(threads >= 4.0, "profiled_threads {threads}");
+    assert!(threads <= profiled::thread_count() as f64 + 8.0);
+    assert!(
+        sample(&text, "profiled_stacks ") >= 1.0,
+        "the workers' stacks"
+    );
     // Every call took about 300 us: none in the buckets below 100 ns, all by 1 s.
     let buckets: Vec<(f64, f64)> = text
         .lines()

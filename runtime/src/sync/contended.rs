@@ -26,7 +26,7 @@ pub(crate) struct Contention {
     /// Ticks at which waiting began since the last charge; 0 when nobody has
     /// waited since. Unlock reads it with one relaxed load to pick the slow path.
     since: AtomicU64,
-    /// Spin lock over the four fields below. Held for a few instructions, only on
+    /// Spin lock over the fields below. Held for a few instructions, only on
     /// contended paths.
     busy: AtomicBool,
     waiters: AtomicU32,
@@ -34,6 +34,9 @@ pub(crate) struct Contention {
     wait_sum: AtomicU64,
     /// `W` at the last charge, as wrapping u64.
     charged: AtomicU64,
+    /// Ticks of the last charge: a release whose charge is computed after a later
+    /// release already settled the books finds `now` before this, and charges nothing.
+    charged_at: AtomicU64,
     /// Ticks at which the last waiter acquired (or gave up).
     last_departure: AtomicU64,
 }
@@ -47,6 +50,7 @@ impl Contention {
             waiters: AtomicU32::new(0),
             wait_sum: AtomicU64::new(0),
             charged: AtomicU64::new(0),
+            charged_at: AtomicU64::new(0),
             last_departure: AtomicU64::new(0),
         }
     }
@@ -65,7 +69,7 @@ impl Contention {
     /// Go records only waits that sleep; a recorded wait counts from before the spin.
     #[cold]
     #[inline(never)]
-    pub(crate) fn wait<R>(
+    fn wait_cold<R>(
         &self,
         try_acquire: impl FnMut() -> Option<R>,
         acquire: impl FnOnce() -> R,
@@ -84,7 +88,7 @@ impl Contention {
     /// retried cheaply (upgrades).
     #[cold]
     #[inline(never)]
-    pub(crate) fn wait_recorded<R>(&self, acquire: impl FnOnce() -> R) -> R {
+    fn wait_recorded_cold<R>(&self, acquire: impl FnOnce() -> R) -> R {
         if !control::contention_profiling() {
             return acquire();
         }
@@ -108,7 +112,7 @@ impl Contention {
     /// variable wait: it goes to the block profile but is not charged to holders.
     #[cold]
     #[inline(never)]
-    pub(crate) fn wait_outside<R>(&self, wait: impl FnOnce() -> R) -> R {
+    fn wait_outside_cold<R>(&self, wait: impl FnOnce() -> R) -> R {
         if !control::contention_profiling() {
             return wait();
         }
@@ -129,51 +133,73 @@ impl Contention {
     /// release, so the profiler does not lengthen the contended hold.
     #[cold]
     #[inline(never)]
-    pub(crate) fn release_charged(&self, release: impl FnOnce()) {
-        // Charged as of the release, but computed just after it, so the next holder
-        // does not wait for our bookkeeping.
+    fn release_charged_cold(&self, release: impl FnOnce()) {
+        // The books are settled as of the release while the lock is still held (a few
+        // loads and stores), so no later holder can settle them first; the stack
+        // capture and recording wait until after the release.
         let released = ticks();
+        let settled = self.settle(released);
         release();
-        record_charge(self.take_charge(released));
+        record_charge(self.account(released, settled));
     }
 
     /// Charges the current hold and records it, without releasing anything (a
     /// condition wait releases the lock itself).
     #[cold]
     #[inline(never)]
-    pub(crate) fn charge_hold(&self) {
-        record_charge(self.take_charge(ticks()));
+    fn charge_hold_cold(&self) {
+        let now = ticks();
+        let settled = self.settle(now);
+        record_charge(self.account(now, settled));
     }
 
-    /// The waiter-nanoseconds accumulated up to `now` (the release) since the last
-    /// charge; resets the books.
-    fn take_charge(&self, now: u64) -> u64 {
-        let (charge, contended_for) = {
-            let _busy = self.lock_books();
-            let waiters = u64::from(self.waiters.load(Ordering::Relaxed));
-            let w = self
-                .wait_sum
-                .load(Ordering::Relaxed)
-                .wrapping_add(waiters.wrapping_mul(now));
-            let charge = w.wrapping_sub(self.charged.load(Ordering::Relaxed)) as i64;
-            self.charged.store(w, Ordering::Relaxed);
-            let since = self.since.load(Ordering::Relaxed);
-            self.since
-                .store(if waiters > 0 { now } else { 0 }, Ordering::Relaxed);
-            // A waiter that acquired before `now` started the current hold at the
-            // latest; if nobody waits any more, none of that hold was contended
-            // (what remains to charge is that waiter's hand-off). A waiter that
-            // acquired after `now` waited through the whole contended span.
-            let departed = self.last_departure.load(Ordering::Relaxed);
-            let contended_for = if departed > now {
-                now.saturating_sub(since)
-            } else if waiters == 0 && departed >= since {
-                0
-            } else {
-                now.saturating_sub(since.max(departed))
-            };
-            (charge, contended_for)
+    /// Settles the books as of `now` (the release): the waiter-ticks accumulated
+    /// since the last charge, and how long the hold was contended. Resets both.
+    fn settle(&self, now: u64) -> Settled {
+        let _busy = self.lock_books();
+        // Shared holders release concurrently: one whose books come after a later
+        // release's were settled owes nothing more (that charge covered it).
+        if now < self.charged_at.load(Ordering::Relaxed) {
+            return Settled::default();
+        }
+        self.charged_at.store(now, Ordering::Relaxed);
+        let waiters = u64::from(self.waiters.load(Ordering::Relaxed));
+        let w = self
+            .wait_sum
+            .load(Ordering::Relaxed)
+            .wrapping_add(waiters.wrapping_mul(now));
+        let charge = w.wrapping_sub(self.charged.load(Ordering::Relaxed)) as i64;
+        self.charged.store(w, Ordering::Relaxed);
+        let since = self.since.load(Ordering::Relaxed);
+        self.since
+            .store(if waiters > 0 { now } else { 0 }, Ordering::Relaxed);
+        // A waiter that acquired before `now` started the current hold at the
+        // latest; if nobody waits any more, none of that hold was contended (what
+        // remains to charge is that waiter's hand-off). A waiter that acquired after
+        // `now` (a shared lock) waited through the whole contended span.
+        let departed = self.last_departure.load(Ordering::Relaxed);
+        let contended_for = if since == 0 {
+            0 // nobody waited since the last charge
+        } else if departed > now {
+            now.saturating_sub(since)
+        } else if waiters == 0 && departed >= since {
+            0
+        } else {
+            now.saturating_sub(since.max(departed))
         };
+        Settled {
+            charge: u64::try_from(charge).unwrap_or(0),
+            contended_for,
+        }
+    }
+
+    /// Records the contended hold of `settled` in the site's totals and the trace;
+    /// returns the charge in nanoseconds.
+    fn account(&self, now: u64, settled: Settled) -> u64 {
+        let Settled {
+            charge,
+            contended_for,
+        } = settled;
         if contended_for > 0 {
             if let Some(site) = self.site {
                 site.record_contended_hold(clock::ticks_to_ns(contended_for));
@@ -187,7 +213,7 @@ impl Contention {
                 );
             }
         }
-        clock::ticks_to_ns(u64::try_from(charge).unwrap_or(0))
+        clock::ticks_to_ns(charge)
     }
 
     /// Registers a waiter whose wait began at `start` (before its spin).
@@ -240,6 +266,78 @@ impl Contention {
         }
         BooksGuard(&self.busy)
     }
+}
+
+/// What a holder owes, in ticks, from [`Contention::settle`].
+#[derive(Clone, Copy, Default)]
+struct Settled {
+    /// Waiter-ticks accumulated during the hold.
+    charge: u64,
+    /// How long the hold was contended (someone waited).
+    contended_for: u64,
+}
+
+/// Entry points, inlined into the lock code and so into the caller. Each calls its
+/// cold twin, then [`keep_frame`]: without that, a cold call in tail position (a
+/// guard dropped as a function's last statement, a `lock()` returned as a function's
+/// value) compiles to a jump, the caller's frame is gone, and the stack captured
+/// inside is charged to the caller's caller.
+impl Contention {
+    /// Acquires through `acquire` (which blocks, or gives up on a timeout) after
+    /// spinning on `try_acquire` for at most [`SPIN_LIMIT_NS`]. Only a wait that
+    /// outlasts the spin is recorded, in the block profile and the site's totals, as
+    /// Go records only waits that sleep; a recorded wait counts from before the spin.
+    #[inline(always)]
+    pub(crate) fn wait<R>(
+        &self,
+        try_acquire: impl FnMut() -> Option<R>,
+        acquire: impl FnOnce() -> R,
+    ) -> R {
+        let acquired = self.wait_cold(try_acquire, acquire);
+        keep_frame();
+        acquired
+    }
+
+    /// Like [`Contention::wait`] without the spin, for acquisitions that cannot be
+    /// retried cheaply (upgrades).
+    #[inline(always)]
+    pub(crate) fn wait_recorded<R>(&self, acquire: impl FnOnce() -> R) -> R {
+        let acquired = self.wait_recorded_cold(acquire);
+        keep_frame();
+        acquired
+    }
+
+    /// Records a wait that is not for this lock's ownership, such as a condition
+    /// variable wait: it goes to the block profile but is not charged to holders.
+    #[inline(always)]
+    pub(crate) fn wait_outside<R>(&self, wait: impl FnOnce() -> R) -> R {
+        let result = self.wait_outside_cold(wait);
+        keep_frame();
+        result
+    }
+
+    /// Releases the lock through `release` after computing what the holder owes for
+    /// others' waiting.
+    #[inline(always)]
+    pub(crate) fn release_charged(&self, release: impl FnOnce()) {
+        self.release_charged_cold(release);
+        keep_frame();
+    }
+
+    /// Charges the current hold and records it, without releasing anything.
+    #[inline(always)]
+    pub(crate) fn charge_hold(&self) {
+        self.charge_hold_cold();
+        keep_frame();
+    }
+}
+
+/// An empty instruction sequence that must run after the call before it, so that
+/// call cannot become a tail jump (see the entry points above). Costs nothing.
+#[inline(always)]
+fn keep_frame() {
+    // SAFETY: an empty asm block: no instructions, no operands, no stack use.
+    unsafe { std::arch::asm!("", options(nostack, preserves_flags)) }
 }
 
 struct BooksGuard<'a>(&'a AtomicBool);

@@ -178,13 +178,13 @@ fn install() -> Result<libc::c_int, &'static str> {
             continue;
         }
         // SAFETY: `action` is fully initialized: our handler with the SA_SIGINFO
-        // signature, an empty mask (the signal itself is blocked while it runs) and
-        // flags that restart interrupted syscalls and use the thread's alternate stack.
+        // signature, the mask below, and flags that restart interrupted syscalls and
+        // use the thread's alternate stack.
         let ok = unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = handler as *const () as libc::sighandler_t;
             action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART | libc::SA_ONSTACK;
-            libc::sigemptyset(&mut action.sa_mask);
+            block_asynchronous_signals(&mut action.sa_mask);
             libc::sigaction(signal, &action, std::ptr::null_mut()) == 0
         };
         if ok {
@@ -192,6 +192,31 @@ fn install() -> Result<libc::c_int, &'static str> {
         }
     }
     Err("no free real-time signal for thread dumps")
+}
+
+/// Fills `mask` with every signal but the synchronous faults. While the handler runs
+/// on the small alternate stack, another handler must not nest on top of it: the CPU
+/// profiler's SIGPROF handler needs far more stack than is left there, and used to
+/// overflow it. Blocked signals wait the few microseconds until the handler returns.
+/// Faults stay deliverable: blocking a synchronous fault would kill the process.
+///
+/// # Safety
+/// `mask` must be valid for writes.
+unsafe fn block_asynchronous_signals(mask: &mut libc::sigset_t) {
+    // SAFETY: `mask` is a valid sigset_t; the signal numbers are valid.
+    unsafe {
+        libc::sigfillset(mask);
+        for fault in [
+            libc::SIGSEGV,
+            libc::SIGBUS,
+            libc::SIGILL,
+            libc::SIGFPE,
+            libc::SIGTRAP,
+            libc::SIGSYS,
+        ] {
+            libc::sigdelset(mask, fault);
+        }
+    }
 }
 
 /// True when `signal`'s disposition is still our handler (someone may have replaced it;
