@@ -198,6 +198,11 @@ pub use task::task_count;
 pub use thread::thread_count;
 
 /// The unwinder stack capture uses in this build: `"frame-pointer"` or `"dwarf"`.
+///
+/// ```
+/// assert!(["frame-pointer", "dwarf"].contains(&profiled::STACK_UNWINDER));
+/// assert_eq!(profiled::stats().settings.stack_unwinder, profiled::STACK_UNWINDER);
+/// ```
 pub const STACK_UNWINDER: &str = stack::UNWINDER;
 
 /// Support for macro output. Not public API: may change in any release.
