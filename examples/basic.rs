@@ -55,7 +55,7 @@ fn main() {
     );
     println!("  curl -s http://{addr}/metrics | grep -v _bucket     # the same, for Prometheus");
     println!(
-        "  open http://{addr}/debug/pprof/                     # the index, with flame graphs"
+        "  xdg-open http://{addr}/debug/pprof/                 # the index, with flame graphs"
     );
     println!();
     println!("Press Ctrl-C to stop.");

@@ -142,8 +142,8 @@
 //! rustflags = ["-C", "force-frame-pointers=yes"]
 //! ```
 //!
-//! Without it, capture falls back to DWARF unwinding (about 40x slower, still only
-//! on contended paths).
+//! Without it, capture falls back to DWARF unwinding (tens of times slower, see the
+//! `stack_capture` rows of BENCHMARKS.md; still only on contended paths).
 
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
