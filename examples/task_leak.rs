@@ -72,6 +72,8 @@ fn main() {
     let args = profiled_examples::DemoArgs::parse("task_leak", "127.0.0.1:6060");
     let (_profiler, addr) = args.start_profiler("task_leak");
     println!("task_leak: serving profiles on http://{addr}/debug/pprof/");
+    println!();
+    println!("Try:");
     println!(
         "  curl -s 'http://{addr}/debug/pprof/goroutine?debug=2' | grep -c '^goroutine '   # grows"
     );
@@ -79,7 +81,7 @@ fn main() {
         "  curl -s 'http://{addr}/debug/pprof/goroutine?debug=1' | head -20   # stacks by count"
     );
     println!(
-        "  go tool pprof -top http://{addr}/debug/pprof/goroutine          # await_reply on top"
+        "  go tool pprof -top -cum http://{addr}/debug/pprof/goroutine | grep task_leak   # threads in await_reply, tasks in wait_for_event"
     );
     println!(
         "  go tool pprof -raw http://{addr}/debug/pprof/threadcreate       # who started them"
@@ -87,6 +89,8 @@ fn main() {
     println!(
         "  curl -s 'http://{addr}/debug/pprof/goroutine?debug=2' | grep -A4 ', task '   # idle tasks in wait_for_event"
     );
+    println!();
+    println!("Press Ctrl-C to stop.");
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -18,6 +18,26 @@ use proc_macro::TokenStream;
 /// names it explicitly. The result is a constant expression when `value` is one, so it
 /// can initialise a `static`.
 ///
+/// ```
+/// use profiled::{profiled_mutex, ProfiledMutex};
+///
+/// static SESSIONS: ProfiledMutex<Vec<u64>> = profiled_mutex!("sessions", Vec::new());
+/// static HITS: ProfiledMutex<u64> = profiled_mutex!(0); // named after its file:line
+///
+/// SESSIONS.lock().push(7);
+/// *HITS.lock() += 1;
+/// // Named sites are listed (and in /debug/stats and /metrics) before any contention.
+/// let sessions = profiled::lock_sites().into_iter().find(|s| s.name == "sessions").unwrap();
+/// assert_eq!(sessions.kind, profiled::LockKind::Mutex);
+/// assert!(profiled::lock_sites().iter().any(|s| s.name.ends_with(&format!(":{}", s.line))));
+/// ```
+///
+/// The name must be a non-empty string literal:
+///
+/// ```compile_fail
+/// static LOCK: profiled::ProfiledMutex<u64> = profiled::profiled_mutex!("", 0);
+/// ```
+///
 /// [`ProfiledMutex`]: https://docs.rs/profiled/*/profiled/type.ProfiledMutex.html
 #[proc_macro]
 pub fn profiled_mutex(input: TokenStream) -> TokenStream {
@@ -29,6 +49,24 @@ pub fn profiled_mutex(input: TokenStream) -> TokenStream {
 /// Same forms as `profiled_mutex!`: `profiled_rwlock!(value)` or
 /// `profiled_rwlock!("name", value)`.
 ///
+/// ```
+/// use std::collections::HashMap;
+/// use profiled::{profiled_rwlock, ProfiledRwLock};
+///
+/// static PRICES: ProfiledRwLock<Option<HashMap<u64, u64>>> = profiled_rwlock!("prices", None);
+///
+/// PRICES.write().get_or_insert_with(HashMap::new).insert(1, 250);
+/// let price = PRICES.read().as_ref().and_then(|prices| prices.get(&1).copied());
+/// assert_eq!(price, Some(250));
+/// let site = profiled::lock_sites().into_iter().find(|s| s.name == "prices").unwrap();
+/// assert_eq!(site.kind, profiled::LockKind::RwLock);
+/// ```
+///
+/// ```compile_fail
+/// // The name is a string literal, not an identifier.
+/// static PRICES: profiled::ProfiledRwLock<u64> = profiled::profiled_rwlock!(prices, 0);
+/// ```
+///
 /// [`ProfiledRwLock`]: https://docs.rs/profiled/*/profiled/type.ProfiledRwLock.html
 #[proc_macro]
 pub fn profiled_rwlock(input: TokenStream) -> TokenStream {
@@ -38,8 +76,43 @@ pub fn profiled_rwlock(input: TokenStream) -> TokenStream {
 /// Instruments a function: calls, wall time and a logical stack frame (sync), or
 /// polls, busy and idle time and async wait profiling (`async fn`, `impl Future`).
 ///
-/// See the `profiled` crate's documentation of `#[profiled]` for arguments and
-/// examples.
+/// Works on free functions, methods, trait impl methods, generic and `unsafe` fns,
+/// `async fn`, functions returning `impl Future`, and `async-trait` methods.
+/// Signatures, `?`, coercions and error spans stay as written.
+///
+/// ```
+/// use profiled::profiled;
+///
+/// #[profiled]
+/// fn parse(line: &str) -> usize {
+///     line.split(',').count()
+/// }
+///
+/// #[profiled(name = "render")] // the name in profiles and stats; default: module path::fn
+/// fn render(fields: usize) -> Vec<&'static str> {
+///     profiled::current_logical_stack()
+/// }
+///
+/// #[profiled]
+/// async fn handle(line: &str) -> usize {
+///     parse(line) // an async fn's idle time (Pending) goes to the block profile
+/// }
+///
+/// profiled::set_function_profiling(true); // Profiler::start does this
+/// assert_eq!(render(parse("a,b,c")), ["render"]);
+/// let parse_stats = profiled::functions().into_iter().find(|f| f.name.ends_with("::parse")).unwrap();
+/// assert_eq!(parse_stats.calls, 1);
+/// # drop(handle("x"));
+/// ```
+///
+/// The only argument is `name = "..."`; anything else is a compile error:
+///
+/// ```compile_fail
+/// #[profiled::profiled(level = "debug")]
+/// fn handler() {}
+/// ```
+///
+/// See the `profiled` crate's documentation for what is recorded.
 #[proc_macro_attribute]
 pub fn profiled(args: TokenStream, item: TokenStream) -> TokenStream {
     let item: proc_macro2::TokenStream = item.into();

@@ -7,6 +7,12 @@ use crate::control::{DEFAULT_STACK_DEPTH, MAX_STACK_DEPTH_LIMIT};
 use crate::registry::DEFAULT_MAX_STACKS;
 
 /// Largest accepted [`Config::max_stacks`].
+///
+/// ```
+/// use profiled::{Config, ConfigError, MAX_STACKS_LIMIT};
+/// let too_big = Config { max_stacks: MAX_STACKS_LIMIT + 1, ..Config::default() };
+/// assert_eq!(too_big.validate(), Err(ConfigError::InvalidMaxStacks(MAX_STACKS_LIMIT + 1)));
+/// ```
 pub const MAX_STACKS_LIMIT: usize = 1 << 22;
 
 /// Profiler settings, mirroring the Go original's fields plus Rust-side limits.
@@ -133,6 +139,15 @@ impl Config {
     }
 
     /// [`Config::from_env`] over any variable source (tests, config files).
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// let file: HashMap<&str, &str> =
+    ///     HashMap::from([("PROFILED_LISTEN_ADDR", "127.0.0.1:7070"), ("PROFILED_ENABLE_SIGNALS", "on")]);
+    /// let config = profiled::Config::from_lookup(|var| file.get(var).map(|v| v.to_string())).unwrap();
+    /// assert_eq!(config.listen_addr, "127.0.0.1:7070");
+    /// assert!(config.enable_signals);
+    /// ```
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         fn parsed<T: std::str::FromStr>(
             lookup: &impl Fn(&str) -> Option<String>,
@@ -308,6 +323,14 @@ fn resolve(listen_addr: &str) -> Result<SocketAddr, ConfigError> {
 }
 
 /// A [`Config`] value that cannot be used.
+///
+/// ```
+/// use profiled::{Config, ConfigError};
+/// let public = Config { listen_addr: "0.0.0.0:6060".into(), ..Config::default() };
+/// let error = public.validate().unwrap_err();
+/// assert!(matches!(error, ConfigError::InsecureBind(_)));
+/// assert!(error.to_string().contains("set auth_token"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {

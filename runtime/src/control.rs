@@ -38,6 +38,12 @@ pub fn set_block_rate(rate_ns: i64) {
 }
 
 /// The current block profile rate in nanoseconds (0 when off).
+///
+/// ```
+/// assert_eq!(profiled::block_rate(), 0); // off until a Profiler starts
+/// profiled::set_block_rate(10_000);
+/// assert_eq!(profiled::block_rate(), 10_000);
+/// ```
 pub fn block_rate() -> i64 {
     BLOCK_RATE.load(Ordering::Relaxed)
 }
@@ -62,6 +68,12 @@ pub fn set_mutex_fraction(fraction: i64) -> i64 {
 }
 
 /// The current mutex profile fraction (0 when off).
+///
+/// ```
+/// assert_eq!(profiled::mutex_fraction(), 0); // off until a Profiler starts
+/// profiled::set_mutex_fraction(5);
+/// assert_eq!(profiled::mutex_fraction(), 5);
+/// ```
 pub fn mutex_fraction() -> i64 {
     MUTEX_FRACTION.load(Ordering::Relaxed)
 }

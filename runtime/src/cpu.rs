@@ -18,8 +18,18 @@ use crate::profile::{Profile, ValueType};
 use crate::stack::symbolize;
 
 /// Default sampling frequency, as Go's `runtime.SetCPUProfileRate` default.
+///
+/// ```
+/// assert_eq!(profiled::Config::default().cpu_profile_hz, profiled::DEFAULT_CPU_PROFILE_HZ);
+/// ```
 pub const DEFAULT_CPU_PROFILE_HZ: i32 = 100;
 /// Highest accepted [`crate::Config::cpu_profile_hz`].
+///
+/// ```
+/// use profiled::{Config, ConfigError, MAX_CPU_PROFILE_HZ};
+/// let too_fast = Config { cpu_profile_hz: MAX_CPU_PROFILE_HZ + 1, ..Config::default() };
+/// assert_eq!(too_fast.validate(), Err(ConfigError::InvalidCpuProfileHz(MAX_CPU_PROFILE_HZ + 1)));
+/// ```
 pub const MAX_CPU_PROFILE_HZ: i32 = 1000;
 
 /// The configured frequency, for `/debug/stats`. Relaxed: a reported setting.

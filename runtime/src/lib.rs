@@ -142,8 +142,8 @@
 //! rustflags = ["-C", "force-frame-pointers=yes"]
 //! ```
 //!
-//! Without it, capture falls back to DWARF unwinding (about 40x slower, still only
-//! on contended paths).
+//! Without it, capture falls back to DWARF unwinding (tens of times slower, see the
+//! `stack_capture` rows of BENCHMARKS.md; still only on contended paths).
 
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -198,6 +198,11 @@ pub use task::task_count;
 pub use thread::thread_count;
 
 /// The unwinder stack capture uses in this build: `"frame-pointer"` or `"dwarf"`.
+///
+/// ```
+/// assert!(["frame-pointer", "dwarf"].contains(&profiled::STACK_UNWINDER));
+/// assert_eq!(profiled::stats().settings.stack_unwinder, profiled::STACK_UNWINDER);
+/// ```
 pub const STACK_UNWINDER: &str = stack::UNWINDER;
 
 /// Support for macro output. Not public API: may change in any release.

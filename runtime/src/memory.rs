@@ -60,6 +60,14 @@ pub struct MemStats {
 ///
 /// Counters are exact for the calling thread and within 256 KiB per other thread
 /// (threads add to the totals every 256 KiB they allocate or free).
+///
+/// ```
+/// let stats = profiled::mem_stats();
+/// assert!(stats.rss > 0 && stats.max_rss >= stats.rss);
+/// // Without ProfiledAllocator as the global allocator, its counters stay zero.
+/// assert!(!stats.allocator_installed);
+/// assert_eq!(stats.mallocs, 0);
+/// ```
 pub fn mem_stats() -> MemStats {
     let totals = sampler::totals();
     let (vsize, rss) = statm();
@@ -147,6 +155,12 @@ pub fn register_reclaim_hook(name: &str, hook: impl Fn() + Send + Sync + 'static
 }
 
 /// What a reclaim pass did.
+///
+/// ```
+/// let report = profiled::trigger_gc();
+/// assert!(report.hooks_failed.is_empty());
+/// assert!(!report.trimmed); // trigger_gc never trims; free_os_memory does
+/// ```
 #[derive(Clone, Debug, Default, Serialize)]
 #[non_exhaustive]
 pub struct ReclaimReport {
@@ -168,6 +182,11 @@ pub struct ReclaimReport {
 
 impl ReclaimReport {
     /// Resident bytes released: `rss_before - rss_after`, or 0 if RSS grew.
+    ///
+    /// ```
+    /// let report = profiled::free_os_memory();
+    /// assert_eq!(report.rss_released(), report.rss_before.saturating_sub(report.rss_after));
+    /// ```
     pub fn rss_released(&self) -> u64 {
         self.rss_before.saturating_sub(self.rss_after)
     }
@@ -175,6 +194,17 @@ impl ReclaimReport {
 
 /// Go's `runtime.GC`, as far as Rust has one: runs every registered reclaim hook.
 /// There is no collector to run; memory the program still references stays.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// static RUNS: AtomicUsize = AtomicUsize::new(0);
+/// profiled::register_reclaim_hook("counter", || {
+///     RUNS.fetch_add(1, Ordering::Relaxed);
+/// });
+/// let report = profiled::trigger_gc();
+/// assert_eq!(report.hooks_run, 1);
+/// assert_eq!(RUNS.load(Ordering::Relaxed), 1);
+/// ```
 pub fn trigger_gc() -> ReclaimReport {
     let before = mem_stats();
     let (hooks_run, hooks_failed) = run_hooks();

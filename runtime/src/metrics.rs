@@ -13,7 +13,7 @@ use crate::site::{FnKind, FnSiteRef, LockSiteRef};
 use crate::{control, instrument, registry, task};
 
 /// Adds profiled's metrics (per named lock, per `#[profiled]` function, tasks,
-/// dropped events, switches) to `registry`, for apps that serve their own
+/// threads, dropped events, switches) to `registry`, for apps that serve their own
 /// Prometheus endpoint.
 ///
 /// ```
@@ -29,6 +29,12 @@ pub fn register(registry: &mut Registry) {
 
 /// The OpenMetrics text of profiled's metrics, as `/metrics` serves it to clients
 /// that accept `application/openmetrics-text` (Prometheus does).
+///
+/// ```
+/// let text = profiled::metrics::render();
+/// assert!(text.contains("# TYPE profiled_lock_contentions counter"));
+/// assert!(text.ends_with("# EOF\n"));
+/// ```
 pub fn render() -> String {
     let mut registry = Registry::default();
     register(&mut registry);
@@ -42,6 +48,15 @@ pub fn render() -> String {
 /// The same metrics in the Prometheus text format 0.0.4, for clients that do not
 /// ask for OpenMetrics (curl, promtool, older agents): counter families are named
 /// with their `_total` suffix, and `# UNIT` and `# EOF` lines are left out.
+///
+/// ```
+/// let text = profiled::metrics::render_prometheus_text();
+/// assert!(text.contains("# TYPE profiled_lock_contentions_total counter"));
+/// // The thread count, for alerting on thread leaks.
+/// let threads = text.lines().find_map(|l| l.strip_prefix("profiled_threads ")).unwrap();
+/// assert!(threads.parse::<u64>().unwrap() >= 1);
+/// assert!(!text.contains("# EOF"));
+/// ```
 pub fn render_prometheus_text() -> String {
     to_prometheus_text(&render())
 }
@@ -192,7 +207,7 @@ impl Collector for ProfiledCollector {
         counter(
             &mut encoder,
             "profiled_function_calls",
-            "Completed calls (sync) or futures (async) of a #[profiled] function",
+            "Finished calls (sync) or futures (async) of a #[profiled] function",
             None,
             functions
                 .iter()
@@ -201,7 +216,7 @@ impl Collector for ProfiledCollector {
         histogram(
             &mut encoder,
             "profiled_function_duration",
-            "Wall time of completed calls or futures of a #[profiled] function",
+            "Wall time of finished calls or futures of a #[profiled] function",
             functions.iter().map(|(s, buckets)| {
                 (
                     fn_labels(s),
@@ -225,7 +240,7 @@ impl Collector for ProfiledCollector {
         gauge(
             &mut encoder,
             "profiled_threads",
-            "Live OS threads of the process (Go's threadcreate count, alive)",
+            "Live OS threads of the process (all of them, as /debug/pprof/goroutine lists)",
             i64::try_from(crate::thread::thread_count()).unwrap_or(i64::MAX),
         )?;
         gauge(

@@ -111,6 +111,17 @@ impl Profiler {
     /// Validates `config`, switches on the profiles it enables, binds its address and
     /// serves on a dedicated thread (a current-thread tokio runtime), so this works
     /// from sync and async programs alike.
+    ///
+    /// ```
+    /// use profiled::{Config, Profiler};
+    /// let config = Config { listen_addr: "127.0.0.1:0".into(), ..Config::default() };
+    /// let profiler = Profiler::start(config)?;
+    /// let addr = profiler.local_addr().unwrap(); // the port the OS picked
+    /// assert!(addr.ip().is_loopback() && addr.port() != 0);
+    /// assert_eq!(profiled::mutex_fraction(), 1); // recording is on
+    /// profiler.stop();
+    /// # Ok::<(), profiled::StartError>(())
+    /// ```
     pub fn start(config: Config) -> Result<Profiler, StartError> {
         let addr = config.validate().map_err(StartError::Config)?;
         if !config.enabled {
@@ -173,12 +184,29 @@ impl Profiler {
 
     /// The address being served (with the real port when `listen_addr` used port 0);
     /// `None` when the configuration was disabled or nothing is served.
+    ///
+    /// ```
+    /// use profiled::{Config, Profiler};
+    /// let disabled = Profiler::start(Config { enabled: false, ..Config::default() })?;
+    /// assert_eq!(disabled.local_addr(), None);
+    /// # Ok::<(), profiled::StartError>(())
+    /// ```
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.server.as_ref().map(Server::local_addr)
     }
 
     /// Stops serving and switches block, mutex and function recording off. Recorded
     /// data stays readable through [`lookup`](crate::lookup).
+    ///
+    /// ```
+    /// use profiled::{Config, Profiler};
+    /// let profiler = Profiler::start(Config { listen_addr: "127.0.0.1:0".into(), ..Config::default() })?;
+    /// assert_eq!(profiled::block_rate(), 1);
+    /// profiler.stop();
+    /// assert_eq!(profiled::block_rate(), 0);
+    /// assert!(profiled::lookup("block").is_some()); // what was recorded stays readable
+    /// # Ok::<(), profiled::StartError>(())
+    /// ```
     pub fn stop(mut self) {
         self.shutdown();
     }
@@ -211,6 +239,17 @@ impl fmt::Debug for Profiler {
 }
 
 /// Why [`Profiler::start`] failed.
+///
+/// ```
+/// use profiled::{Config, Profiler, StartError};
+/// let first = Profiler::start(Config { listen_addr: "127.0.0.1:0".into(), ..Config::default() })?;
+/// let taken = first.local_addr().unwrap().to_string();
+/// let second = Profiler::start(Config { listen_addr: taken, ..Config::default() });
+/// assert!(matches!(second, Err(StartError::Bind { .. })), "{second:?}");
+/// let bad = Config { block_rate: 0, ..Config::default() };
+/// assert!(matches!(Profiler::start(bad), Err(StartError::Config(_))));
+/// # Ok::<(), StartError>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum StartError {

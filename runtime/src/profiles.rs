@@ -58,6 +58,12 @@ pub(crate) enum Output {
 
 /// Looks up a profile by its Go name (`"mutex"`, `"block"`, `"goroutine"`,
 /// `"threadcreate"`, `"heap"`, `"allocs"`).
+///
+/// ```
+/// let block = profiled::lookup("block").unwrap();
+/// assert_eq!(block.name(), "block");
+/// assert!(profiled::lookup("profile").is_none()); // the CPU profile is served over HTTP only
+/// ```
 pub fn lookup(name: &str) -> Option<NamedProfile> {
     ALL.into_iter()
         .find(|kind| kind.name() == name)
@@ -65,6 +71,11 @@ pub fn lookup(name: &str) -> Option<NamedProfile> {
 }
 
 /// Every profile this process serves, sorted by name.
+///
+/// ```
+/// let names: Vec<_> = profiled::profiles().iter().map(|p| p.name()).collect();
+/// assert_eq!(names, ["allocs", "block", "goroutine", "heap", "mutex", "threadcreate"]);
+/// ```
 pub fn profiles() -> Vec<NamedProfile> {
     ALL.into_iter().map(|kind| NamedProfile { kind }).collect()
 }
@@ -110,11 +121,20 @@ pub(crate) enum ProfileSnapshot {
 
 impl NamedProfile {
     /// The profile's Go name, as in `/debug/pprof/<name>`.
+    ///
+    /// ```
+    /// assert_eq!(profiled::lookup("mutex").unwrap().name(), "mutex");
+    /// ```
     pub fn name(&self) -> &'static str {
         self.kind.name()
     }
 
     /// One-line description, as on Go's `/debug/pprof/` index.
+    ///
+    /// ```
+    /// let mutex = profiled::lookup("mutex").unwrap();
+    /// assert_eq!(mutex.description(), "Stack traces of holders of contended profiled locks");
+    /// ```
     pub fn description(&self) -> &'static str {
         match self.kind {
             Kind::Block => {
@@ -142,6 +162,10 @@ impl NamedProfile {
 
     /// Number of distinct stacks recorded so far; for `goroutine` the number of live
     /// threads, for `threadcreate` the number of threads counted, as Go's index shows.
+    ///
+    /// ```
+    /// assert!(profiled::lookup("goroutine").unwrap().count() >= 1); // this thread, at least
+    /// ```
     pub fn count(&self) -> usize {
         if self.is_heap() {
             return crate::alloc::sampler::heap_rows().len();
@@ -162,6 +186,20 @@ impl NamedProfile {
     /// `heap` and `allocs` fail with [`io::ErrorKind::Unsupported`] when
     /// [`ProfiledAllocator`](crate::ProfiledAllocator) is not the global allocator,
     /// rather than writing an empty profile.
+    ///
+    /// ```
+    /// let mut text = Vec::new();
+    /// profiled::lookup("goroutine").unwrap().write_to(&mut text, 1).unwrap();
+    /// assert!(String::from_utf8(text).unwrap().starts_with("goroutine profile: total "));
+    ///
+    /// let mut proto = Vec::new();
+    /// profiled::lookup("block").unwrap().write_to(&mut proto, 0).unwrap();
+    /// assert_eq!(proto[..2], [0x1f, 0x8b]); // gzip'd profile.proto
+    ///
+    /// // This doctest has no ProfiledAllocator as its global allocator:
+    /// let error = profiled::lookup("heap").unwrap().write_to(&mut Vec::new(), 0).unwrap_err();
+    /// assert_eq!(error.kind(), std::io::ErrorKind::Unsupported);
+    /// ```
     pub fn write_to(&self, out: &mut dyn Write, debug: i64) -> io::Result<()> {
         if let Some(default_sample_type) = self.kind.heap_kind() {
             if !crate::alloc::sampler::installed() {
@@ -240,6 +278,14 @@ impl NamedProfile {
 
     /// Writes what was recorded during the next `duration` (a delta profile, as
     /// `?seconds=N`): a snapshot, a wait, a second snapshot, their difference.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut delta = Vec::new();
+    /// let mutex = profiled::lookup("mutex").unwrap();
+    /// mutex.write_delta(Duration::from_millis(50), &mut delta).unwrap(); // waits 50 ms
+    /// assert_eq!(delta[..2], [0x1f, 0x8b]);
+    /// ```
     pub fn write_delta(&self, duration: Duration, out: &mut dyn Write) -> io::Result<()> {
         let before = self.snapshot();
         std::thread::sleep(duration);

@@ -34,6 +34,11 @@ pub struct Stats {
 }
 
 /// Counts of tracked tasks.
+///
+/// ```
+/// let tasks = profiled::stats().tasks;
+/// assert_eq!((tasks.live, tasks.dropped), (0, 0)); // nothing spawned through profiled::task
+/// ```
 #[derive(Clone, Debug, Default, Serialize)]
 #[non_exhaustive]
 pub struct TaskStats {
@@ -44,6 +49,12 @@ pub struct TaskStats {
 }
 
 /// Process-wide figures from `/proc/self` and `getrusage`.
+///
+/// ```
+/// let process = profiled::stats().process;
+/// assert!(process.threads >= 1);
+/// assert!(!process.cpu_profile_running);
+/// ```
 #[derive(Clone, Debug, Default, Serialize)]
 #[non_exhaustive]
 pub struct ProcessStats {
@@ -62,6 +73,13 @@ pub struct ProcessStats {
 }
 
 /// Current profiling switches and limits.
+///
+/// ```
+/// profiled::set_mutex_fraction(5);
+/// let settings = profiled::stats().settings;
+/// assert_eq!(settings.mutex_fraction, 5);
+/// assert_eq!(settings.max_stack_depth, 64);
+/// ```
 #[derive(Clone, Debug, Serialize)]
 #[non_exhaustive]
 pub struct Settings {
@@ -82,6 +100,11 @@ pub struct Settings {
 }
 
 /// Usage of the bounded registries; all zero before the first recorded event.
+///
+/// ```
+/// let registry = profiled::stats().registry;
+/// assert_eq!((registry.dropped_stacks, registry.dropped_mutex_events), (0, 0));
+/// ```
 #[derive(Clone, Debug, Default, Serialize)]
 #[non_exhaustive]
 pub struct RegistryStats {
@@ -102,6 +125,13 @@ pub struct RegistryStats {
 }
 
 /// Takes a snapshot of the profiler's settings and aggregates.
+///
+/// ```
+/// let stats = profiled::stats();
+/// assert!(stats.memory.rss > 0);
+/// assert!(stats.process.uptime_seconds >= 0.0);
+/// println!("{}", serde_json::to_string_pretty(&stats).unwrap()); // what /debug/stats serves
+/// ```
 pub fn stats() -> Stats {
     Stats {
         settings: Settings {

@@ -27,6 +27,11 @@ pub use crate::threads::DumpState;
 /// # Panics
 ///
 /// As std's: if the OS fails to create a thread.
+///
+/// ```
+/// let handle = profiled::thread::spawn(|| "done");
+/// assert_eq!(handle.join().unwrap(), "done");
+/// ```
 #[inline(never)]
 pub fn spawn<F, T>(f: F) -> JoinHandle<T>
 where
@@ -37,6 +42,15 @@ where
 }
 
 /// [`std::thread::Builder`] that records spawn stacks and registers its threads.
+///
+/// ```
+/// let handle = profiled::thread::Builder::new()
+///     .name("flusher".into())
+///     .stack_size(256 * 1024)
+///     .spawn(|| std::thread::current().name().map(str::to_owned))
+///     .unwrap();
+/// assert_eq!(handle.join().unwrap().as_deref(), Some("flusher"));
+/// ```
 #[derive(Debug)]
 #[must_use = "must eventually spawn the thread"]
 pub struct Builder {
@@ -52,6 +66,11 @@ impl Default for Builder {
 
 impl Builder {
     /// A builder with std's defaults.
+    ///
+    /// ```
+    /// let handle = profiled::thread::Builder::new().spawn(|| 1).unwrap();
+    /// assert_eq!(handle.join().unwrap(), 1);
+    /// ```
     pub fn new() -> Builder {
         Builder {
             inner: std::thread::Builder::new(),
@@ -61,6 +80,14 @@ impl Builder {
 
     /// Names the thread, as [`std::thread::Builder::name`]; dumps show the full name
     /// (the OS keeps only its first 15 bytes).
+    ///
+    /// ```
+    /// let handle = profiled::thread::Builder::new()
+    ///     .name("replication-worker-3".into()) // longer than the OS's 15 bytes
+    ///     .spawn(|| std::thread::current().name().map(str::len))
+    ///     .unwrap();
+    /// assert_eq!(handle.join().unwrap(), Some(20));
+    /// ```
     pub fn name(self, name: String) -> Builder {
         Builder {
             inner: self.inner.name(name.clone()),
@@ -69,6 +96,11 @@ impl Builder {
     }
 
     /// Sets the stack size, as [`std::thread::Builder::stack_size`].
+    ///
+    /// ```
+    /// let handle = profiled::thread::Builder::new().stack_size(64 * 1024).spawn(|| 2).unwrap();
+    /// assert_eq!(handle.join().unwrap(), 2);
+    /// ```
     pub fn stack_size(self, size: usize) -> Builder {
         Builder {
             inner: self.inner.stack_size(size),
@@ -77,6 +109,12 @@ impl Builder {
     }
 
     /// Spawns the thread, as [`std::thread::Builder::spawn`].
+    ///
+    /// ```
+    /// let handle = profiled::thread::Builder::new().spawn(|| 2 + 2)?;
+    /// assert_eq!(handle.join().unwrap(), 4);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[inline(never)]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
@@ -92,6 +130,16 @@ impl Builder {
     }
 
     /// Spawns a scoped thread, as [`std::thread::Builder::spawn_scoped`].
+    ///
+    /// ```
+    /// let mut total = 0;
+    /// std::thread::scope(|scope| {
+    ///     profiled::thread::Builder::new()
+    ///         .spawn_scoped(scope, || total += 5)
+    ///         .unwrap();
+    /// });
+    /// assert_eq!(total, 5);
+    /// ```
     #[inline(never)]
     pub fn spawn_scoped<'scope, 'env, F, T>(
         self,
@@ -113,12 +161,29 @@ impl Builder {
 
 /// Number of live OS threads of this process (all of them, not only those spawned
 /// here), from `/proc/self/task`.
+///
+/// ```
+/// let (stop, stopped) = std::sync::mpsc::channel::<()>();
+/// let before = profiled::thread_count();
+/// let worker = std::thread::spawn(move || stopped.recv());
+/// assert_eq!(profiled::thread_count(), before + 1);
+/// drop(stop);
+/// let _ = worker.join();
+/// ```
 pub fn thread_count() -> usize {
     crate::threads::proc::thread_count()
 }
 
 /// The state of the thread-dump machinery: the signal in use, whether its handler is
 /// still installed, slots in use (0 between dumps), dumps taken, unanswered threads.
+///
+/// ```
+/// let mut dump = Vec::new();
+/// profiled::lookup("goroutine").unwrap().write_to(&mut dump, 2).unwrap(); // a full dump
+/// let state = profiled::thread::dump_state();
+/// assert!(state.dumps >= 1);
+/// assert_eq!(state.slots_in_use, 0);
+/// ```
 pub fn dump_state() -> DumpState {
     crate::threads::dump_state()
 }

@@ -16,6 +16,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Default [`mem_profile_rate`]: one sample per 512 KiB allocated on average, as Go's
 /// `runtime.MemProfileRate`.
+///
+/// ```
+/// assert_eq!(profiled::DEFAULT_MEM_PROFILE_RATE, 512 * 1024);
+/// assert_eq!(profiled::Config::default().mem_profile_rate, profiled::DEFAULT_MEM_PROFILE_RATE);
+/// ```
 pub const DEFAULT_MEM_PROFILE_RATE: usize = 512 * 1024;
 
 /// Mean bytes between samples; 0 = off, 1 = every allocation. Relaxed: a setting read
@@ -44,6 +49,11 @@ pub fn set_mem_profile_rate(rate: usize) -> usize {
 }
 
 /// The current heap sampling rate in bytes (0 when off).
+///
+/// ```
+/// // Go's default until a Profiler applies its Config (or set_mem_profile_rate changes it).
+/// assert_eq!(profiled::mem_profile_rate(), profiled::DEFAULT_MEM_PROFILE_RATE);
+/// ```
 pub fn mem_profile_rate() -> usize {
     MEM_PROFILE_RATE.load(Ordering::Relaxed)
 }
@@ -86,6 +96,17 @@ pub struct ProfiledAllocator<A = System> {
 
 impl ProfiledAllocator<System> {
     /// Wraps the system allocator (`malloc`).
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static GLOBAL: profiled::ProfiledAllocator = profiled::ProfiledAllocator::system();
+    ///
+    /// fn main() {
+    ///     let buffer = vec![0u8; 4096];
+    ///     assert!(profiled::mem_stats().allocator_installed);
+    ///     drop(buffer);
+    /// }
+    /// ```
     pub const fn system() -> Self {
         ProfiledAllocator { inner: System }
     }
@@ -93,11 +114,32 @@ impl ProfiledAllocator<System> {
 
 impl<A> ProfiledAllocator<A> {
     /// Wraps `inner`.
+    ///
+    /// ```
+    /// use std::alloc::System;
+    ///
+    /// // Any `GlobalAlloc` can be the inner allocator (jemalloc, mimalloc, ...).
+    /// #[global_allocator]
+    /// static GLOBAL: profiled::ProfiledAllocator<System> = profiled::ProfiledAllocator::new(System);
+    ///
+    /// fn main() {
+    ///     let before = profiled::mem_stats().mallocs;
+    ///     let boxed = Box::new([0u64; 64]);
+    ///     assert!(profiled::mem_stats().mallocs > before); // exact for the calling thread
+    ///     drop(boxed);
+    /// }
+    /// ```
     pub const fn new(inner: A) -> Self {
         ProfiledAllocator { inner }
     }
 
     /// The wrapped allocator.
+    ///
+    /// ```
+    /// use std::alloc::System;
+    /// static GLOBAL: profiled::ProfiledAllocator<System> = profiled::ProfiledAllocator::new(System);
+    /// let _system: &System = GLOBAL.inner();
+    /// ```
     pub const fn inner(&self) -> &A {
         &self.inner
     }

@@ -54,6 +54,14 @@ pub struct ProfiledService {
 
 impl ProfiledService {
     /// A service with `config`'s token and limits, under `prefix` ("" for the root).
+    ///
+    /// ```
+    /// use profiled::{Config, ConfigError, ProfiledService};
+    /// let _service = ProfiledService::new(&Config::default(), "/admin")?; // serves /admin/debug/...
+    /// let bad = Config { max_tasks: 0, ..Config::default() };
+    /// assert_eq!(ProfiledService::new(&bad, "").unwrap_err(), ConfigError::InvalidMaxTasks);
+    /// # Ok::<(), ConfigError>(())
+    /// ```
     pub fn new(
         config: &crate::Config,
         prefix: &str,
@@ -66,6 +74,23 @@ impl ProfiledService {
 
     /// Serves one request, whatever its body type: frameworks that call handlers
     /// directly use this (an axum handler can pass its `Request<axum::body::Body>`).
+    ///
+    /// ```
+    /// use http_body_util::{BodyExt, Empty};
+    /// use profiled::{Config, ProfiledService};
+    ///
+    /// let service = ProfiledService::new(&Config::default(), "/admin").unwrap();
+    /// let get = |path: &str| hyper::Request::get(path).body(Empty::<bytes::Bytes>::new()).unwrap();
+    /// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// runtime.block_on(async {
+    ///     let response = service.handle(get("/admin/debug/pprof/symbol")).await;
+    ///     assert_eq!(response.status(), 200);
+    ///     let body = response.into_body().collect().await.unwrap().to_bytes();
+    ///     assert_eq!(body, "num_symbols: 1\n");
+    ///     // Outside the prefix: 404.
+    ///     assert_eq!(service.handle(get("/debug/pprof/symbol")).await.status(), 404);
+    /// });
+    /// ```
     pub async fn handle<B>(
         &self,
         request: hyper::Request<B>,

@@ -52,6 +52,12 @@ pub fn set_function_profiling(on: bool) {
 }
 
 /// Whether `#[profiled]` instrumentation is recording.
+///
+/// ```
+/// assert!(!profiled::function_profiling()); // off until a Profiler starts
+/// profiled::set_function_profiling(true);
+/// assert!(profiled::function_profiling());
+/// ```
 #[inline(always)]
 pub fn function_profiling() -> bool {
     state() & FUNCTIONS != 0

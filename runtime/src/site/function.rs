@@ -9,6 +9,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::clock;
 
 /// Whether a site times a plain call or an instrumented future.
+///
+/// ```
+/// use profiled::{profiled, FnKind};
+/// #[profiled]
+/// async fn fetch() -> u32 {
+///     7
+/// }
+/// # drop(fetch());
+/// let site = profiled::functions().into_iter().find(|f| f.name.ends_with("::fetch")).unwrap();
+/// assert_eq!(site.kind, FnKind::Async);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FnKind {
@@ -150,6 +161,19 @@ pub struct FnSiteRef(pub &'static FnSite);
 inventory::collect!(FnSiteRef);
 
 /// Aggregates for one `#[profiled]` function, counted while function profiling is on.
+///
+/// ```
+/// use profiled::profiled;
+/// #[profiled]
+/// fn parse(line: &str) -> usize {
+///     line.split(',').count()
+/// }
+/// profiled::set_function_profiling(true);
+/// parse("a,b");
+/// let stats = profiled::functions().into_iter().find(|f| f.name.ends_with("::parse")).unwrap();
+/// assert_eq!(stats.calls, 1);
+/// assert!(stats.max_ns <= stats.total_ns);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct FunctionStats {
     /// The function's name (default: module path and fn name).
@@ -177,6 +201,16 @@ pub struct FunctionStats {
 }
 
 /// Every `#[profiled]` function linked into the program, sorted by name then location.
+///
+/// ```
+/// use profiled::profiled;
+/// #[profiled(name = "doc::never_called")]
+/// fn never_called() {}
+/// // Listed before its first call, with zero calls.
+/// let site = profiled::functions().into_iter().find(|f| f.name == "doc::never_called").unwrap();
+/// assert_eq!(site.calls, 0);
+/// # never_called();
+/// ```
 pub fn functions() -> Vec<FunctionStats> {
     let mut sites: Vec<FunctionStats> = inventory::iter::<FnSiteRef>
         .into_iter()

@@ -8,6 +8,14 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Which kind of lock a site belongs to.
+///
+/// ```
+/// use profiled::{profiled_rwlock, LockKind, ProfiledRwLock};
+/// static ROUTES: ProfiledRwLock<Vec<&str>> = profiled_rwlock!("doc-routes", Vec::new());
+/// ROUTES.write().push("/");
+/// let site = profiled::lock_sites().into_iter().find(|s| s.name == "doc-routes").unwrap();
+/// assert_eq!(site.kind, LockKind::RwLock);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LockKind {
@@ -19,6 +27,10 @@ pub enum LockKind {
 
 impl LockKind {
     /// Lower-case name, as shown in `/debug/stats` and metrics.
+    ///
+    /// ```
+    /// assert_eq!(profiled::LockKind::RwLock.as_str(), "rwlock"); // the `kind` label in /metrics
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             LockKind::Mutex => "mutex",
@@ -134,6 +146,18 @@ inventory::collect!(LockSiteRef);
 /// Aggregates for one named lock, whatever the profile sampling settings.
 ///
 /// Counted while contention profiling is on (block or mutex profile enabled).
+///
+/// ```
+/// use profiled::{profiled_mutex, ProfiledMutex};
+/// static LEDGER: ProfiledMutex<u64> = profiled_mutex!("doc-ledger", 0);
+/// *LEDGER.lock() += 1;
+/// for lock in profiled::lock_sites() {
+///     println!(
+///         "{} ({}:{}): {} waits, {} ns in total, longest {} ns",
+///         lock.name, lock.file, lock.line, lock.contentions, lock.wait_ns, lock.max_wait_ns
+///     );
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct LockSiteStats {
     /// The name given to `profiled_mutex!`, or `file:line` of the invocation.

@@ -9,12 +9,22 @@ use super::raw_mutex::{MutexGuardState, RawProfiledMutex};
 type Inner = parking_lot::RawCondvar;
 
 /// Raw condition variable for [`RawProfiledMutex`]. Use it through `ProfiledCondvar`.
+///
+/// ```
+/// // Used through ProfiledCondvar, which wraps it.
+/// static READY: profiled::ProfiledCondvar = profiled::ProfiledCondvar::new();
+/// assert!(!READY.notify_one()); // nobody waits
+/// ```
 pub struct RawProfiledCondvar {
     inner: Inner,
 }
 
 impl RawProfiledCondvar {
     /// A condition variable with no waiters.
+    ///
+    /// ```
+    /// let _raw = profiled::RawProfiledCondvar::new();
+    /// ```
     pub const fn new() -> RawProfiledCondvar {
         RawProfiledCondvar { inner: Inner::INIT }
     }

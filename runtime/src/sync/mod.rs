@@ -37,8 +37,29 @@ use crate::site::LockSite;
 /// ```
 pub type ProfiledMutex<T> = lock_api::Mutex<RawProfiledMutex, T>;
 /// RAII guard of a [`ProfiledMutex`]; the lock is released when it is dropped.
+///
+/// ```
+/// use profiled::{ProfiledMutex, ProfiledMutexGuard};
+/// fn bump(counter: &mut ProfiledMutexGuard<'_, u32>) {
+///     **counter += 1;
+/// }
+/// let counter = ProfiledMutex::new(0);
+/// let mut guard = counter.lock();
+/// bump(&mut guard);
+/// drop(guard); // unlocks
+/// assert_eq!(*counter.lock(), 1);
+/// ```
 pub type ProfiledMutexGuard<'a, T> = lock_api::MutexGuard<'a, RawProfiledMutex, T>;
 /// A [`ProfiledMutexGuard`] mapped to a part of the protected data.
+///
+/// ```
+/// use profiled::{MappedProfiledMutexGuard, ProfiledMutex, ProfiledMutexGuard};
+/// let pair = ProfiledMutex::new((1, 2));
+/// let mut second: MappedProfiledMutexGuard<'_, i32> = ProfiledMutexGuard::map(pair.lock(), |p| &mut p.1);
+/// *second = 5;
+/// drop(second);
+/// assert_eq!(pair.into_inner(), (1, 5));
+/// ```
 pub type MappedProfiledMutexGuard<'a, T> = lock_api::MappedMutexGuard<'a, RawProfiledMutex, T>;
 
 /// A reader-writer lock with parking_lot's API whose contention is profiled.
@@ -60,16 +81,60 @@ pub type MappedProfiledMutexGuard<'a, T> = lock_api::MappedMutexGuard<'a, RawPro
 /// ```
 pub type ProfiledRwLock<T> = lock_api::RwLock<RawProfiledRwLock, T>;
 /// Shared-read guard of a [`ProfiledRwLock`].
+///
+/// ```
+/// use profiled::{ProfiledRwLock, ProfiledRwLockReadGuard};
+/// let limit = ProfiledRwLock::new(3);
+/// let a: ProfiledRwLockReadGuard<'_, i32> = limit.read();
+/// let b = limit.read(); // readers share the lock
+/// assert_eq!(*a + *b, 6);
+/// ```
 pub type ProfiledRwLockReadGuard<'a, T> = lock_api::RwLockReadGuard<'a, RawProfiledRwLock, T>;
 /// Exclusive-write guard of a [`ProfiledRwLock`].
+///
+/// ```
+/// use profiled::{ProfiledRwLock, ProfiledRwLockWriteGuard};
+/// let log = ProfiledRwLock::new(Vec::new());
+/// let mut writer: ProfiledRwLockWriteGuard<'_, Vec<u8>> = log.write();
+/// writer.push(1);
+/// let reader = ProfiledRwLockWriteGuard::downgrade(writer);
+/// assert_eq!(*reader, [1]);
+/// ```
 pub type ProfiledRwLockWriteGuard<'a, T> = lock_api::RwLockWriteGuard<'a, RawProfiledRwLock, T>;
 /// Upgradable-read guard of a [`ProfiledRwLock`].
+///
+/// ```
+/// use profiled::{ProfiledRwLock, ProfiledRwLockUpgradableReadGuard};
+/// let cache = ProfiledRwLock::new(None::<u64>);
+/// let entry = cache.upgradable_read(); // other readers may still read
+/// if entry.is_none() {
+///     let mut entry = ProfiledRwLockUpgradableReadGuard::upgrade(entry);
+///     *entry = Some(42);
+/// }
+/// assert_eq!(*cache.read(), Some(42));
+/// ```
 pub type ProfiledRwLockUpgradableReadGuard<'a, T> =
     lock_api::RwLockUpgradableReadGuard<'a, RawProfiledRwLock, T>;
 /// A read guard mapped to a part of the protected data.
+///
+/// ```
+/// use profiled::{MappedProfiledRwLockReadGuard, ProfiledRwLock, ProfiledRwLockReadGuard};
+/// let user = ProfiledRwLock::new((String::from("ada"), 36));
+/// let name: MappedProfiledRwLockReadGuard<'_, String> = ProfiledRwLockReadGuard::map(user.read(), |u| &u.0);
+/// assert_eq!(*name, "ada");
+/// ```
 pub type MappedProfiledRwLockReadGuard<'a, T> =
     lock_api::MappedRwLockReadGuard<'a, RawProfiledRwLock, T>;
 /// A write guard mapped to a part of the protected data.
+///
+/// ```
+/// use profiled::{MappedProfiledRwLockWriteGuard, ProfiledRwLock, ProfiledRwLockWriteGuard};
+/// let user = ProfiledRwLock::new((String::from("ada"), 36));
+/// let mut age: MappedProfiledRwLockWriteGuard<'_, u32> = ProfiledRwLockWriteGuard::map(user.write(), |u| &mut u.1);
+/// *age += 1;
+/// drop(age);
+/// assert_eq!(user.read().1, 37);
+/// ```
 pub type MappedProfiledRwLockWriteGuard<'a, T> =
     lock_api::MappedRwLockWriteGuard<'a, RawProfiledRwLock, T>;
 

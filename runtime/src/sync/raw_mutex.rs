@@ -13,6 +13,17 @@ pub(crate) type MutexGuardState = <Inner as lock_api::RawMutex>::Guard;
 
 /// The raw mutex behind [`ProfiledMutex`](crate::ProfiledMutex): parking_lot's mutex
 /// plus contention bookkeeping. Use it through `ProfiledMutex`.
+///
+/// ```
+/// use lock_api::RawMutex;
+/// // What `ProfiledMutex::new` builds: an unnamed profiled raw mutex behind lock_api.
+/// let mutex: profiled::ProfiledMutex<u32> =
+///     lock_api::Mutex::from_raw(profiled::RawProfiledMutex::INIT, 7);
+/// let guard = mutex.lock();
+/// assert!(mutex.is_locked()); // asks the raw mutex
+/// drop(guard);
+/// assert!(!mutex.is_locked());
+/// ```
 pub struct RawProfiledMutex {
     pub(super) inner: Inner,
     pub(super) contention: Contention,

@@ -20,6 +20,17 @@ type Instant = std::time::Instant;
 
 /// The raw lock behind [`ProfiledRwLock`](crate::ProfiledRwLock): parking_lot's
 /// reader-writer lock plus contention bookkeeping. Use it through `ProfiledRwLock`.
+///
+/// ```
+/// use lock_api::RawRwLock;
+/// // What `ProfiledRwLock::new` builds: an unnamed profiled raw rwlock behind lock_api.
+/// let lock: profiled::ProfiledRwLock<u32> =
+///     lock_api::RwLock::from_raw(profiled::RawProfiledRwLock::INIT, 7);
+/// let reader = lock.read();
+/// assert!(lock.try_write().is_none()); // a reader holds it
+/// drop(reader);
+/// assert_eq!(*lock.write(), 7);
+/// ```
 pub struct RawProfiledRwLock {
     inner: Inner,
     contention: Contention,

@@ -94,6 +94,19 @@ impl Drop for Unregister {
 }
 
 /// One live tracked task, as [`tasks`] reports it.
+///
+/// ```
+/// for task in profiled::task::tasks() {
+///     println!(
+///         "task {} {:?} for {} ms, spawned at {}, waiting in {:?}",
+///         task.id,
+///         task.state,
+///         task.in_state_ns / 1_000_000,
+///         task.spawned_at,
+///         task.waiting_in,
+///     );
+/// }
+/// ```
 #[derive(Clone, Debug, serde::Serialize)]
 #[non_exhaustive]
 pub struct TaskInfo {
@@ -119,6 +132,12 @@ pub struct TaskInfo {
 }
 
 /// Every live tracked task, oldest first.
+///
+/// ```
+/// // Nothing spawned through profiled::task::spawn in this program.
+/// assert!(profiled::task::tasks().is_empty());
+/// assert_eq!(profiled::task_count(), 0);
+/// ```
 pub fn tasks() -> Vec<TaskInfo> {
     let Some(registry) = registry::existing() else {
         return Vec::new();

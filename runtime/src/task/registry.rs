@@ -13,6 +13,10 @@ use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use crate::clock::now_ns;
 
 /// Default number of tasks tracked at once.
+///
+/// ```
+/// assert_eq!(profiled::Config::default().max_tasks, profiled::task::DEFAULT_MAX_TASKS);
+/// ```
 pub const DEFAULT_MAX_TASKS: usize = 16_384;
 
 const FREE: u8 = 0;
@@ -21,6 +25,13 @@ const IDLE: u8 = 2;
 const RUNNING: u8 = 3;
 
 /// What a tracked task is doing.
+///
+/// ```
+/// use profiled::task::TaskState;
+/// let idle = profiled::task::tasks().iter().filter(|t| t.state == TaskState::Idle).count();
+/// assert_eq!(idle, 0);
+/// assert_eq!(serde_json::to_string(&TaskState::Idle).unwrap(), r#""idle""#); // as in /debug/stats
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskState {

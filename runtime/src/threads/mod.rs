@@ -349,6 +349,13 @@ fn wait_for_writers(grace: Duration) -> bool {
 }
 
 /// The state of the dump machinery, for tests and `/debug/stats`.
+///
+/// ```
+/// profiled::lookup("goroutine").unwrap().write_to(&mut Vec::new(), 2).unwrap();
+/// let state: profiled::thread::DumpState = profiled::thread::dump_state();
+/// assert!(state.signal.is_some() && state.handler_installed);
+/// assert_eq!(state.unanswered, 0);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DumpState {
     /// The real-time signal dumps use; `None` when none could be installed.
