@@ -1,6 +1,6 @@
 //! Building symbolized, deterministically ordered profiles from registry snapshots.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::{Location, Profile, Sample, ValueType};
 use crate::clock::unix_nanos;
@@ -115,9 +115,9 @@ pub(crate) fn from_rows<'a>(
     rows: impl Iterator<Item = (&'a [usize], Vec<i64>)>,
     comments: Vec<String>,
 ) -> Profile {
-    let mut resolved: HashMap<usize, Lines> = HashMap::new();
+    let mut resolved: HashMap<usize, (Lines, bool)> = HashMap::default();
     // Same stacks after trimming (e.g. two internal call paths) merge into one sample.
-    let mut merged: HashMap<SampleKey, Vec<i64>> = HashMap::new();
+    let mut merged: HashMap<SampleKey, Vec<i64>> = HashMap::default();
     for (frames, values) in rows {
         let (real, chain) = match frames.iter().position(|&f| f == logical::SEPARATOR) {
             Some(at) => (&frames[..at], Some(&frames[at + 1..])),
@@ -125,8 +125,10 @@ pub(crate) fn from_rows<'a>(
         };
         let mut kept: Vec<usize> = Vec::with_capacity(real.len());
         for &frame in real {
-            let lines = resolved.entry(frame).or_insert_with(|| trimmed(frame));
-            if kept.is_empty() && is_internal(lines) {
+            let (_, internal) = resolved
+                .entry(frame)
+                .or_insert_with(|| symbolize::resolve_user(frame));
+            if kept.is_empty() && *internal {
                 continue;
             }
             kept.push(frame);
@@ -156,7 +158,7 @@ pub(crate) fn from_rows<'a>(
         stack
             .first()
             .and_then(|frame| resolved.get(frame))
-            .and_then(|lines| lines.first())
+            .and_then(|(lines, _)| lines.first())
             .map(|line| std::sync::Arc::clone(&line.function))
             .unwrap_or_else(|| "".into())
     };
@@ -167,7 +169,7 @@ pub(crate) fn from_rows<'a>(
         (descending, leaf_name(stack), stack.clone(), label.clone())
     });
 
-    let mut location_index: HashMap<usize, usize> = HashMap::new();
+    let mut location_index: HashMap<usize, usize> = HashMap::default();
     let mut locations: Vec<Location> = Vec::new();
     let samples = ordered
         .into_iter()
@@ -183,7 +185,10 @@ pub(crate) fn from_rows<'a>(
                         };
                         locations.push(Location {
                             address,
-                            lines: resolved.get(&frame).cloned().unwrap_or_default(),
+                            lines: resolved
+                                .get(&frame)
+                                .map(|(lines, _)| std::sync::Arc::clone(lines))
+                                .unwrap_or_default(),
                         });
                         locations.len() - 1
                     })
@@ -215,23 +220,6 @@ type SampleKey = (Vec<usize>, Option<String>);
 /// Label on samples recorded inside `#[profiled]` code: the logical chain, root
 /// first, joined with " > ".
 pub(crate) const LOGICAL_STACK_LABEL: &str = "logical_stack";
-
-/// A location belongs to the profiler when all its lines do (capture, lock internals).
-fn is_internal(lines: &Lines) -> bool {
-    !lines.is_empty() && lines.iter().all(symbolize::is_internal)
-}
-
-/// The lines of a return address without the profiler's own inlined frames on top,
-/// so that a lock call inlined into `hold_long` is attributed to `hold_long` itself.
-/// Addresses whose lines are all internal keep them (and are trimmed as frames).
-fn trimmed(frame: usize) -> Lines {
-    let lines = symbolize::resolve(frame);
-    let first_user = lines.iter().position(|line| !symbolize::is_internal(line));
-    match first_user {
-        Some(0) | None => lines,
-        Some(first) => lines[first..].into(),
-    }
-}
 
 /// `after - before` per stack, dropping stacks whose values are all zero, as Go's
 /// delta profiles (`?seconds=N`) do.

@@ -2,7 +2,7 @@
 //! per live thread today; one per tracked task can be appended the same way), turned
 //! into count profiles (proto, Go's `debug=1` text) or Go's `debug=2` full dump.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::io::{self, Write};
 use std::time::Duration;
 
@@ -101,7 +101,7 @@ pub(crate) struct CountSnapshot {
 impl CountSnapshot {
     /// One row per distinct stack over `records`.
     pub(crate) fn of_records(records: &[GoroutineRecord], comments: Vec<String>) -> Self {
-        let mut counts: HashMap<&[usize], i64> = HashMap::new();
+        let mut counts: HashMap<&[usize], i64> = HashMap::default();
         for record in records {
             *counts.entry(record.frames.as_slice()).or_default() += 1;
         }
@@ -151,7 +151,7 @@ impl CountSnapshot {
 
     /// `self - before` per stack, dropping zero rows, as Go's delta profiles.
     pub(crate) fn minus(&self, before: &CountSnapshot) -> CountSnapshot {
-        let mut counts: HashMap<&[usize], i64> = HashMap::new();
+        let mut counts: HashMap<&[usize], i64> = HashMap::default();
         for (frames, count) in &self.rows {
             *counts.entry(frames.as_slice()).or_default() += count;
         }
@@ -240,7 +240,7 @@ pub(crate) fn write_dump(
     }
     let mut ordered: Vec<&GoroutineRecord> = records.iter().collect();
     ordered.sort_by_key(|record| (!record.current, record.id));
-    let mut cache: HashMap<usize, Lines> = HashMap::new();
+    let mut cache: HashMap<usize, Lines> = HashMap::default();
     for record in ordered {
         write!(out, "goroutine {} [{}", record.id, record.state)?;
         if let Some(wait) = record.wait {

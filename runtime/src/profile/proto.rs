@@ -4,7 +4,7 @@
 //! type, mappings, functions, comments), functions are keyed by (name, file) and
 //! numbered in first-use order, so the bytes depend only on the model.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::io::{self, Write};
 
 use flate2::Compression;
@@ -16,7 +16,8 @@ use super::{Profile, ValueType};
 /// Writes `profile` as gzip-compressed `profile.proto`.
 pub(crate) fn write(profile: &Profile, out: &mut dyn Write) -> io::Result<()> {
     let bytes = encode(profile).encode_to_vec();
-    let mut gz = GzEncoder::new(out, Compression::default());
+    // Go's runtime/pprof writes profiles with gzip.BestSpeed too.
+    let mut gz = GzEncoder::new(out, Compression::fast());
     gz.write_all(&bytes)?;
     gz.finish()?;
     Ok(())
@@ -88,7 +89,7 @@ fn encode(profile: &Profile) -> protos::Profile {
     };
 
     let mut functions: Vec<protos::Function> = Vec::new();
-    let mut function_ids: HashMap<(i64, i64), u64> = HashMap::new();
+    let mut function_ids: HashMap<(i64, i64), u64> = HashMap::default();
     let location = profile
         .locations
         .iter()

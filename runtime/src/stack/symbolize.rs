@@ -1,7 +1,7 @@
 //! In-process symbolization with a per-address cache, and trimming of `profiled`'s own
 //! frames from the top of captured stacks.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// One source line of a location; several for inlined calls, innermost first.
@@ -18,8 +18,17 @@ pub(crate) struct Line {
 /// Symbolized lines of one code address, innermost (inlined) first, caller last.
 pub(crate) type Lines = Arc<[Line]>;
 
-fn cache() -> &'static Mutex<HashMap<usize, Lines>> {
-    static CACHE: OnceLock<Mutex<HashMap<usize, Lines>>> = OnceLock::new();
+/// What the cache keeps per address: its lines, and the same without the
+/// profiler's own inlined frames on top.
+#[derive(Clone)]
+struct Resolved {
+    lines: Lines,
+    user: Lines,
+    all_internal: bool,
+}
+
+fn cache() -> &'static Mutex<HashMap<usize, Resolved>> {
+    static CACHE: OnceLock<Mutex<HashMap<usize, Resolved>>> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
@@ -29,22 +38,49 @@ fn cache() -> &'static Mutex<HashMap<usize, Lines>> {
 /// the one), inside the call instruction, so the line is the call's and inlining is
 /// resolved at the call site.
 pub(crate) fn resolve(return_address: usize) -> Lines {
+    resolved(return_address).lines
+}
+
+/// The lines of a return address without the profiler's own inlined frames on top
+/// (so a lock call inlined into `hold_long` is attributed to `hold_long` itself),
+/// and whether every line is the profiler's own; then all lines are kept, and the
+/// frame is for the caller to trim.
+pub(crate) fn resolve_user(return_address: usize) -> (Lines, bool) {
+    let resolved = resolved(return_address);
+    (resolved.user, resolved.all_internal)
+}
+
+fn resolved(return_address: usize) -> Resolved {
     if let Some(site) = crate::instrument::logical::decode(return_address) {
-        return logical_lines(site);
+        let lines = logical_lines(site);
+        return Resolved {
+            user: Arc::clone(&lines),
+            lines,
+            all_internal: false,
+        };
     }
-    if let Some(lines) = cache()
+    if let Some(resolved) = cache()
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .get(&return_address)
     {
-        return Arc::clone(lines);
+        return resolved.clone();
     }
     let lines = resolve_uncached(return_address);
+    let first_user = lines.iter().position(|line| !is_internal(line));
+    let resolved = Resolved {
+        user: match first_user {
+            Some(0) | None => Arc::clone(&lines),
+            Some(first) => lines[first..].into(),
+        },
+        all_internal: !lines.is_empty() && first_user.is_none(),
+        lines,
+    };
     cache()
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .insert(return_address, Arc::clone(&lines));
-    lines
+        .insert(return_address, resolved.clone());
+    resolved
 }
 
 /// The function containing code address `pc` (innermost when inlined), as Go's
