@@ -1,7 +1,7 @@
 //! In-process symbolization with a per-address cache, and trimming of `profiled`'s own
 //! frames from the top of captured stacks.
 
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// One source line of a location; several for inlined calls, innermost first.
@@ -27,8 +27,57 @@ struct Resolved {
     all_internal: bool,
 }
 
-fn cache() -> &'static Mutex<HashMap<usize, Resolved>> {
-    static CACHE: OnceLock<Mutex<HashMap<usize, Resolved>>> = OnceLock::new();
+/// Addresses the cache holds at most. CPU profiles bring new addresses (any
+/// instruction can be a sample), so without a bound a long-lived process that is
+/// profiled now and then would grow the cache forever. When full, it starts over.
+const MAX_CACHED_ADDRESSES: usize = if cfg!(test) { 64 } else { 32_768 };
+
+/// Resolved addresses, and one shared copy of each function name and file path
+/// (thousands of addresses share a few hundred of them).
+#[derive(Default)]
+struct Cache {
+    by_address: HashMap<usize, Resolved>,
+    strings: HashSet<Arc<str>>,
+}
+
+impl Cache {
+    fn intern(&mut self, s: &Arc<str>) -> Arc<str> {
+        if let Some(shared) = self.strings.get(s) {
+            return Arc::clone(shared);
+        }
+        self.strings.insert(Arc::clone(s));
+        Arc::clone(s)
+    }
+
+    fn insert(&mut self, return_address: usize, lines: Lines) -> Resolved {
+        if self.by_address.len() >= MAX_CACHED_ADDRESSES {
+            self.by_address.clear();
+            self.strings.clear();
+        }
+        let lines: Lines = lines
+            .iter()
+            .map(|line| Line {
+                function: self.intern(&line.function),
+                file: self.intern(&line.file),
+                line: line.line,
+            })
+            .collect();
+        let first_user = lines.iter().position(|line| !is_internal(line));
+        let resolved = Resolved {
+            user: match first_user {
+                Some(0) | None => Arc::clone(&lines),
+                Some(first) => lines[first..].into(),
+            },
+            all_internal: !lines.is_empty() && first_user.is_none(),
+            lines,
+        };
+        self.by_address.insert(return_address, resolved.clone());
+        resolved
+    }
+}
+
+fn cache() -> &'static Mutex<Cache> {
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
@@ -62,25 +111,17 @@ fn resolved(return_address: usize) -> Resolved {
     if let Some(resolved) = cache()
         .lock()
         .unwrap_or_else(|e| e.into_inner())
+        .by_address
         .get(&return_address)
     {
         return resolved.clone();
     }
+    // Resolved without the cache's lock: the first symbolization is slow.
     let lines = resolve_uncached(return_address);
-    let first_user = lines.iter().position(|line| !is_internal(line));
-    let resolved = Resolved {
-        user: match first_user {
-            Some(0) | None => Arc::clone(&lines),
-            Some(first) => lines[first..].into(),
-        },
-        all_internal: !lines.is_empty() && first_user.is_none(),
-        lines,
-    };
     cache()
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .insert(return_address, resolved.clone());
-    resolved
+        .insert(return_address, lines)
 }
 
 /// The function containing code address `pc` (innermost when inlined), as Go's
@@ -176,6 +217,30 @@ fn is_internal_function(function: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[inline(never)]
+    fn long_function(x: u64) -> u64 {
+        let mut acc = x;
+        for i in 0..64u64 {
+            acc = std::hint::black_box(acc.wrapping_mul(31).rotate_left((i % 7) as u32) ^ i);
+        }
+        acc
+    }
+
+    #[test]
+    fn the_cache_is_bounded_and_shares_names() {
+        std::hint::black_box(long_function(1));
+        let base = long_function as *const () as usize;
+        let first = resolve(base + 8);
+        let second = resolve(base + 9);
+        assert!(first[0].function.contains("long_function"), "{first:?}");
+        assert!(Arc::ptr_eq(&first[0].function, &second[0].function));
+        for offset in 0..3 * MAX_CACHED_ADDRESSES {
+            resolve(base + 16 + offset);
+            let held = cache().lock().unwrap().by_address.len();
+            assert!(held <= MAX_CACHED_ADDRESSES, "{held} addresses cached");
+        }
+    }
 
     fn line(function: &str, file: &str) -> Line {
         Line {
