@@ -15,7 +15,7 @@ const SPREAD: Duration = Duration::from_secs(60);
 const CLIENTS: usize = 12;
 const MAX_RSS_GROWTH_KIB: u64 = 10 * 1024;
 /// At most this many 10 s warm-up rounds.
-const WARM_UP_ROUNDS: usize = 9;
+const WARM_UP_ROUNDS: usize = 12;
 
 /// How a response must look for its endpoint.
 #[derive(Clone, Copy, Debug)]
@@ -215,24 +215,24 @@ fn a_thousand_requests_over_a_minute_with_every_profiler_on() {
         let response = fetch(addr, path, turn);
         assert_eq!(problem(&response, expect), None, "first {path}");
     }
-    // Warm up until resident memory settles: two 10 s rounds in a row within 2 MiB.
-    // The baseline is the working set the warm-up reached, its highest settled RSS:
-    // with allocations spread over per-thread arenas, RSS moves by several MiB
-    // between rounds of the same load, up and down, without any growth in live data.
-    let mut last = settled_rss_kib(addr, &pid);
-    let mut before = last;
+    // Warm up until resident memory settles: at least four 10 s rounds, and the last
+    // three within 2 MiB of each other. The baseline is the working set the warm-up
+    // reached, its highest settled RSS: with allocations spread over per-thread
+    // arenas, RSS moves by several MiB between rounds of the same load, up and down,
+    // without any growth in live data.
+    let mut seen = vec![settled_rss_kib(addr, &pid)];
     for round in 1..=WARM_UP_ROUNDS {
         let (failures, _) = load(addr, &pid, 160, Duration::from_secs(10));
         assert!(failures.is_empty(), "warm-up: {failures:#?}");
-        let rss = settled_rss_kib(addr, &pid);
-        eprintln!("warm-up round {round}: RSS {last} KiB -> {rss} KiB");
-        before = before.max(rss);
-        let settled = rss.abs_diff(last) < 2 * 1024;
-        last = rss;
-        if settled {
+        seen.push(settled_rss_kib(addr, &pid));
+        eprintln!("warm-up round {round}: RSS {seen:?} KiB");
+        let last_three = &seen[seen.len().saturating_sub(3)..];
+        let spread = last_three.iter().max().unwrap() - last_three.iter().min().unwrap();
+        if round >= 4 && spread < 2 * 1024 {
             break;
         }
     }
+    let before = *seen.iter().max().unwrap();
     let live_before = stats(addr)["memory"]["alloc"].as_u64().unwrap_or(0) / 1024;
     let capacity = stats(addr)["registry"]["stack_capacity"].as_u64().unwrap();
 
