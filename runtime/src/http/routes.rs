@@ -456,6 +456,25 @@ mod tests {
         assert!(!constant_time_eq(b"", b"x"));
     }
 
+    /// The `query` fuzz target's crash input: under prefix "/admin", `/admin?Ʈ`
+    /// redirects to `/admin/` keeping the query, which must be escaped in `Location`.
+    #[test]
+    fn redirects_escape_a_utf8_query() {
+        let settings = Arc::new(Settings::from_config(&crate::Config::default(), "/admin"));
+        let request = Request::get("/admin?\u{1ae}")
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let Ok(response) = runtime.block_on(handle(request, settings));
+        assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY);
+        assert_eq!(
+            response.headers()[hyper::header::LOCATION],
+            "/admin/?%C6%AE"
+        );
+    }
+
     #[test]
     fn cleans_paths_like_go() {
         assert_eq!(clean_path("/debug/pprof/"), "/debug/pprof/");
