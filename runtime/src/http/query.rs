@@ -63,9 +63,7 @@ fn unescape(s: &str) -> Option<String> {
     while i < bytes.len() {
         match bytes[i] {
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
+                out.push(unhex(bytes.get(i + 1..i + 3)?)?);
                 i += 3;
             }
             b'+' => {
@@ -81,6 +79,19 @@ fn unescape(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// The byte of a `%XX` escape's two hex digits, as Go's `unhex`: exactly two of
+/// `0-9a-fA-F` (`u8::from_str_radix` would also take a sign, as in `%+1`).
+pub(crate) fn unhex(pair: &[u8]) -> Option<u8> {
+    let [high, low] = pair else {
+        return None;
+    };
+    if !high.is_ascii_hexdigit() || !low.is_ascii_hexdigit() {
+        return None;
+    }
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    Some(digit(*high)? << 4 | digit(*low)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +105,21 @@ mod tests {
         assert_eq!(q.value("semi"), "");
         assert_eq!(q.value("flag"), "");
         assert_eq!(q.value("missing"), "");
+    }
+
+    /// Go's `url.QueryUnescape` rejects `%+1` (not two hex digits); Rust's
+    /// `from_str_radix` would have decoded it as 0x01.
+    #[test]
+    fn escapes_need_two_hex_digits() {
+        let q = Query::parse(Some("a=%+1&b=%-1&c=%1&d=%4a%4A&e=%+f%2"));
+        assert_eq!(q.value("a"), "");
+        assert_eq!(q.value("b"), "");
+        assert_eq!(q.value("c"), "");
+        assert_eq!(q.value("d"), "JJ");
+        assert_eq!(q.value("e"), "");
+        assert_eq!(unhex(b"ff"), Some(0xff));
+        assert_eq!(unhex(b"+f"), None);
+        assert_eq!(unhex(b"f"), None);
     }
 
     #[test]

@@ -401,8 +401,7 @@ fn decode_path(raw: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            out.push(query::unhex(bytes.get(i + 1..i + 3)?)?);
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -494,6 +493,7 @@ mod tests {
         assert!(decode_path("/bad%zz").is_none());
         assert!(decode_path("/bad%").is_none());
         assert!(decode_path("/bad%ff").is_none());
+        assert!(decode_path("/bad%+1").is_none());
         assert_eq!(encode_path("/a b/é"), "/a%20b/%C3%A9");
     }
 }
