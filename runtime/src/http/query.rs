@@ -31,6 +31,12 @@ impl Query {
             .map_or("", |(_, v)| v.as_str())
     }
 
+    /// Every decoded pair, in order (for the fuzz targets).
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
     /// `strconv.Atoi(FormValue(key))` with its error ignored, as Go's handlers do:
     /// unparsable gives 0, out of range gives the clamped extreme.
     pub(crate) fn atoi(&self, key: &str) -> i64 {
