@@ -21,6 +21,11 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::oneshot;
 
 pub(crate) use routes::Settings;
+#[cfg(feature = "fuzzing")]
+pub(crate) use {
+    query::{Query, atoi, parse_int},
+    symbol::{lookup as symbol_lookup, parse_uint},
+};
 
 /// A request head (request line and headers) larger than this is refused with 431.
 const MAX_HEAD_BYTES: usize = 64 * 1024;

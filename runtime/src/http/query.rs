@@ -31,6 +31,12 @@ impl Query {
             .map_or("", |(_, v)| v.as_str())
     }
 
+    /// Every decoded pair, in order (for the fuzz targets).
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
     /// `strconv.Atoi(FormValue(key))` with its error ignored, as Go's handlers do:
     /// unparsable gives 0, out of range gives the clamped extreme.
     pub(crate) fn atoi(&self, key: &str) -> i64 {
@@ -39,20 +45,50 @@ impl Query {
 }
 
 /// Go's `strconv.Atoi` value on success, 0 on syntax errors, ±max on range errors.
-/// Rust's `i64::from_str` accepts exactly Go's syntax: optional sign, ASCII digits.
 pub(crate) fn atoi(s: &str) -> i64 {
-    use std::num::IntErrorKind;
-    match s.parse::<i64>() {
+    match go_parse_int(s) {
         Ok(value) => value,
-        Err(e) if *e.kind() == IntErrorKind::PosOverflow => i64::MAX,
-        Err(e) if *e.kind() == IntErrorKind::NegOverflow => i64::MIN,
-        Err(_) => 0,
+        Err(Some(clamped)) => clamped,
+        Err(None) => 0,
     }
 }
 
 /// Go's `strconv.ParseInt(s, 10, 64)`: `None` on any error.
 pub(crate) fn parse_int(s: &str) -> Option<i64> {
-    s.parse().ok()
+    go_parse_int(s).ok()
+}
+
+/// `strconv.ParseInt(s, 10, 64)` as Go computes it: `Err(None)` for a syntax error,
+/// `Err(Some(±max))` for a range error. Go reads the digits as a `uint64` and
+/// fails on the first non-digit or the first `uint64` overflow, whichever comes
+/// first, then range-checks the sign: so `-9223372036854775809x` is a syntax error
+/// (Rust's `i64::from_str` calls it an overflow) and `99999999999999999999x` a range
+/// error.
+fn go_parse_int(s: &str) -> Result<i64, Option<i64>> {
+    let (negative, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() {
+        return Err(None);
+    }
+    let clamped = if negative { i64::MIN } else { i64::MAX };
+    let mut n: u64 = 0;
+    for b in digits.bytes() {
+        if !b.is_ascii_digit() {
+            return Err(None);
+        }
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(b - b'0')))
+            .ok_or(Some(clamped))?;
+    }
+    if negative {
+        0i64.checked_sub_unsigned(n).ok_or(Some(clamped))
+    } else {
+        i64::try_from(n).map_err(|_| Some(clamped))
+    }
 }
 
 /// Decodes `%XX` escapes and `+` as space; `None` on a malformed escape or bad UTF-8.
@@ -63,9 +99,7 @@ fn unescape(s: &str) -> Option<String> {
     while i < bytes.len() {
         match bytes[i] {
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
+                out.push(unhex(bytes.get(i + 1..i + 3)?)?);
                 i += 3;
             }
             b'+' => {
@@ -79,6 +113,19 @@ fn unescape(s: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+/// The byte of a `%XX` escape's two hex digits, as Go's `unhex`: exactly two of
+/// `0-9a-fA-F` (`u8::from_str_radix` would also take a sign, as in `%+1`).
+pub(crate) fn unhex(pair: &[u8]) -> Option<u8> {
+    let [high, low] = pair else {
+        return None;
+    };
+    if !high.is_ascii_hexdigit() || !low.is_ascii_hexdigit() {
+        return None;
+    }
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    Some(digit(*high)? << 4 | digit(*low)?)
 }
 
 #[cfg(test)]
@@ -96,6 +143,21 @@ mod tests {
         assert_eq!(q.value("missing"), "");
     }
 
+    /// Go's `url.QueryUnescape` rejects `%+1` (not two hex digits); Rust's
+    /// `from_str_radix` would have decoded it as 0x01.
+    #[test]
+    fn escapes_need_two_hex_digits() {
+        let q = Query::parse(Some("a=%+1&b=%-1&c=%1&d=%4a%4A&e=%+f%2"));
+        assert_eq!(q.value("a"), "");
+        assert_eq!(q.value("b"), "");
+        assert_eq!(q.value("c"), "");
+        assert_eq!(q.value("d"), "JJ");
+        assert_eq!(q.value("e"), "");
+        assert_eq!(unhex(b"ff"), Some(0xff));
+        assert_eq!(unhex(b"+f"), None);
+        assert_eq!(unhex(b"f"), None);
+    }
+
     #[test]
     fn atoi_matches_go() {
         assert_eq!(atoi("1"), 1);
@@ -107,6 +169,23 @@ mod tests {
         assert_eq!(atoi("1.5"), 0);
         assert_eq!(atoi("99999999999999999999"), i64::MAX);
         assert_eq!(atoi("-99999999999999999999"), i64::MIN);
+        assert_eq!(atoi("-9223372036854775808"), i64::MIN);
+        assert_eq!(atoi("9223372036854775807"), i64::MAX);
+        assert_eq!(atoi("+-1"), 0);
+        assert_eq!(atoi("-"), 0);
+    }
+
+    /// Found by the `query` fuzz target (fuzz/README.md): Go reports a syntax error,
+    /// so `Atoi` gives 0, when a non-digit follows digits that fit a `uint64` but
+    /// not an `int64`; it reports a range error (±max) only when the `uint64`
+    /// overflows before the first non-digit.
+    #[test]
+    fn atoi_sees_garbage_before_int64_overflow_as_go() {
+        assert_eq!(atoi("-9223372036854775809%A"), 0);
+        assert_eq!(atoi("9223372036854775808x"), 0);
+        assert_eq!(atoi("99999999999999999999x"), i64::MAX);
+        assert_eq!(atoi("-99999999999999999999x"), i64::MIN);
+        assert_eq!(parse_int("9223372036854775808x"), None);
     }
 
     #[test]

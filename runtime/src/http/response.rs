@@ -28,8 +28,12 @@ pub(crate) fn not_found() -> Response<Body> {
 }
 
 /// Go's mux redirect, e.g. from `/debug/pprof` to `/debug/pprof/`.
-/// `location` must already be a valid header value (ASCII, percent-encoded).
+/// `location` should already be percent-encoded; any byte left outside visible
+/// ASCII (a raw query may carry UTF-8) is percent-encoded here, so `Location` is
+/// always a valid URI reference.
 pub(crate) fn moved_permanently(location: &str) -> Response<Body> {
+    let location = escape_non_ascii(location);
+    let location = location.as_str();
     let Ok(value) = HeaderValue::from_str(location) else {
         return not_found();
     };
@@ -48,6 +52,19 @@ pub(crate) fn moved_permanently(location: &str) -> Response<Body> {
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     response
+}
+
+/// Percent-encodes every byte that is not visible ASCII (`!`..=`~`).
+fn escape_non_ascii(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for byte in s.bytes() {
+        if byte.is_ascii_graphic() {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 /// A profile body: Go's `text/plain` for `debug != 0`, otherwise an
@@ -135,4 +152,21 @@ pub(crate) fn attachment_json(body: String, filename: &str) -> Response<Body> {
 /// For a client that hung up mid-profile (it will not read this).
 pub(crate) fn client_hung_up() -> Response<Body> {
     go_error(StatusCode::BAD_REQUEST, "client hung up")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `query` fuzz target (fuzz/README.md): a redirect that keeps a
+    /// raw query with UTF-8 in it sent those bytes unescaped in `Location`.
+    #[test]
+    fn redirect_location_is_visible_ascii() {
+        let response = moved_permanently("/admin/?\u{1ae}=\u{7f} x");
+        let location = response.headers().get(header::LOCATION).unwrap();
+        assert_eq!(location.to_str().unwrap(), "/admin/?%C6%AE=%7F%20x");
+        let response = moved_permanently("/debug/pprof/?debug=1&a=%C3%A9");
+        let location = response.headers().get(header::LOCATION).unwrap();
+        assert_eq!(location, "/debug/pprof/?debug=1&a=%C3%A9");
+    }
 }

@@ -426,8 +426,7 @@ fn decode_path(raw: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            out.push(query::unhex(bytes.get(i + 1..i + 3)?)?);
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -495,6 +494,25 @@ mod tests {
         assert!(!constant_time_eq(b"", b"x"));
     }
 
+    /// The `query` fuzz target's crash input: under prefix "/admin", `/admin?Ʈ`
+    /// redirects to `/admin/` keeping the query, which must be escaped in `Location`.
+    #[test]
+    fn redirects_escape_a_utf8_query() {
+        let settings = Arc::new(Settings::from_config(&crate::Config::default(), "/admin"));
+        let request = Request::get("/admin?\u{1ae}")
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let Ok(response) = runtime.block_on(handle(request, settings));
+        assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY);
+        assert_eq!(
+            response.headers()[hyper::header::LOCATION],
+            "/admin/?%C6%AE"
+        );
+    }
+
     #[test]
     fn cleans_paths_like_go() {
         assert_eq!(clean_path("/debug/pprof/"), "/debug/pprof/");
@@ -514,6 +532,7 @@ mod tests {
         assert!(decode_path("/bad%zz").is_none());
         assert!(decode_path("/bad%").is_none());
         assert!(decode_path("/bad%ff").is_none());
+        assert!(decode_path("/bad%+1").is_none());
         assert_eq!(encode_path("/a b/é"), "/a%20b/%C3%A9");
     }
 }

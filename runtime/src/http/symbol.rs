@@ -66,25 +66,58 @@ pub(crate) fn lookup(words: &[u8]) -> String {
     out
 }
 
-/// Go's `strconv.ParseUint(s, 0, 64)`: `0x`/`0o`/`0b`/leading-`0` prefixes, `_`
-/// separators only with a prefix.
-fn parse_uint(s: &str) -> Option<u64> {
-    let lower = s.to_ascii_lowercase();
-    let (digits, radix) = if let Some(hex) = lower.strip_prefix("0x") {
-        (hex.replace('_', ""), 16)
-    } else if let Some(bin) = lower.strip_prefix("0b") {
-        (bin.replace('_', ""), 2)
-    } else if let Some(oct) = lower.strip_prefix("0o") {
-        (oct.replace('_', ""), 8)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (lower[1..].replace('_', ""), 8)
-    } else {
-        (lower.clone(), 10)
+/// Go's `strconv.ParseUint(s, 0, 64)`: `0x`/`0o`/`0b`/leading-`0` prefixes, and `_`
+/// digit separators where Go's integer literals allow them (`1_000`, `0x_ff`; not
+/// `0x__1` or `1_`).
+pub(crate) fn parse_uint(s: &str) -> Option<u64> {
+    let (digits, radix) = match s.as_bytes() {
+        [b'0', b'x' | b'X', _, ..] => (&s[2..], 16),
+        [b'0', b'b' | b'B', _, ..] => (&s[2..], 2),
+        [b'0', b'o' | b'O', _, ..] => (&s[2..], 8),
+        [b'0', _, ..] => (&s[1..], 8),
+        _ => (s, 10),
     };
-    if digits.is_empty() || digits.starts_with('+') || digits.starts_with('-') {
+    if digits.contains('_') && !underscores_ok(s) {
+        return None;
+    }
+    let digits = digits.replace('_', "");
+    // `from_str_radix` also takes a sign, which Go's ParseUint does not.
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return None;
     }
     u64::from_str_radix(&digits, radix).ok()
+}
+
+/// Go's `underscoreOK`: each `_` follows a digit or the base prefix and is
+/// followed by a digit.
+fn underscores_ok(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    let hex = bytes.len() >= 2 && bytes[0] == b'0' && matches!(bytes[1], b'x' | b'X');
+    let prefixed = bytes.len() >= 2 && bytes[0] == b'0' && b"xXbBoO".contains(&bytes[1]);
+    // What came last: a digit (or the prefix), an underscore, or anything else.
+    #[derive(PartialEq)]
+    enum Saw {
+        Start,
+        Digit,
+        Underscore,
+        Other,
+    }
+    let mut saw = if prefixed { Saw::Digit } else { Saw::Start };
+    for &b in &bytes[if prefixed { 2 } else { 0 }..] {
+        if b.is_ascii_digit() || hex && b.is_ascii_hexdigit() {
+            saw = Saw::Digit;
+        } else if b == b'_' {
+            if saw != Saw::Digit {
+                return false;
+            }
+            saw = Saw::Underscore;
+        } else if saw == Saw::Underscore {
+            return false;
+        } else {
+            saw = Saw::Other;
+        }
+    }
+    saw != Saw::Underscore
 }
 
 /// Go's `Cmdline` handler: the arguments joined by NUL bytes.
@@ -111,6 +144,24 @@ mod tests {
         assert_eq!(parse_uint("-1"), None);
         assert_eq!(parse_uint("zz"), None);
         assert_eq!(parse_uint("0xffffffffffffffffff"), None);
+    }
+
+    /// Found by the `symbol` fuzz target (fuzz/README.md): Go's base-0 ParseUint
+    /// takes `_` separators as in Go literals, anywhere a digit precedes and follows.
+    #[test]
+    fn underscores_follow_go_literal_rules() {
+        assert_eq!(parse_uint("1_000"), Some(1000));
+        assert_eq!(parse_uint("0x_ff"), Some(255));
+        assert_eq!(parse_uint("0_7"), Some(7));
+        assert_eq!(parse_uint("0b1_0"), Some(2));
+        assert_eq!(parse_uint("0x__1"), None);
+        assert_eq!(parse_uint("0x1_"), None);
+        assert_eq!(parse_uint("_1"), None);
+        assert_eq!(parse_uint("0x_"), None);
+        assert_eq!(parse_uint("0_"), None);
+        assert_eq!(parse_uint("1__0"), None);
+        assert_eq!(parse_uint("+1_0"), None);
+        assert_eq!(parse_uint("0x+1"), None);
     }
 
     #[test]

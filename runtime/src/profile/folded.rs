@@ -18,6 +18,14 @@ fn value_index(profile: &Profile) -> usize {
 /// One folded line per sample with a non-zero value, root first, inlined frames
 /// expanded (caller before callee). Frames without symbols show their address.
 pub(crate) fn lines(profile: &Profile) -> Vec<String> {
+    stacks(profile)
+        .into_iter()
+        .map(|(stack, value)| format!("{stack} {value}"))
+        .collect()
+}
+
+/// [`lines`] as (`root;...;leaf`, positive value) pairs.
+fn stacks(profile: &Profile) -> Vec<(String, i64)> {
     let index = value_index(profile);
     profile
         .samples
@@ -41,7 +49,7 @@ pub(crate) fn lines(profile: &Profile) -> Vec<String> {
             if frames.is_empty() {
                 frames.push("[unknown]".into());
             }
-            Some(format!("{} {value}", frames.join(";")))
+            Some((frames.join(";"), value))
         })
         .collect()
 }
@@ -56,7 +64,18 @@ pub(crate) fn write(profile: &Profile, out: &mut dyn Write) -> io::Result<()> {
 
 /// Writes a flame graph of the profile titled `title`.
 pub(crate) fn write_svg(profile: &Profile, title: &str, out: &mut dyn Write) -> io::Result<()> {
-    let lines = lines(profile);
+    // inferno adds the values up in a u64: when their total does not fit, scale them
+    // all down by the same divisor (the graph is proportional, so it looks the same).
+    let stacks = stacks(profile);
+    let total: u128 = stacks.iter().map(|&(_, value)| value as u128).sum();
+    let divisor = total / u128::from(u64::MAX) + 1;
+    let lines: Vec<String> = stacks
+        .into_iter()
+        .filter_map(|(stack, value)| {
+            let value = value as u128 / divisor;
+            (value > 0).then(|| format!("{stack} {value}"))
+        })
+        .collect();
     let unit = profile
         .sample_types
         .get(value_index(profile))
@@ -85,4 +104,34 @@ fn write_empty_svg(title: &str, out: &mut dyn Write) -> io::Result<()> {
          <text x=\"600\" y=\"60\" text-anchor=\"middle\" font-size=\"14\">No samples yet</text>\n\
          </svg>\n"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::ValueType;
+
+    /// Found by the `encode` fuzz target (fuzz/README.md): inferno sums the folded
+    /// values in a u64, which overflowed (a panic with overflow checks) for samples
+    /// whose values add up past `u64::MAX`.
+    #[test]
+    fn flame_graph_of_huge_values_scales_them() {
+        let rows = [
+            (&[0x1000][..], vec![i64::MAX]),
+            (&[0x2000][..], vec![i64::MAX]),
+            (&[0x3000][..], vec![i64::MAX - 1]),
+            (&[0x4000][..], vec![1]),
+        ];
+        let mut profile = crate::profile::build::from_rows(rows.into_iter(), Vec::new());
+        profile.sample_types = vec![ValueType {
+            ty: "delay",
+            unit: "nanoseconds",
+        }];
+        let mut svg = Vec::new();
+        write_svg(&profile, "huge", &mut svg).unwrap();
+        let svg = String::from_utf8(svg).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("0x2fff"), "{svg}");
+        // Folded text keeps the real values.
+        assert!(lines(&profile).contains(&format!("0x1fff {}", i64::MAX)));
+    }
 }

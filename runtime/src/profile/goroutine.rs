@@ -195,11 +195,13 @@ pub(crate) fn write_count_text(
     name: &str,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let total: i64 = profile
+    // Saturating, as samples' values are merged: a sum must not panic (debug
+    // builds) or wrap (release builds).
+    let total = profile
         .samples
         .iter()
         .filter_map(|s| s.values.first())
-        .sum();
+        .fold(0i64, |total, &count| total.saturating_add(count));
     writeln!(out, "{name} profile: total {total}")?;
     for comment in &profile.comments {
         writeln!(out, "# {comment}")?;
@@ -331,6 +333,28 @@ fn user_frames(frames: &[usize], cache: &mut HashMap<usize, Lines>) -> Vec<(usiz
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `encode` fuzz target (fuzz/README.md): the header's total
+    /// overflowed (a panic with overflow checks) on two large counts.
+    #[test]
+    fn count_text_total_saturates() {
+        let rows = [
+            (&[][..], vec![8_314_771_153_002_795_666]),
+            (&[0x1000][..], vec![8_791_026_472_627_208_034]),
+        ];
+        let mut profile = crate::profile::build::from_rows(rows.into_iter(), Vec::new());
+        profile.sample_types = vec![ValueType {
+            ty: "goroutine",
+            unit: "count",
+        }];
+        let mut out = Vec::new();
+        write_count_text(&profile, "goroutine", &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with(&format!("goroutine profile: total {}\n", i64::MAX)),
+            "{text}"
+        );
+    }
 
     #[test]
     fn count_snapshots_subtract_per_stack() {
