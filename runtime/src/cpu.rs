@@ -196,8 +196,8 @@ type Job = Box<dyn FnOnce() + Send>;
 /// thread they come from, and go back to, the same malloc arena every time, instead
 /// of spreading 64 MB over the arenas of whichever pool threads stopped the last
 /// profiles. `None` if the thread cannot be spawned (then jobs run in place).
-fn sampler_thread() -> Option<&'static std::sync::Mutex<std::sync::mpsc::Sender<Job>>> {
-    static THREAD: std::sync::OnceLock<Option<std::sync::Mutex<std::sync::mpsc::Sender<Job>>>> =
+fn sampler_thread() -> Option<&'static std::sync::mpsc::Sender<Job>> {
+    static THREAD: std::sync::OnceLock<Option<std::sync::mpsc::Sender<Job>>> =
         std::sync::OnceLock::new();
     THREAD
         .get_or_init(|| {
@@ -212,19 +212,19 @@ fn sampler_thread() -> Option<&'static std::sync::Mutex<std::sync::mpsc::Sender<
                     }
                 })
                 .ok()
-                .map(|_| std::sync::Mutex::new(jobs))
+                .map(|_| jobs)
         })
         .as_ref()
 }
 
-/// Runs `job` on the sampler thread after the jobs queued before it.
+/// Runs `job` on the sampler thread after the jobs queued before it (in place if
+/// there is no such thread). The job runs exactly once either way.
 fn send_to_sampler_thread(job: impl FnOnce() + Send + 'static) {
     let job: Job = Box::new(job);
     let Some(thread) = sampler_thread() else {
         return job();
     };
-    let sent = thread.lock().unwrap_or_else(|e| e.into_inner()).send(job);
-    if let Err(std::sync::mpsc::SendError(job)) = sent {
+    if let Err(std::sync::mpsc::SendError(job)) = thread.send(job) {
         job();
     }
 }
@@ -232,22 +232,13 @@ fn send_to_sampler_thread(job: impl FnOnce() + Send + 'static) {
 /// Runs `job` on the sampler thread and waits for its result.
 fn on_sampler_thread<R: Send + 'static>(job: impl FnOnce() -> R + Send + 'static) -> R {
     let (result, receive) = std::sync::mpsc::sync_channel(1);
-    let job = std::sync::Arc::new(std::sync::Mutex::new(Some(job)));
-    let remote = std::sync::Arc::clone(&job);
     send_to_sampler_thread(move || {
-        if let Some(job) = remote.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = result.send(job());
-        }
+        let _ = result.send(job());
     });
-    match receive.recv() {
-        Ok(value) => value,
-        // No result: the job never ran (run it here) or it panicked (so does this).
-        Err(_) => {
-            let job = job.lock().unwrap_or_else(|e| e.into_inner()).take();
-            job.map(|job| job())
-                .expect("the CPU profiler panicked on its thread")
-        }
-    }
+    // The job ran once; no result means it panicked (caught on the thread).
+    receive
+        .recv()
+        .expect("the CPU profiler panicked on its thread")
 }
 
 /// True while a CPU profile's sampler runs.

@@ -242,7 +242,7 @@ pub(crate) fn write_dump(
     }
     let mut ordered: Vec<&GoroutineRecord> = records.iter().collect();
     ordered.sort_by_key(|record| (!record.current, record.id));
-    let mut cache: HashMap<usize, Lines> = HashMap::default();
+    let mut cache: HashMap<usize, (Lines, bool)> = HashMap::default();
     for record in ordered {
         write!(out, "goroutine {} [{}", record.id, record.state)?;
         if let Some(wait) = record.wait {
@@ -299,34 +299,27 @@ fn file_line(line: &Line) -> String {
 }
 
 /// The frames with their lines, without the profiler's own frames on top (as the
-/// proto trims them): the requester's capture machinery, the spawn wrapper.
-fn user_frames(frames: &[usize], cache: &mut HashMap<usize, Lines>) -> Vec<(usize, Lines)> {
-    let resolved: Vec<(usize, Lines)> = frames
+/// proto trims them): the requester's capture machinery, the spawn wrapper; inlined
+/// profiler lines on top of a user frame go too.
+fn user_frames(frames: &[usize], cache: &mut HashMap<usize, (Lines, bool)>) -> Vec<(usize, Lines)> {
+    let resolved: Vec<(usize, (Lines, bool))> = frames
         .iter()
         .map(|&frame| {
-            let lines = cache
+            let user = cache
                 .entry(frame)
-                .or_insert_with(|| symbolize::resolve(frame))
+                .or_insert_with(|| symbolize::resolve_user(frame))
                 .clone();
-            (frame, lines)
+            (frame, user)
         })
         .collect();
-    let internal = |lines: &Lines| !lines.is_empty() && lines.iter().all(symbolize::is_internal);
     let first_user = resolved
         .iter()
-        .position(|(_, lines)| !internal(lines))
+        .position(|(_, (_, internal))| !internal)
         .unwrap_or(resolved.len().saturating_sub(1));
     resolved
         .into_iter()
         .skip(first_user)
-        .map(|(frame, lines)| {
-            // Inlined profiler frames on top of a user frame go too.
-            let first = lines
-                .iter()
-                .position(|line| !symbolize::is_internal(line))
-                .unwrap_or(0);
-            (frame, lines[first..].into())
-        })
+        .map(|(frame, (lines, _))| (frame, lines))
         .collect()
 }
 

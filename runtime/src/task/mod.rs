@@ -220,8 +220,8 @@ pub(crate) fn goroutine_records() -> Vec<crate::profile::goroutine::GoroutineRec
 fn first_user_frame(frames: &[usize]) -> Option<usize> {
     use crate::stack::symbolize;
     frames.iter().copied().find(|&frame| {
-        let lines = symbolize::resolve(frame);
-        !lines.is_empty() && !lines.iter().all(symbolize::is_internal)
+        let (lines, internal) = symbolize::resolve_user(frame);
+        !lines.is_empty() && !internal
     })
 }
 
@@ -230,9 +230,10 @@ pub(crate) fn creator(spawn_stack: usize) -> Option<String> {
     use crate::stack::symbolize;
     let frames = crate::registry::get().stacks.frames(spawn_stack)?;
     frames.iter().find_map(|&frame| {
-        symbolize::resolve(frame)
-            .iter()
-            .find(|line| !symbolize::is_internal(line))
+        let (lines, internal) = symbolize::resolve_user(frame);
+        lines
+            .first()
+            .filter(|_| !internal)
             .map(|line| line.function.to_string())
     })
 }
