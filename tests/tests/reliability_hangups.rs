@@ -12,20 +12,31 @@ use profiled_tests::{decode, get, send};
 static SHARED: ProfiledMutex<u64> = profiled_mutex!("hangup-shared", 0);
 static STOP: AtomicBool = AtomicBool::new(false);
 
-/// Waits until `probe` is refused with `busy`, i.e. the long request holds what it
-/// needs (the heavy-request permit, or the one CPU profiler).
-fn wait_until_busy(addr: std::net::SocketAddr, probe: &str, busy: u16) {
+/// Sends the `long` request and returns its open connection once `probe` is refused
+/// with `busy`, i.e. once the long request holds what it needs (the heavy-request
+/// permit, or the one CPU profiler).
+///
+/// Both go out on their own connections, so the server may take the probe first:
+/// then the probe holds the resource and the long request is the one refused. When
+/// the probe is served instead of refused, send the long request again.
+fn take_server(
+    addr: std::net::SocketAddr,
+    long: &str,
+    probe: &str,
+    busy: u16,
+) -> std::net::TcpStream {
     let started = Instant::now();
     loop {
+        let client = send(addr, long);
+        std::thread::sleep(Duration::from_millis(50));
         let response = get(addr, probe);
         if response.status == busy {
-            return;
+            return client;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(10),
+            started.elapsed() < Duration::from_secs(20),
             "the long request never took the server: {probe} answered {response:?}"
         );
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -63,8 +74,7 @@ fn each_hang_up_frees_the_server_for_the_next_client() {
             500,
         ),
     ] {
-        let client = send(addr, long);
-        wait_until_busy(addr, probe, busy);
+        let client = take_server(addr, long, probe, busy);
 
         drop(client);
         let hung_up = Instant::now();
