@@ -17,7 +17,7 @@ thread_local! {
 
 /// Walks the frame-pointer chain of the calling thread into `buf`; returns the count.
 #[inline(never)]
-pub(super) fn walk(buf: &mut [usize]) -> usize {
+pub(super) fn walk(buf: &mut [std::mem::MaybeUninit<usize>]) -> usize {
     let mut fp = frame_pointer();
     // Everything between our own frame and the top of the stack is mapped.
     let low = fp;
@@ -40,7 +40,7 @@ pub(super) fn walk(buf: &mut [usize]) -> usize {
         if ret == 0 {
             break;
         }
-        buf[len] = ret;
+        buf[len].write(ret);
         len += 1;
         // Frames grow towards lower addresses, so callers' records are strictly higher.
         if next <= fp {

@@ -10,39 +10,54 @@ mod frame_pointer;
 pub(crate) mod maps;
 pub(crate) mod symbolize;
 
+use std::mem::MaybeUninit;
+
 use crate::control;
 
 /// A captured stack: return addresses, innermost first.
+///
+/// Lives on the capturing thread's stack; only the first `len` frames are ever
+/// written, so a capture costs what the walk costs, not 2 KiB of zeroing and copying.
 pub(crate) struct Stack {
-    frames: [usize; control::MAX_STACK_DEPTH_LIMIT],
+    frames: [MaybeUninit<usize>; control::MAX_STACK_DEPTH_LIMIT],
+    /// `frames[..len]` are initialized.
     len: usize,
 }
+
+/// A walker: writes return addresses into the buffer, returns how many.
+type Unwind = fn(&mut [MaybeUninit<usize>]) -> usize;
 
 impl Stack {
     /// Captures the caller's stack, at most `control::max_stack_depth()` frames.
     ///
     /// Frames of `profiled` itself are captured too; they are trimmed when the
     /// profile is symbolized, so callers need not count how deep they are.
-    #[inline(never)]
+    #[inline(always)]
     pub(crate) fn capture() -> Stack {
         Stack::capture_with(control::max_stack_depth(), walk)
     }
 
     /// Like [`Stack::capture`] but always with DWARF unwinding (for comparison).
-    #[inline(never)]
+    #[inline(always)]
     pub(crate) fn capture_dwarf() -> Stack {
         Stack::capture_with(control::max_stack_depth(), dwarf_walk)
     }
 
+    /// Inlined, so the buffer is the caller's own local and never moved.
     #[inline(always)]
-    fn capture_with(depth: usize, unwind: fn(&mut [usize]) -> usize) -> Stack {
+    fn capture_with(depth: usize, unwind: Unwind) -> Stack {
         let mut stack = Stack {
-            frames: [0; control::MAX_STACK_DEPTH_LIMIT],
+            frames: [const { MaybeUninit::uninit() }; control::MAX_STACK_DEPTH_LIMIT],
             len: 0,
         };
-        let depth = depth.min(control::MAX_STACK_DEPTH_LIMIT);
-        stack.len = unwind(&mut stack.frames[..depth]);
+        stack.fill(depth, unwind);
         stack
+    }
+
+    #[inline(never)]
+    fn fill(&mut self, depth: usize, unwind: Unwind) {
+        let depth = depth.min(control::MAX_STACK_DEPTH_LIMIT);
+        self.len = unwind(&mut self.frames[..depth]).min(depth);
     }
 
     /// Appends `separator` and `extra` frames, as far as the buffer allows.
@@ -51,15 +66,20 @@ impl Stack {
         if room < 2 {
             return;
         }
-        self.frames[self.len] = separator;
         let n = extra.len().min(room - 1);
-        self.frames[self.len + 1..self.len + 1 + n].copy_from_slice(&extra[..n]);
+        let tail = std::iter::once(&separator).chain(&extra[..n]);
+        for (slot, &frame) in self.frames[self.len..].iter_mut().zip(tail) {
+            slot.write(frame);
+        }
         self.len += 1 + n;
     }
 
     /// The captured return addresses, innermost first.
     pub(crate) fn frames(&self) -> &[usize] {
-        &self.frames[..self.len]
+        let written = &self.frames[..self.len];
+        // SAFETY: `frames[..len]` were written (`fill`, `append`), and
+        // `MaybeUninit<usize>` has the layout of `usize`.
+        unsafe { std::slice::from_raw_parts(written.as_ptr().cast::<usize>(), written.len()) }
     }
 }
 
@@ -71,7 +91,7 @@ pub(crate) const UNWINDER: &str = if frame_pointer::AVAILABLE {
 };
 
 #[inline(always)]
-fn walk(buf: &mut [usize]) -> usize {
+fn walk(buf: &mut [MaybeUninit<usize>]) -> usize {
     if frame_pointer::AVAILABLE {
         frame_pointer::walk(buf)
     } else {
@@ -81,13 +101,13 @@ fn walk(buf: &mut [usize]) -> usize {
 
 /// DWARF unwinding through the `backtrace` crate: slower, but needs nothing from the build.
 #[inline(never)]
-fn dwarf_walk(buf: &mut [usize]) -> usize {
+fn dwarf_walk(buf: &mut [MaybeUninit<usize>]) -> usize {
     let mut len = 0;
     backtrace::trace(|frame| {
-        if len >= buf.len() {
+        let Some(slot) = buf.get_mut(len) else {
             return false;
-        }
-        buf[len] = frame.ip() as usize;
+        };
+        slot.write(frame.ip() as usize);
         len += 1;
         true
     });
