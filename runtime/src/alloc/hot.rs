@@ -1,5 +1,6 @@
-//! HOT allocator path. Budget: no alloc, no lock, no format, no I/O, no panic; a
-//! thread-local add and compare per allocation, plus one filter byte per free.
+//! HOT allocator path. Budget: no alloc, no lock, no format, no I/O, no panic; per
+//! allocation a thread-local subtract and increment, per free the same plus one
+//! bit of the sampled-address filter.
 
 use std::cell::Cell;
 
@@ -7,17 +8,26 @@ use super::sampler;
 
 /// Per-thread allocator state. Const-initialized and without a destructor, so it is
 /// usable at any point of a thread's life, including while it exits.
+///
+/// Bytes are counted down: an allocation subtracts its size from `alloc_left` and
+/// goes to the cold path when that borrows, so the hot path is one subtract to
+/// memory and a branch on its carry. The bytes since the last flush are
+/// `alloc_budget - alloc_left` (wrapping), and likewise for frees.
 pub(super) struct Local {
-    /// Bytes and objects allocated since the last flush into the process totals.
-    pub(super) alloc_bytes: Cell<u64>,
+    /// Bytes this thread may still allocate before its cold path runs: the nearer of
+    /// the next sampling point and the flush interval. 0 sends the next allocation
+    /// there.
+    pub(super) alloc_left: Cell<u64>,
+    /// What `alloc_left` was set to at the last flush.
+    pub(super) alloc_budget: Cell<u64>,
+    /// Objects allocated since the last flush.
     pub(super) allocs: Cell<u64>,
-    /// Bytes and objects freed since the last flush.
-    pub(super) free_bytes: Cell<u64>,
+    /// Bytes this thread may still free before its counters are flushed; counts
+    /// down from `sampler::FLUSH_BYTES`.
+    pub(super) free_left: Cell<u64>,
+    /// Objects freed since the last flush.
     pub(super) frees: Cell<u64>,
-    /// The cold path runs when `alloc_bytes` reaches this: the next sampling point
-    /// or the flush interval, whichever is nearer. 0 sends the next allocation there.
-    pub(super) threshold: Cell<u64>,
-    /// Bytes to go before the next sample, as of the last cold-path visit.
+    /// Bytes to go before the next sample, as of the last flush.
     pub(super) sample_left: Cell<i64>,
     /// The rate `sample_left` was drawn with.
     pub(super) rate_seen: Cell<usize>,
@@ -33,11 +43,11 @@ pub(super) struct Local {
 impl Local {
     pub(super) const fn new() -> Local {
         Local {
-            alloc_bytes: Cell::new(0),
+            alloc_left: Cell::new(0),
+            alloc_budget: Cell::new(0),
             allocs: Cell::new(0),
-            free_bytes: Cell::new(0),
+            free_left: Cell::new(sampler::FLUSH_BYTES),
             frees: Cell::new(0),
-            threshold: Cell::new(0),
             sample_left: Cell::new(0),
             rate_seen: Cell::new(0),
             busy: Cell::new(false),
@@ -57,10 +67,10 @@ thread_local! {
 pub(super) fn allocated(ptr: *mut u8, size: usize) {
     // `try_with` never fails for a const, destructor-less key; it keeps this panic-free.
     let _ = LOCAL.try_with(|local| {
-        let bytes = local.alloc_bytes.get().wrapping_add(size as u64);
-        local.alloc_bytes.set(bytes);
         local.allocs.set(local.allocs.get().wrapping_add(1));
-        if bytes >= local.threshold.get() {
+        let (left, crossed) = local.alloc_left.get().overflowing_sub(size as u64);
+        local.alloc_left.set(left);
+        if crossed {
             sampler::alloc_slow(local, ptr, size);
         }
     });
@@ -74,10 +84,10 @@ pub(super) fn freeing(ptr: *mut u8, size: usize) {
         sampler::free_slow(ptr);
     }
     let _ = LOCAL.try_with(|local| {
-        let bytes = local.free_bytes.get().wrapping_add(size as u64);
-        local.free_bytes.set(bytes);
         local.frees.set(local.frees.get().wrapping_add(1));
-        if bytes >= sampler::FLUSH_BYTES {
+        let (left, crossed) = local.free_left.get().overflowing_sub(size as u64);
+        local.free_left.set(left);
+        if crossed {
             sampler::flush(local);
         }
     });
@@ -85,5 +95,5 @@ pub(super) fn freeing(ptr: *mut u8, size: usize) {
 
 /// Sends this thread's next allocation to the cold path (e.g. after a rate change).
 pub(super) fn resample_soon() {
-    let _ = LOCAL.try_with(|local| local.threshold.set(0));
+    let _ = LOCAL.try_with(sampler::cold_next);
 }

@@ -3,10 +3,10 @@
 //! `allocs` profiles.
 //!
 //! `hot.rs` is what every allocation pays: the forward to the inner allocator, a
-//! thread-local byte count and one compare. `sampler.rs` is everything else, entered
-//! through `#[cold] #[inline(never)]` functions: flushing the per-thread counters
-//! into the process totals, drawing the next sampling point, capturing the stack of a
-//! sampled allocation and tracking its free.
+//! thread-local byte countdown and object count. `sampler.rs` is everything else,
+//! entered through `#[cold] #[inline(never)]` functions: flushing the per-thread
+//! counters into the process totals, drawing the next sampling point, capturing the
+//! stack of a sampled allocation and tracking its free.
 
 mod hot;
 pub(crate) mod sampler;
@@ -81,9 +81,9 @@ pub fn mem_profile_rate() -> usize {
 ///
 /// # Costs and guarantees
 ///
-/// Every allocation and free pays a thread-local add and compare (counters are
-/// flushed into the process totals every 256 KiB per thread); frees also read one
-/// byte of a 64 KiB filter of sampled addresses. A sampled allocation (about one
+/// Every allocation and free pays a thread-local subtract and increment (counters
+/// are flushed into the process totals every 256 KiB per thread); frees also read
+/// one bit of an 8 KiB filter of sampled addresses. A sampled allocation (about one
 /// per [`mem_profile_rate`] bytes) captures its stack (a frame-pointer walk) and
 /// records it in bounded lock-free tables. The allocator never allocates through
 /// itself (a thread-local reentrancy guard), takes no lock and cannot panic.

@@ -32,32 +32,46 @@ static UNTRACKED: AtomicU64 = AtomicU64::new(0);
 
 /// Adds this thread's pending counters to the process totals. The bytes allocated
 /// since the last flush also move this thread's sampling countdown on, so flushing
-/// from the free path or a reader never loses sampling progress.
+/// from the free path or a reader never loses sampling progress; the distance to the
+/// next cold-path visit is kept.
 #[cold]
 #[inline(never)]
 pub(super) fn flush(local: &Local) {
-    let allocated = local.alloc_bytes.replace(0);
+    let left = local.alloc_left.get();
+    let allocated = local.alloc_budget.replace(left).wrapping_sub(left);
     let consumed = i64::try_from(allocated).unwrap_or(i64::MAX);
     local
         .sample_left
         .set(local.sample_left.get().saturating_sub(consumed));
-    local
-        .threshold
-        .set(local.threshold.get().saturating_sub(allocated));
+    let freed = FLUSH_BYTES.wrapping_sub(local.free_left.replace(FLUSH_BYTES));
     ALLOC_BYTES.fetch_add(allocated, Ordering::Relaxed);
     ALLOCS.fetch_add(local.allocs.replace(0), Ordering::Relaxed);
-    FREE_BYTES.fetch_add(local.free_bytes.replace(0), Ordering::Relaxed);
+    FREE_BYTES.fetch_add(freed, Ordering::Relaxed);
     FREES.fetch_add(local.frees.replace(0), Ordering::Relaxed);
 }
 
-/// The allocation at `ptr` crossed this thread's threshold: flush, and sample it if
-/// the sampling point was reached.
+/// Flushes, and sends this thread's next allocation to the cold path.
+pub(super) fn cold_next(local: &Local) {
+    flush(local);
+    set_alloc_left(local, 0);
+}
+
+/// The cold path runs again once more than `bytes` have been allocated.
+fn set_alloc_left(local: &Local, bytes: u64) {
+    local.alloc_left.set(bytes);
+    local.alloc_budget.set(bytes);
+}
+
+/// The allocation at `ptr` used up this thread's `alloc_left`: flush, and sample it
+/// if the sampling point was reached.
 #[cold]
 #[inline(never)]
 pub(super) fn alloc_slow(local: &Local, ptr: *mut u8, size: usize) {
     flush(local);
     if local.busy.get() {
-        // An allocation made by the sampler itself: counted, never sampled.
+        // An allocation made by the sampler itself: counted, never sampled. The
+        // next one comes back here (the sampler finishes first).
+        set_alloc_left(local, 0);
         return;
     }
     local.busy.set(true);
@@ -74,11 +88,13 @@ pub(super) fn alloc_slow(local: &Local, ptr: *mut u8, size: usize) {
         local.sample_left.set(next_sample(local, rate));
     }
     let to_sample = u64::try_from(local.sample_left.get()).unwrap_or(0);
-    local.threshold.set(if rate == 0 {
+    let next_visit = if rate == 0 {
         FLUSH_BYTES
     } else {
         to_sample.min(FLUSH_BYTES)
-    });
+    };
+    // The allocation that reaches `next_visit` bytes is the one that crosses.
+    set_alloc_left(local, next_visit.saturating_sub(1));
     local.busy.set(false);
 }
 
@@ -173,6 +189,9 @@ fn registry_or_build() -> Option<&'static HeapRegistry> {
 }
 
 fn record_alloc(ptr: *mut u8, size: usize) {
+    // The live table is 1 MiB of random homes: its slot is nearly always a cache miss.
+    // Start loading it now, so the miss overlaps the stack walk and the intern.
+    prefetch_live(ptr as usize);
     let Some(registry) = registry_or_build() else {
         DROPPED_SAMPLES.fetch_add(1, Ordering::Relaxed);
         return;
@@ -211,10 +230,14 @@ pub(super) fn free_slow(ptr: *mut u8) {
 // ---- live sampled blocks: address -> (stack id, size) ----------------------------
 //
 // Open addressing over a static array (in .bss: no allocation, pages touched only
-// when used), with tombstones and a bounded probe. `FILTER` counts live entries per
-// home slot, and `PRESENT` has one bit per home slot, set while its count is not 0:
-// a free of an unsampled block (nearly all of them) reads one bit of an 8 KiB bitset
-// that stays in L1, where the 64 KiB of counts missed the cache on every free.
+// when used), with tombstones and a bounded probe, at a hashed home slot.
+//
+// Every free asks first whether its block may be sampled, from a filter indexed by
+// the address itself rather than its hash (see `filter_slot`): `FILTER` counts live
+// entries per filter slot, and `PRESENT` has one bit per filter slot, set while its
+// count is not 0. A free of an unsampled block (nearly all of them) reads one bit
+// of an 8 KiB bitset; as neighbouring blocks share its words and lines, it mostly
+// stays in L1.
 
 const LIVE_BITS: u32 = 16;
 const LIVE_SLOTS: usize = 1 << LIVE_BITS;
@@ -236,15 +259,25 @@ static LIVE: [LiveSlot; LIVE_SLOTS] = [const {
         meta: AtomicU64::new(0),
     }
 }; LIVE_SLOTS];
-/// Live entries per home slot, saturating at 255 (then never decremented).
-static FILTER: [AtomicU8; LIVE_SLOTS] = [const { AtomicU8::new(0) }; LIVE_SLOTS];
-/// Bit `h` is set while `FILTER[h]` is not 0 (see `live_insert`, `live_remove`).
-static PRESENT: [AtomicU64; LIVE_SLOTS / 64] = [const { AtomicU64::new(0) }; LIVE_SLOTS / 64];
+/// Live entries per filter slot, saturating at 255 (then never decremented).
+static FILTER: [AtomicU8; FILTER_SLOTS] = [const { AtomicU8::new(0) }; FILTER_SLOTS];
+/// Bit `f` is set while `FILTER[f]` is not 0 (see `live_insert`, `live_remove`).
+static PRESENT: [AtomicU64; FILTER_SLOTS / 64] = [const { AtomicU64::new(0) }; FILTER_SLOTS / 64];
+const FILTER_SLOTS: usize = 1 << 16;
 
-/// The word of `PRESENT` holding home slot `h`'s bit, and the bit.
+/// The filter slot of `addr`: its 16 bits above the 16-byte alignment of every
+/// `malloc` block. Blocks within 1 MiB of each other never share a slot, and
+/// neighbours share `PRESENT` words; blocks 1 MiB apart do, which costs only a
+/// needless look into the live table when one of them was sampled.
 #[inline(always)]
-fn present(h: usize) -> Option<(&'static AtomicU64, u64)> {
-    PRESENT.get(h / 64).map(|word| (word, 1 << (h % 64)))
+fn filter_slot(addr: usize) -> usize {
+    (addr >> 4) % FILTER_SLOTS
+}
+
+/// The word of `PRESENT` holding filter slot `f`'s bit, and the bit.
+#[inline(always)]
+fn present(f: usize) -> Option<(&'static AtomicU64, u64)> {
+    PRESENT.get(f / 64).map(|word| (word, 1 << (f % 64)))
 }
 
 #[inline(always)]
@@ -252,13 +285,35 @@ fn home(addr: usize) -> usize {
     ((addr as u64 >> 4).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - LIVE_BITS)) as usize
 }
 
-/// False when `ptr` is certainly not a live sampled block. One relaxed byte load:
+/// Asks the CPU to start loading the lines of `LIVE`, `FILTER` and `PRESENT` that
+/// [`live_insert`] of `addr` is about to touch. Only a hint: no effect on what any
+/// load returns.
+#[inline(always)]
+fn prefetch_live(addr: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let (h, f) = (home(addr) % LIVE_SLOTS, filter_slot(addr));
+        // SAFETY: a prefetch never faults and has no architectural effect (and these
+        // addresses are in bounds anyway).
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(ptr::from_ref(&LIVE[h]).cast());
+            _mm_prefetch::<_MM_HINT_T0>(ptr::from_ref(&FILTER[f]).cast());
+            _mm_prefetch::<_MM_HINT_T0>(ptr::from_ref(&PRESENT[f / 64]).cast());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = addr;
+}
+
+/// False when `ptr` is certainly not a live sampled block. One relaxed bit load:
 /// an allocation is inserted before its pointer is returned, and a free happens after
 /// the program passed the pointer along, so that ordering is the program's own.
 #[inline(always)]
 pub(super) fn maybe_sampled(ptr: *mut u8) -> bool {
-    // `home` is below LIVE_SLOTS by construction; `get` keeps this panic-free anyway.
-    present(home(ptr as usize)).is_some_and(|(word, bit)| word.load(Ordering::Relaxed) & bit != 0)
+    // `filter_slot` is in bounds by construction; `get` keeps this panic-free anyway.
+    present(filter_slot(ptr as usize))
+        .is_some_and(|(word, bit)| word.load(Ordering::Relaxed) & bit != 0)
 }
 
 fn live_insert(addr: usize, id: StackId, size: usize) -> bool {
@@ -280,11 +335,12 @@ fn live_insert(addr: usize, id: StackId, size: usize) -> bool {
             // Release: a snapshot that Acquire-loads a non-zero meta also sees `addr`.
             slot.meta
                 .store(((id as u64) << SIZE_BITS) | size as u64, Ordering::Release);
-            let count = &FILTER[start];
+            let f = filter_slot(addr);
+            let count = &FILTER[f];
             let _ = count.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |c| {
                 (c < u8::MAX).then_some(c + 1)
             });
-            if let Some((word, bit)) = present(start) {
+            if let Some((word, bit)) = present(f) {
                 word.fetch_or(bit, Ordering::SeqCst);
             }
             return true;
@@ -302,11 +358,12 @@ fn live_remove(addr: usize) -> Option<(StackId, u64)> {
             current if current == addr => {
                 let meta = slot.meta.swap(0, Ordering::Relaxed);
                 slot.addr.store(TOMBSTONE, Ordering::Relaxed);
-                let count = &FILTER[start];
+                let f = filter_slot(addr);
+                let count = &FILTER[f];
                 let emptied = count.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |c| {
                     (c > 0 && c < u8::MAX).then(|| c - 1)
                 }) == Ok(1);
-                if emptied && let Some((word, bit)) = present(start) {
+                if emptied && let Some((word, bit)) = present(f) {
                     // An insert for the same home may have counted and set the bit
                     // between our decrement and this clear: look at the count again.
                     word.fetch_and(!bit, Ordering::SeqCst);
@@ -339,7 +396,7 @@ pub(crate) fn installed() -> bool {
     let armed = LOCAL
         .try_with(|local| {
             local.probe.set(PROBING);
-            local.threshold.set(0);
+            cold_next(local);
         })
         .is_ok();
     drop(std::hint::black_box(Box::new(0u64)));
@@ -455,6 +512,22 @@ mod tests {
         }
         assert_eq!(live_remove(base), Some((1, 10)));
         assert!(!maybe_sampled(base as *mut u8));
+    }
+
+    #[test]
+    fn blocks_a_mebibyte_apart_share_a_filter_bit_but_not_an_entry() {
+        let a = 0x7e00_0010_0040;
+        let b = a + (1 << 20);
+        assert_eq!(filter_slot(a), filter_slot(b));
+        assert!(live_insert(a, 7, 64));
+        // A false positive: `b` is looked up in the live table and not found.
+        assert!(maybe_sampled(b as *mut u8));
+        assert_eq!(live_remove(b), None);
+        assert!(live_insert(b, 8, 128));
+        assert_eq!(live_remove(a), Some((7, 64)));
+        assert!(maybe_sampled(b as *mut u8), "b is still live");
+        assert_eq!(live_remove(b), Some((8, 128)));
+        assert!(!maybe_sampled(a as *mut u8));
     }
 
     #[test]
