@@ -42,6 +42,11 @@ static MEM_PROFILE_RATE: AtomicUsize = AtomicUsize::new(DEFAULT_MEM_PROFILE_RATE
 /// profiled::set_mem_profile_rate(previous);
 /// ```
 pub fn set_mem_profile_rate(rate: usize) -> usize {
+    if rate > 0 {
+        // Before sampling starts: samples taken while another thread builds the
+        // registry would be dropped.
+        sampler::prepare();
+    }
     let previous = MEM_PROFILE_RATE.swap(rate, Ordering::Relaxed);
     // The calling thread's next allocation redraws its countdown at the new rate.
     hot::resample_soon();

@@ -188,6 +188,23 @@ fn registry_or_build() -> Option<&'static HeapRegistry> {
     registry()
 }
 
+/// Builds the heap registry now, on the calling thread, when the profiled allocator
+/// is installed. Built lazily instead, by the first sampled allocation, it takes
+/// milliseconds in a debug build, and every sample other threads take meanwhile is
+/// dropped: at rate 1, thousands of allocations missing from the profile.
+pub(crate) fn prepare() {
+    if registry().is_some() || !installed() {
+        return;
+    }
+    let _ = LOCAL.try_with(|local| {
+        // The guard makes the build's own allocations plain forwards.
+        if !local.busy.replace(true) {
+            let _ = registry_or_build();
+            local.busy.set(false);
+        }
+    });
+}
+
 fn record_alloc(ptr: *mut u8, size: usize) {
     // The live table is 1 MiB of random homes: its slot is nearly always a cache miss.
     // Start loading it now, so the miss overlaps the stack walk and the intern.
