@@ -14,11 +14,14 @@
 //!   also costs registers. A stricter test than any real program puts it to.
 //!
 //! A forwarding wrapper is measured too: it should read 1.00x (the method check).
+//! So is a wrapper that only adds one to a thread-local count per call: the least
+//! any always-on counter costs on this churn, the floor for the counters-only row.
 //!
 //! Run: `cargo bench -p profiled --bench alloc_paired` (prints a markdown table);
 //! add `-- 512` to measure only the rows whose name contains `512`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Instant;
@@ -49,28 +52,55 @@ unsafe impl GlobalAlloc for Forward {
     }
 }
 
+thread_local! {
+    static COUNTED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Adds one to a thread-local count per allocation and per free, then forwards to
+/// `System`: the least an always-on counter can cost, a floor for the counters row.
+struct Counting;
+
+// SAFETY: forwards every call to `System` unchanged.
+unsafe impl GlobalAlloc for Counting {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        COUNTED.with(|c| c.set(c.get().wrapping_add(1)));
+        // SAFETY: the caller's contract is `System`'s.
+        unsafe { System.alloc(layout) }
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        COUNTED.with(|c| c.set(c.get().wrapping_add(1)));
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
 static PROFILED: ProfiledAllocator = ProfiledAllocator::system();
 
-/// Which allocator the global allocator forwards to: `SYSTEM` or `VIA_PROFILED`.
-/// Switched only while no block of the other one is live (see `time`), so every
-/// block is freed by the allocator that allocated it.
+/// Which allocator the global allocator forwards to. Switched only while no block of
+/// another one is live (see `time`), so every block is freed by the allocator that
+/// allocated it.
 static MODE: AtomicU8 = AtomicU8::new(SYSTEM);
 const SYSTEM: u8 = 0;
 const VIA_PROFILED: u8 = 1;
+const VIA_COUNTING: u8 = 2;
 
 struct Switch;
 
-// SAFETY: forwards every call unchanged to `System` or `PROFILED`; `MODE` only
-// changes while no block is live, so each block is freed by its own allocator.
+// SAFETY: forwards every call unchanged to `System`, `Counting` or `PROFILED`;
+// `MODE` only changes while no block is live, so each block is freed by its own
+// allocator.
 unsafe impl GlobalAlloc for Switch {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller's contract is both allocators'.
         unsafe {
-            if MODE.load(Ordering::Relaxed) == VIA_PROFILED {
-                PROFILED.alloc(layout)
-            } else {
-                System.alloc(layout)
+            match MODE.load(Ordering::Relaxed) {
+                VIA_PROFILED => PROFILED.alloc(layout),
+                VIA_COUNTING => Counting.alloc(layout),
+                _ => System.alloc(layout),
             }
         }
     }
@@ -79,10 +109,10 @@ unsafe impl GlobalAlloc for Switch {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: as above.
         unsafe {
-            if MODE.load(Ordering::Relaxed) == VIA_PROFILED {
-                PROFILED.dealloc(ptr, layout)
-            } else {
-                System.dealloc(ptr, layout)
+            match MODE.load(Ordering::Relaxed) {
+                VIA_PROFILED => PROFILED.dealloc(ptr, layout),
+                VIA_COUNTING => Counting.dealloc(ptr, layout),
+                _ => System.dealloc(ptr, layout),
             }
         }
     }
@@ -91,10 +121,10 @@ unsafe impl GlobalAlloc for Switch {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: as above.
         unsafe {
-            if MODE.load(Ordering::Relaxed) == VIA_PROFILED {
-                PROFILED.realloc(ptr, layout, new_size)
-            } else {
-                System.realloc(ptr, layout, new_size)
+            match MODE.load(Ordering::Relaxed) {
+                VIA_PROFILED => PROFILED.realloc(ptr, layout, new_size),
+                VIA_COUNTING => Counting.realloc(ptr, layout, new_size),
+                _ => System.realloc(ptr, layout, new_size),
             }
         }
     }
@@ -125,6 +155,7 @@ fn vec_churn(steps: usize, seed: u64) {
 enum Candidate {
     System,
     Forward,
+    Counting,
     Profiled,
 }
 
@@ -141,6 +172,7 @@ fn run(candidate: Candidate, way: Way, seed: u64) {
         (Way::Global, _) => vec_churn(STEPS, seed),
         (Way::Inlined, Candidate::System) => churn::churn(&System, STEPS, seed),
         (Way::Inlined, Candidate::Forward) => churn::churn(&Forward, STEPS, seed),
+        (Way::Inlined, Candidate::Counting) => churn::churn(&Counting, STEPS, seed),
         (Way::Inlined, Candidate::Profiled) => churn::churn(&PROFILED, STEPS, seed),
     }
 }
@@ -149,9 +181,12 @@ fn run(candidate: Candidate, way: Way, seed: u64) {
 fn time(candidate: Candidate, way: Way, threads: u64, seed: u64) -> f64 {
     // Every block the churn allocates is freed before it returns (threads are
     // joined), so the switch back to `System` leaves no profiled block live.
-    let via_profiled = way == Way::Global && matches!(candidate, Candidate::Profiled);
-    if via_profiled {
-        MODE.store(VIA_PROFILED, Ordering::Relaxed);
+    if way == Way::Global {
+        match candidate {
+            Candidate::Profiled => MODE.store(VIA_PROFILED, Ordering::Relaxed),
+            Candidate::Counting => MODE.store(VIA_COUNTING, Ordering::Relaxed),
+            Candidate::System | Candidate::Forward => {}
+        }
     }
     let start = Instant::now();
     if threads == 1 {
@@ -204,6 +239,10 @@ fn main() {
                     paired(Candidate::Forward, way, threads),
                 );
             }
+            row(
+                "one thread-local count per call (floor)",
+                paired(Candidate::Counting, way, threads),
+            );
             for (name, rate) in [
                 ("profiled, rate 0 (counters only)", 0),
                 ("profiled, 512 KiB", 512 * 1024),
@@ -218,4 +257,6 @@ fn main() {
             }
         }
     }
+    // Keep the floor's counts observable, so its increments are not optimized away.
+    black_box(COUNTED.with(Cell::get));
 }
