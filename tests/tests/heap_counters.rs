@@ -2,7 +2,7 @@
 //! piece of code allocates and frees between two `mem_stats()` calls shows up as
 //! exactly that many objects and bytes, whether the counts cross the per-thread
 //! flush interval many times, in one huge allocation, or at every allocation
-//! (sampling at rate 1).
+//! (sampling at rate 1); failed allocations are not counted.
 
 use std::hint::black_box;
 
@@ -68,6 +68,21 @@ fn counters_are_exact_for_the_calling_thread() {
         // One allocation far over any countdown (never touched, so only reserved).
         let huge = counted(|| drop(black_box(Vec::<u8>::with_capacity(3 << 30))));
         assert_eq!(huge, (1, 1, 3 << 30, 3 << 30), "rate {rate}");
+
+        // Allocations that fail are not counted (too big for the fast path: it
+        // counts before allocating). A failed realloc leaves the old block, counted
+        // as freed and allocated again.
+        let failed = counted(|| {
+            let mut v: Vec<u8> = Vec::new();
+            assert!(v.try_reserve_exact(1 << 62).is_err());
+        });
+        assert_eq!(failed, (0, 0, 0, 0), "rate {rate}");
+        let failed_realloc = counted(|| {
+            let mut v: Vec<u8> = Vec::with_capacity(1_000);
+            assert!(v.try_reserve_exact(1 << 62).is_err());
+            drop(black_box(v));
+        });
+        assert_eq!(failed_realloc, (2, 2, 2_000, 2_000), "rate {rate}");
 
         // Growth by realloc: each move counts as a free and an allocation.
         let grown = counted(|| {

@@ -1,6 +1,6 @@
 //! HOT allocator path. Budget: no alloc, no lock, no format, no I/O, no panic; per
-//! allocation a thread-local subtract and increment, per free the same plus one
-//! bit of the sampled-address filter.
+//! allocation a thread-local subtract and increment before a tail call to the inner
+//! allocator, per free the same plus one bit of the sampled-address filter.
 
 use std::cell::Cell;
 
@@ -61,19 +61,26 @@ thread_local! {
     pub(super) static LOCAL: Local = const { Local::new() };
 }
 
-/// Counts an allocation of `size` bytes at `ptr`; samples it when this thread's
-/// countdown runs out.
+/// Counts an allocation of `size` bytes that is about to be made, and says whether
+/// it must go to the cold path instead ([`sampler::alloc_cold`]): the countdown ran
+/// out, so it may be sampled and the counters flushed.
+///
+/// Counting first lets the caller end in a tail call to the inner allocator, with
+/// no frame of its own. The price: an allocation that fails (null) on this path is
+/// counted anyway. Only allocations within the countdown, at most `FLUSH_BYTES`
+/// (256 KiB), take it; larger ones always go cold, where failures are not counted.
 #[inline(always)]
-pub(super) fn allocated(ptr: *mut u8, size: usize) {
+#[must_use]
+pub(super) fn take(size: usize) -> bool {
     // `try_with` never fails for a const, destructor-less key; it keeps this panic-free.
-    let _ = LOCAL.try_with(|local| {
-        local.allocs.set(local.allocs.get().wrapping_add(1));
-        let (left, crossed) = local.alloc_left.get().overflowing_sub(size as u64);
-        local.alloc_left.set(left);
-        if crossed {
-            sampler::alloc_slow(local, ptr, size);
-        }
-    });
+    LOCAL
+        .try_with(|local| {
+            local.allocs.set(local.allocs.get().wrapping_add(1));
+            let (left, crossed) = local.alloc_left.get().overflowing_sub(size as u64);
+            local.alloc_left.set(left);
+            crossed
+        })
+        .unwrap_or(false)
 }
 
 /// Counts a free of `size` bytes at `ptr`, and forgets `ptr` if it was sampled.

@@ -88,7 +88,9 @@ pub fn mem_profile_rate() -> usize {
 ///
 /// Every allocation and free pays a thread-local subtract and increment (counters
 /// are flushed into the process totals every 256 KiB per thread); frees also read
-/// one bit of an 8 KiB filter of sampled addresses. A sampled allocation (about one
+/// one bit of an 8 KiB filter of sampled addresses. Allocations are counted before
+/// they are made, so an allocation of at most 256 KiB that fails (returns null) is
+/// counted all the same; larger ones are counted only when they succeed. A sampled allocation (about one
 /// per [`mem_profile_rate`] bytes) captures its stack (a frame-pointer walk) and
 /// records it in bounded lock-free tables. The allocator never allocates through
 /// itself (a thread-local reentrancy guard), takes no lock and cannot panic.
@@ -157,22 +159,21 @@ impl<A> ProfiledAllocator<A> {
 unsafe impl<A: GlobalAlloc> GlobalAlloc for ProfiledAllocator<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract for `layout`.
-        let ptr = unsafe { self.inner.alloc(layout) };
-        if !ptr.is_null() {
-            hot::allocated(ptr, layout.size());
+        // Counted before it is made, so this ends in a tail call (see `hot::take`).
+        if hot::take(layout.size()) {
+            return sampler::alloc_cold(&self.inner, layout, sampler::Request::Alloc);
         }
-        ptr
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract for `layout`.
+        unsafe { self.inner.alloc(layout) }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller upholds `GlobalAlloc::alloc_zeroed`'s contract.
-        let ptr = unsafe { self.inner.alloc_zeroed(layout) };
-        if !ptr.is_null() {
-            hot::allocated(ptr, layout.size());
+        if hot::take(layout.size()) {
+            return sampler::alloc_cold(&self.inner, layout, sampler::Request::Zeroed);
         }
-        ptr
+        // SAFETY: the caller upholds `GlobalAlloc::alloc_zeroed`'s contract.
+        unsafe { self.inner.alloc_zeroed(layout) }
     }
 
     #[inline]
@@ -189,14 +190,14 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for ProfiledAllocator<A> {
         // is what it is when the block moves. The old address is forgotten first: once
         // the inner realloc returns, another thread may already have been given it.
         hot::freeing(ptr, layout.size());
-        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
-        let new = unsafe { self.inner.realloc(ptr, layout, new_size) };
-        if new.is_null() {
-            // The old block is still allocated: count it again (it may be re-sampled).
-            hot::allocated(ptr, layout.size());
-        } else {
-            hot::allocated(new, new_size);
+        if hot::take(new_size) {
+            // SAFETY: `new_size` with `layout.align()` is a valid layout: the caller
+            // upholds `GlobalAlloc::realloc`'s contract.
+            let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+            let request = sampler::Request::Realloc(ptr, layout);
+            return sampler::alloc_cold(&self.inner, new_layout, request);
         }
-        new
+        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
+        unsafe { self.inner.realloc(ptr, layout, new_size) }
     }
 }

@@ -8,6 +8,7 @@
 //! are atomics, the registry is published with one compare-and-swap, and threads
 //! that lose the race skip their sample (counted as dropped) instead of waiting.
 
+use std::alloc::{GlobalAlloc, Layout};
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
@@ -62,8 +63,59 @@ fn set_alloc_left(local: &Local, bytes: u64) {
     local.alloc_budget.set(bytes);
 }
 
+/// How [`alloc_cold`] allocates.
+pub(super) enum Request {
+    Alloc,
+    Zeroed,
+    /// Reallocates the block at the pointer, allocated with the layout.
+    Realloc(*mut u8, Layout),
+}
+
+/// An allocation that [`take`](super::hot::take) sent here (it used up this
+/// thread's countdown): make it, then flush and maybe sample it. A failed one is
+/// uncounted; a failed `realloc` leaves the old block allocated, counted again.
+#[cold]
+#[inline(never)]
+pub(super) fn alloc_cold<A: GlobalAlloc>(inner: &A, layout: Layout, request: Request) -> *mut u8 {
+    let size = layout.size();
+    // SAFETY: the caller (a `GlobalAlloc` method of `ProfiledAllocator`) passes its
+    // own caller's arguments, whose contracts are `inner`'s.
+    let ptr = unsafe {
+        match request {
+            Request::Alloc => inner.alloc(layout),
+            Request::Zeroed => inner.alloc_zeroed(layout),
+            Request::Realloc(old, old_layout) => inner.realloc(old, old_layout, size),
+        }
+    };
+    let _ = LOCAL.try_with(|local| {
+        if ptr.is_null() {
+            // Not allocated: undo `take`, and still redraw the countdown.
+            local.allocs.set(local.allocs.get().wrapping_sub(1));
+            local
+                .alloc_left
+                .set(local.alloc_left.get().wrapping_add(size as u64));
+            if let Request::Realloc(old, old_layout) = request {
+                // The old block stays; its free was counted: count it again.
+                local.allocs.set(local.allocs.get().wrapping_add(1));
+                local.alloc_left.set(
+                    local
+                        .alloc_left
+                        .get()
+                        .wrapping_sub(old_layout.size() as u64),
+                );
+                alloc_slow(local, old, old_layout.size());
+            } else {
+                alloc_slow(local, ptr, size);
+            }
+        } else {
+            alloc_slow(local, ptr, size);
+        }
+    });
+    ptr
+}
+
 /// The allocation at `ptr` used up this thread's `alloc_left`: flush, and sample it
-/// if the sampling point was reached.
+/// if the sampling point was reached (never a null `ptr`).
 #[cold]
 #[inline(never)]
 pub(super) fn alloc_slow(local: &Local, ptr: *mut u8, size: usize) {
@@ -83,7 +135,7 @@ pub(super) fn alloc_slow(local: &Local, ptr: *mut u8, size: usize) {
         local.rate_seen.set(rate);
         local.sample_left.set(next_sample(local, rate));
     }
-    if rate > 0 && local.sample_left.get() <= 0 {
+    if rate > 0 && local.sample_left.get() <= 0 && !ptr.is_null() {
         record_alloc(ptr, size);
         local.sample_left.set(next_sample(local, rate));
     }
