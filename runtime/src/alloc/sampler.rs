@@ -146,7 +146,15 @@ pub(super) fn alloc_slow(local: &Local, ptr: *mut u8, size: usize) {
         to_sample.min(FLUSH_BYTES)
     };
     // The allocation that reaches `next_visit` bytes is the one that crosses.
-    set_alloc_left(local, next_visit.saturating_sub(1));
+    // Allocations the sampler itself made since the flush above (building the
+    // registry, once) took the fast path: keep them for the next flush.
+    let pending = local
+        .alloc_budget
+        .get()
+        .wrapping_sub(local.alloc_left.get());
+    let next = next_visit.saturating_sub(1);
+    local.alloc_left.set(next);
+    local.alloc_budget.set(next.wrapping_add(pending));
     local.busy.set(false);
 }
 
