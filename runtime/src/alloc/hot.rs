@@ -12,7 +12,7 @@ use super::sampler;
 /// Bytes are counted down: an allocation subtracts its size from `alloc_left` and
 /// goes to the cold path when that borrows, so the hot path is one subtract to
 /// memory and a branch on its carry. The bytes since the last flush are
-/// `alloc_budget - alloc_left` (wrapping), and likewise for frees.
+/// `alloc_budget - alloc_left` (wrapping), and `FLUSH_BYTES - free_left` for frees.
 pub(super) struct Local {
     /// Bytes this thread may still allocate before its cold path runs: the nearer of
     /// the next sampling point and the flush interval. 0 sends the next allocation

@@ -64,6 +64,7 @@ fn set_alloc_left(local: &Local, bytes: u64) {
 }
 
 /// How [`alloc_cold`] allocates.
+#[derive(Clone, Copy)]
 pub(super) enum Request {
     Alloc,
     Zeroed,
@@ -88,28 +89,21 @@ pub(super) fn alloc_cold<A: GlobalAlloc>(inner: &A, layout: Layout, request: Req
         }
     };
     let _ = LOCAL.try_with(|local| {
-        if ptr.is_null() {
-            // Not allocated: undo `take`, and still redraw the countdown.
-            local.allocs.set(local.allocs.get().wrapping_sub(1));
-            local
-                .alloc_left
-                .set(local.alloc_left.get().wrapping_add(size as u64));
-            if let Request::Realloc(old, old_layout) = request {
-                // The old block stays; its free was counted: count it again.
-                local.allocs.set(local.allocs.get().wrapping_add(1));
-                local.alloc_left.set(
-                    local
-                        .alloc_left
-                        .get()
-                        .wrapping_sub(old_layout.size() as u64),
-                );
-                alloc_slow(local, old, old_layout.size());
-            } else {
-                alloc_slow(local, ptr, size);
+        // What `take` counted was `size` bytes at `ptr`; correct it to what exists.
+        let (block, block_size) = match request {
+            _ if !ptr.is_null() => (ptr, size),
+            // The old block stays, and its free was counted: count it again.
+            Request::Realloc(old, old_layout) => (old, old_layout.size()),
+            _ => {
+                local.allocs.set(local.allocs.get().wrapping_sub(1));
+                (ptr, 0)
             }
-        } else {
-            alloc_slow(local, ptr, size);
-        }
+        };
+        let uncounted = (size as u64).wrapping_sub(block_size as u64);
+        local
+            .alloc_left
+            .set(local.alloc_left.get().wrapping_add(uncounted));
+        alloc_slow(local, block, block_size);
     });
     ptr
 }

@@ -251,3 +251,15 @@ pub(crate) fn subtract(after: &Snapshot, before: &Snapshot) -> Snapshot {
         time_nanos: after.time_nanos,
     }
 }
+
+/// A profile of `rows` with one sample type, for encoder tests.
+#[cfg(test)]
+pub(crate) fn with_one_type(
+    rows: &[(&[usize], Vec<i64>)],
+    ty: &'static str,
+    unit: &'static str,
+) -> Profile {
+    let mut profile = from_rows(rows.iter().cloned(), Vec::new());
+    profile.sample_types = vec![ValueType { ty, unit }];
+    profile
+}

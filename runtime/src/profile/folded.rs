@@ -109,7 +109,6 @@ fn write_empty_svg(title: &str, out: &mut dyn Write) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::ValueType;
 
     /// Found by the `encode` fuzz target (fuzz/README.md): inferno sums the folded
     /// values in a u64, which overflowed (a panic with overflow checks) for samples
@@ -122,11 +121,7 @@ mod tests {
             (&[0x3000][..], vec![i64::MAX - 1]),
             (&[0x4000][..], vec![1]),
         ];
-        let mut profile = crate::profile::build::from_rows(rows.into_iter(), Vec::new());
-        profile.sample_types = vec![ValueType {
-            ty: "delay",
-            unit: "nanoseconds",
-        }];
+        let profile = crate::profile::build::with_one_type(&rows, "delay", "nanoseconds");
         let mut svg = Vec::new();
         write_svg(&profile, "huge", &mut svg).unwrap();
         let svg = String::from_utf8(svg).unwrap();

@@ -335,11 +335,7 @@ mod tests {
             (&[][..], vec![8_314_771_153_002_795_666]),
             (&[0x1000][..], vec![8_791_026_472_627_208_034]),
         ];
-        let mut profile = crate::profile::build::from_rows(rows.into_iter(), Vec::new());
-        profile.sample_types = vec![ValueType {
-            ty: "goroutine",
-            unit: "count",
-        }];
+        let profile = crate::profile::build::with_one_type(&rows, "goroutine", "count");
         let mut out = Vec::new();
         write_count_text(&profile, "goroutine", &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
