@@ -26,7 +26,7 @@ fn cpu(c: &mut Criterion) {
     group.sample_size(30);
     group.measurement_time(Duration::from_secs(8));
     group.bench_function("plain", |b| b.iter(work));
-    let session = profiled::__private::start_cpu_profile(100).expect("no other CPU profile");
+    let session = profiled::__bench::start_cpu_profile(100).expect("no other CPU profile");
     group.bench_function("profiled_100hz", |b| b.iter(work));
     drop(session);
     group.finish();

@@ -63,7 +63,7 @@ fn symbol_rich_function(x: u64) -> u64 {
 fn encode(c: &mut Criterion) {
     black_box(symbol_rich_function(3));
     let base = symbol_rich_function as *const () as usize;
-    let recorded = profiled::__private::fill_mutex_profile(STACKS, base);
+    let recorded = profiled::__bench::fill_mutex_profile(STACKS, base);
     assert_eq!(recorded, STACKS);
     let profile = profiled::lookup("mutex").unwrap();
 

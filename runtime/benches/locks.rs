@@ -118,10 +118,10 @@ fn contended(c: &mut Criterion) {
 fn stack_capture(c: &mut Criterion) {
     let mut group = c.benchmark_group("stack_capture");
     group.bench_function("frame_pointer_or_default", |b| {
-        b.iter(|| black_box(profiled::__private::capture_stack_depth()))
+        b.iter(|| black_box(profiled::__bench::capture_stack_depth()))
     });
     group.bench_function("dwarf", |b| {
-        b.iter(|| black_box(profiled::__private::capture_stack_depth_dwarf()))
+        b.iter(|| black_box(profiled::__bench::capture_stack_depth_dwarf()))
     });
     group.finish();
 }

@@ -16,7 +16,7 @@ use pprof::{ProfilerGuard, ProfilerGuardBuilder};
 
 use crate::clock::unix_nanos;
 use crate::profile::build::from_rows;
-use crate::profile::{Profile, ValueType};
+use crate::profile::{Header, Profile, ValueType};
 use crate::stack::symbolize;
 
 /// Default sampling frequency, as Go's `runtime.SetCPUProfileRate` default.
@@ -142,25 +142,16 @@ impl CpuSession {
         let profile_rows = stacks
             .iter()
             .map(|(stack, count)| (stack.as_slice(), vec![*count, count.saturating_mul(period)]));
-        let mut profile = from_rows(profile_rows, Vec::new());
-        profile.sample_types = vec![
-            ValueType {
-                ty: "samples",
-                unit: "count",
-            },
-            ValueType {
-                ty: "cpu",
-                unit: "nanoseconds",
-            },
-        ];
-        profile.period_type = ValueType {
-            ty: "cpu",
-            unit: "nanoseconds",
+        let cpu = ValueType::new("cpu", "nanoseconds");
+        let header = Header {
+            sample_types: vec![ValueType::new("samples", "count"), cpu],
+            default_sample_type: None,
+            period_type: cpu,
+            period,
+            time_nanos: self.started_nanos,
+            duration_nanos,
         };
-        profile.period = period;
-        profile.time_nanos = self.started_nanos;
-        profile.duration_nanos = duration_nanos;
-        profile
+        from_rows(header, profile_rows, Vec::new())
     }
 }
 

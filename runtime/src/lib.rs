@@ -155,17 +155,18 @@ mod clock;
 mod config;
 mod control;
 mod cpu;
+mod hooks;
 pub(crate) mod http;
 mod instrument;
 mod memory;
 pub mod metrics;
+mod named;
 mod profile;
 mod profiler;
-mod profiles;
 mod registry;
 mod site;
 mod stack;
-mod stats;
+pub mod stats;
 mod sync;
 pub mod task;
 pub mod thread;
@@ -183,9 +184,9 @@ pub use instrument::{current_logical_stack, function_profiling, set_function_pro
 pub use memory::{
     MemStats, ReclaimReport, free_os_memory, mem_stats, register_reclaim_hook, trigger_gc,
 };
+pub use named::{NamedProfile, lookup, profiles};
 pub use profiled_macros::{profiled, profiled_mutex, profiled_rwlock};
 pub use profiler::{Profiler, StartError};
-pub use profiles::{NamedProfile, lookup, profiles};
 pub use site::{FnKind, FunctionStats, LockKind, LockSiteStats, functions, lock_sites};
 pub use stats::{ProcessStats, RegistryStats, Settings, Stats, TaskStats, stats};
 pub use sync::{
@@ -212,189 +213,10 @@ pub mod __private {
     pub use crate::site::{FnKind, FnSite, FnSiteRef, LockKind, LockSite, LockSiteRef};
     pub use crate::sync::{mutex_with_site, rwlock_with_site};
     pub use inventory;
-
-    /// Records one mutex-profile event for each of `n` distinct stacks, made from
-    /// the caller's real stack with its innermost frame replaced by successive code
-    /// addresses of `base`, so that encoding has `n` real addresses to symbolize.
-    /// Returns how many were recorded. For the `encode` bench.
-    pub fn fill_mutex_profile(n: usize, base: usize) -> usize {
-        let registry = crate::registry::get();
-        let mut frames = crate::stack::Stack::capture().frames().to_vec();
-        if frames.is_empty() {
-            return 0;
-        }
-        (0..n)
-            .filter(|i| {
-                frames[0] = base + i;
-                let id = registry.stacks.intern(&frames);
-                registry.mutex.add(id, crate::registry::COUNT_SCALE, 1_000);
-                id.is_some()
-            })
-            .count()
-    }
-
-    /// Captures the caller's stack with this build's unwinder; returns its depth.
-    /// For the `locks` bench.
-    pub fn capture_stack_depth() -> usize {
-        crate::stack::Stack::capture().frames().len()
-    }
-
-    /// Takes a thread dump and returns (threads listed, threads with a stack, time the
-    /// capture took). For the dump stress test and its latency numbers.
-    pub fn thread_dump_summary() -> (usize, usize, std::time::Duration) {
-        let dump = crate::threads::dump();
-        let with_stack = dump.threads.iter().filter(|t| !t.frames.is_empty()).count();
-        (dump.threads.len(), with_stack, dump.elapsed)
-    }
-
-    /// Starts a CPU profile at `hz` through the same sampler `/debug/pprof/profile`
-    /// uses; dropping the result stops it. `None` when one is already running.
-    /// For the `cpu` bench.
-    pub fn start_cpu_profile(hz: i32) -> Option<Box<dyn std::any::Any + Send>> {
-        crate::cpu::CpuSession::start(hz)
-            .ok()
-            .map(|session| Box::new(session) as Box<dyn std::any::Any + Send>)
-    }
-
-    /// Captures the caller's stack with DWARF unwinding; returns its depth.
-    /// For the `locks` bench.
-    pub fn capture_stack_depth_dwarf() -> usize {
-        crate::stack::Stack::capture_dwarf().frames().len()
-    }
 }
 
-/// Entry points for the cargo-fuzz targets in `fuzz/` (feature `fuzzing`, off by
-/// default). Not public API: thin wrappers over crate internals that may change in
-/// any release.
+#[doc(hidden)]
+pub use hooks::__bench;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
-pub mod __fuzz {
-    pub use crate::site::FnSite;
-
-    /// `Query::parse(raw)`'s decoded pairs, in order.
-    pub fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
-        crate::http::Query::parse(raw).pairs().to_vec()
-    }
-
-    /// `Query::parse(raw).value(key)`: Go's `FormValue`.
-    pub fn query_value(raw: Option<&str>, key: &str) -> String {
-        crate::http::Query::parse(raw).value(key).to_owned()
-    }
-
-    /// `Query::parse(raw).atoi(key)`: `strconv.Atoi(FormValue(key))`, error ignored.
-    pub fn query_atoi(raw: Option<&str>, key: &str) -> i64 {
-        crate::http::Query::parse(raw).atoi(key)
-    }
-
-    /// Go's `strconv.Atoi` with the error ignored, as the handlers use it.
-    pub fn atoi(s: &str) -> i64 {
-        crate::http::atoi(s)
-    }
-
-    /// Go's `strconv.ParseInt(s, 10, 64)`.
-    pub fn parse_int(s: &str) -> Option<i64> {
-        crate::http::parse_int(s)
-    }
-
-    /// Go's `strconv.ParseUint(s, 0, 64)`, as `/debug/pprof/symbol` parses addresses.
-    pub fn parse_uint(s: &str) -> Option<u64> {
-        crate::http::parse_uint(s)
-    }
-
-    /// The `/debug/pprof/symbol` response body for a `+`-separated list of addresses.
-    pub fn symbol_lookup(words: &[u8]) -> String {
-        crate::http::symbol_lookup(words)
-    }
-
-    /// In a row's frames, separates the real stack from its logical chain.
-    pub const SEPARATOR: usize = crate::instrument::logical::SEPARATOR;
-
-    /// The frame that stands for `site` in a logical chain (after [`SEPARATOR`]).
-    pub fn logical_frame(site: &'static FnSite) -> usize {
-        crate::instrument::logical::encode(site)
-    }
-
-    /// Which text encoder [`encode_rows`] runs for `debug=1`.
-    #[derive(Clone, Copy, Debug)]
-    pub enum TextFormat {
-        /// Go's contention text with a header (`mutex` prints its sampling period).
-        Contention {
-            /// `mutex` or `contention`.
-            header: &'static str,
-            /// Printed as `sampling period=N` when present.
-            sampling_period: Option<i64>,
-        },
-        /// Go's count-profile text (`goroutine`, `threadcreate`).
-        Count {
-            /// The profile's name in the header.
-            name: &'static str,
-        },
-    }
-
-    /// What [`encode_rows`] wrote for one profile.
-    #[derive(Debug)]
-    pub struct Encoded {
-        /// gzip'd `profile.proto`.
-        pub proto: Vec<u8>,
-        /// `debug=1` text.
-        pub text: Vec<u8>,
-        /// Folded stacks.
-        pub folded: Vec<u8>,
-        /// The flame graph, when asked for.
-        pub svg: Option<Vec<u8>>,
-    }
-
-    /// Builds a profile from rows of (frames innermost first, values) exactly as
-    /// the contention profiles are built (symbolized, trimmed, merged, ordered),
-    /// sets its sample types, and writes it with every encoder.
-    ///
-    /// Real frames must be code addresses (or any value without the top bit set);
-    /// frames after [`SEPARATOR`] must come from [`logical_frame`].
-    pub fn encode_rows(
-        rows: &[(Vec<usize>, Vec<i64>)],
-        sample_types: &[(&'static str, &'static str)],
-        default_sample_type: Option<&'static str>,
-        comments: Vec<String>,
-        text_format: TextFormat,
-        svg: bool,
-    ) -> std::io::Result<Encoded> {
-        use crate::profile::{ValueType, build, folded, goroutine, proto, text};
-        let mut profile = build::from_rows(
-            rows.iter()
-                .map(|(frames, values)| (frames.as_slice(), values.clone())),
-            comments,
-        );
-        profile.sample_types = sample_types
-            .iter()
-            .map(|&(ty, unit)| ValueType { ty, unit })
-            .collect();
-        profile.default_sample_type = default_sample_type;
-        if let Some(&first) = profile.sample_types.first() {
-            profile.period_type = first;
-        }
-        profile.period = 1;
-        let mut encoded = Encoded {
-            proto: Vec::new(),
-            text: Vec::new(),
-            folded: Vec::new(),
-            svg: None,
-        };
-        proto::write(&profile, &mut encoded.proto)?;
-        match text_format {
-            TextFormat::Contention {
-                header,
-                sampling_period,
-            } => text::write_contention(&profile, header, sampling_period, &mut encoded.text)?,
-            TextFormat::Count { name } => {
-                goroutine::write_count_text(&profile, name, &mut encoded.text)?
-            }
-        }
-        folded::write(&profile, &mut encoded.folded)?;
-        if svg {
-            let mut out = Vec::new();
-            folded::write_svg(&profile, "fuzz", &mut out)?;
-            encoded.svg = Some(out);
-        }
-        Ok(encoded)
-    }
-}
+pub use hooks::__fuzz;

@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use crate::config::{Config, ConfigError};
-use crate::http::{Server, Settings};
+use crate::http::{Server, ServerSettings};
 use crate::{control, instrument, registry};
 
 /// A running profiler: the HTTP server plus the recording switches it turned on.
@@ -131,7 +131,7 @@ impl Profiler {
                 recording: false,
             });
         }
-        let server = Server::start(addr, Settings::from_config(&config, ""))
+        let server = Server::start(addr, ServerSettings::from_config(&config, ""))
             .map_err(|source| StartError::Bind { addr, source })?;
         let mut profiler = Profiler::record(&config)?;
         profiler.server = Some(server);

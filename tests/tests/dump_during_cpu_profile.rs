@@ -23,12 +23,12 @@ fn busy() {
 #[test]
 fn dumps_survive_a_cpu_profile_at_1000_hz() {
     let workers: Vec<_> = (0..4).map(|_| thread::spawn(busy)).collect();
-    let session = profiled::__private::start_cpu_profile(profiled::MAX_CPU_PROFILE_HZ)
+    let session = profiled::__bench::start_cpu_profile(profiled::MAX_CPU_PROFILE_HZ)
         .expect("no other CPU profile runs in this process");
     let started = Instant::now();
     let mut dumps = 0;
     while started.elapsed() < Duration::from_secs(8) {
-        let (listed, with_stack, _) = profiled::__private::thread_dump_summary();
+        let (listed, with_stack, _) = profiled::__bench::thread_dump_summary();
         assert!(listed >= 5, "{listed} threads listed");
         assert!(with_stack >= 1);
         dumps += 1;

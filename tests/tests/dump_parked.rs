@@ -27,7 +27,7 @@ fn dumps_of_parked_threads_are_complete() {
 
     let mut latencies = Vec::new();
     for _ in 0..DUMPS {
-        let (listed, with_stack, elapsed) = profiled::__private::thread_dump_summary();
+        let (listed, with_stack, elapsed) = profiled::__bench::thread_dump_summary();
         assert!(listed > PARKED, "{listed} threads listed");
         assert_eq!(with_stack, listed, "every parked thread answers");
         latencies.push(elapsed);

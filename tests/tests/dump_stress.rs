@@ -77,7 +77,7 @@ fn two_hundred_dumps_under_allocation_load() {
     let mut with_stack = 0;
     let at_start: Vec<u64> = progress.iter().map(|p| p.load(Ordering::Relaxed)).collect();
     for _ in 0..dumps() {
-        let (threads, stacks, elapsed) = profiled::__private::thread_dump_summary();
+        let (threads, stacks, elapsed) = profiled::__bench::thread_dump_summary();
         // The requester's own stack at least; the others as they answer in time.
         assert!(stacks >= 1, "{threads} threads, none with a stack");
         assert!(threads > WORKERS, "{threads} threads listed");

@@ -4,10 +4,13 @@ use std::time::Duration;
 
 use hyper::{Response, StatusCode};
 
+use super::guard::LongRequest;
 use super::peer::Peer;
-use super::query::{self, Query};
+use super::query::Query;
 use super::response::{self, Body};
-use super::routes::{Settings, on_blocking_pool};
+use super::routes::on_blocking_pool;
+use super::settings::ServerSettings;
+use super::strconv;
 use crate::cpu::{CpuError, CpuSession};
 
 /// Go's default when `seconds` is missing, unparsable or not positive.
@@ -15,7 +18,7 @@ const DEFAULT_SECONDS: u64 = 30;
 
 pub(super) async fn serve(
     query: &Query,
-    settings: &Settings,
+    settings: &ServerSettings,
     peer: Option<Peer>,
 ) -> Response<Body> {
     if !settings.enable_cpu_profiling {
@@ -25,18 +28,13 @@ pub(super) async fn serve(
         );
     }
     // As Go: `sec, err := strconv.ParseInt(...); if sec <= 0 || err != nil { sec = 30 }`.
-    let seconds = query::parse_int(query.value("seconds"))
+    let seconds = strconv::parse_int(query.value("seconds"))
         .filter(|&s| s > 0)
         .map_or(DEFAULT_SECONDS, i64::unsigned_abs);
-    if seconds > settings.max_profile_seconds {
-        return response::go_error(
-            StatusCode::BAD_REQUEST,
-            &format!(
-                r#"invalid value for "seconds" - must be at most {} (max_profile_seconds)"#,
-                settings.max_profile_seconds
-            ),
-        );
-    }
+    let request = match LongRequest::new(settings, peer, Duration::from_secs(seconds)) {
+        Ok(request) => request,
+        Err(refusal) => return refusal,
+    };
     let hz = settings.cpu_profile_hz;
     // Starting the sampler can take a while the first time (symbol tables): not on
     // the event loop.
@@ -65,9 +63,9 @@ pub(super) async fn serve(
     // `session` stops the sampler when dropped. hyper 1 keeps polling a pending
     // handler after its client closed the connection, so watch the socket: on a
     // hang-up, drop the session at once so the next request can start.
-    if Peer::hung_up_before(peer, Duration::from_secs(seconds)).await {
+    if let Err(hung_up) = request.wait().await {
         drop(session);
-        return response::client_hung_up();
+        return hung_up;
     }
     on_blocking_pool(move || {
         let profile = session.finish();

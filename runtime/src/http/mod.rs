@@ -1,13 +1,20 @@
 //! The HTTP layer: a hyper 1 server on its own thread with a current-thread tokio
-//! runtime. `routes.rs` maps paths to handlers, `query.rs` parses parameters as Go
-//! does, `response.rs` builds Go-shaped responses, `index.rs` renders the index.
+//! runtime. `routes.rs` holds the routing table and the handlers; `auth.rs` checks
+//! the bearer token, `path.rs` canonicalises paths as Go's mux, `query.rs` and
+//! `strconv.rs` parse parameters as Go does, `guard.rs` bounds long requests,
+//! `response.rs` builds Go-shaped responses, `index.rs` renders the index.
 
+mod auth;
 mod cpu;
+mod guard;
 mod index;
+mod path;
 mod peer;
 mod query;
 mod response;
 mod routes;
+mod settings;
+mod strconv;
 mod symbol;
 
 use std::net::SocketAddr;
@@ -20,11 +27,12 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::oneshot;
 
-pub(crate) use routes::Settings;
+pub(crate) use settings::ServerSettings;
 #[cfg(feature = "fuzzing")]
 pub(crate) use {
-    query::{Query, atoi, parse_int},
-    symbol::{lookup as symbol_lookup, parse_uint},
+    query::Query,
+    strconv::{atoi, parse_int, parse_uint},
+    symbol::lookup as symbol_lookup,
 };
 
 /// A request head (request line and headers) larger than this is refused with 431.
@@ -54,7 +62,7 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// ```
 #[derive(Clone, Debug)]
 pub struct ProfiledService {
-    settings: Arc<Settings>,
+    settings: Arc<ServerSettings>,
 }
 
 impl ProfiledService {
@@ -73,7 +81,7 @@ impl ProfiledService {
     ) -> Result<ProfiledService, crate::ConfigError> {
         config.validate()?;
         Ok(ProfiledService {
-            settings: Arc::new(Settings::from_config(config, prefix)),
+            settings: Arc::new(ServerSettings::from_config(config, prefix)),
         })
     }
 
@@ -132,7 +140,7 @@ pub(crate) struct Server {
 
 impl Server {
     /// Binds `addr` now (so errors reach the caller) and serves on a new thread.
-    pub(crate) fn start(addr: SocketAddr, settings: Settings) -> std::io::Result<Server> {
+    pub(crate) fn start(addr: SocketAddr, settings: ServerSettings) -> std::io::Result<Server> {
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
@@ -185,7 +193,7 @@ impl Drop for Server {
 
 async fn serve(
     listener: std::net::TcpListener,
-    settings: Arc<Settings>,
+    settings: Arc<ServerSettings>,
     mut stopped: oneshot::Receiver<()>,
 ) {
     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {

@@ -32,7 +32,7 @@ pub(crate) fn not_found() -> Response<Body> {
 /// ASCII (a raw query may carry UTF-8) is percent-encoded here, so `Location` is
 /// always a valid URI reference.
 pub(crate) fn moved_permanently(location: &str) -> Response<Body> {
-    let location = escape_non_ascii(location);
+    let location = super::path::escape_non_ascii(location);
     let location = location.as_str();
     let Ok(value) = HeaderValue::from_str(location) else {
         return not_found();
@@ -52,19 +52,6 @@ pub(crate) fn moved_permanently(location: &str) -> Response<Body> {
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     response
-}
-
-/// Percent-encodes every byte that is not visible ASCII (`!`..=`~`).
-fn escape_non_ascii(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for byte in s.bytes() {
-        if byte.is_ascii_graphic() {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 /// A profile body: Go's `text/plain` for `debug != 0`, otherwise an

@@ -1,5 +1,6 @@
-//! Routing and handlers. Handlers own no profiling state: they parse, snapshot,
-//! encode (on the blocking pool) and respond, with Go's statuses and messages.
+//! The routing table and the handlers. Handlers own no profiling state: they parse,
+//! run a profile's pipeline (on the blocking pool) and respond, with Go's statuses
+//! and messages.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -8,100 +9,20 @@ use std::time::Duration;
 
 use hyper::{Request, Response, StatusCode};
 
-use super::index;
+use super::guard::LongRequest;
 use super::peer::Peer;
-use super::query::{self, Query};
+use super::query::Query;
 use super::response::{self, Body};
-use crate::profiles::{self, NamedProfile, Output};
-
-/// Per-server settings the handlers need.
-#[derive(Clone)]
-pub(crate) struct Settings {
-    /// Upper bound on `?seconds=N`.
-    pub max_profile_seconds: u64,
-    /// Required bearer token, if any.
-    pub auth_token: Option<String>,
-    /// Permits for heavy requests (delta profiles and traces; CPU profiles are one at a
-    /// time anyway, as Go).
-    pub heavy: Arc<tokio::sync::Semaphore>,
-    /// Path prefix the endpoints are mounted under ("" for the root).
-    pub prefix: String,
-    /// Serve `/debug/pprof/profile`.
-    pub enable_cpu_profiling: bool,
-    /// Serve `/debug/pprof/heap` and `allocs`.
-    pub enable_memory_profiling: bool,
-    /// CPU sampling frequency.
-    pub cpu_profile_hz: i32,
-}
-
-impl std::fmt::Debug for Settings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print the token.
-        f.debug_struct("Settings")
-            .field("max_profile_seconds", &self.max_profile_seconds)
-            .field(
-                "auth_token",
-                &self.auth_token.as_ref().map(|_| "<redacted>"),
-            )
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Settings {
-    pub(crate) fn from_config(config: &crate::Config, prefix: &str) -> Settings {
-        Settings {
-            max_profile_seconds: config.max_profile_seconds,
-            auth_token: config.auth_token.clone(),
-            heavy: Arc::new(tokio::sync::Semaphore::new(
-                config.max_concurrent_heavy_requests,
-            )),
-            prefix: prefix.trim_end_matches('/').to_owned(),
-            enable_cpu_profiling: config.enable_cpu_profiling,
-            enable_memory_profiling: config.enable_memory_profiling,
-            cpu_profile_hz: config.cpu_profile_hz,
-        }
-    }
-
-    /// A permit for a heavy request; `None` when all are taken (answer 429).
-    pub(crate) fn heavy_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
-        Arc::clone(&self.heavy).try_acquire_owned().ok()
-    }
-}
-
-/// True when the request carries `Authorization: Bearer <token>`; compared in
-/// constant time for tokens of the same length.
-fn authorized<B>(request: &Request<B>, token: &str) -> bool {
-    let Some(value) = request
-        .headers()
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let Some((scheme, given)) = value.split_once(' ') else {
-        return false;
-    };
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return false;
-    }
-    constant_time_eq(given.trim().as_bytes(), token.as_bytes())
-}
-
-/// Compares without early exit, so timing reveals at most the length.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
-}
+use super::settings::ServerSettings;
+use super::{auth, index, path, strconv};
+use crate::named::{self, NamedProfile, Output};
+use crate::profile::Document;
 
 /// Serves one request. A panic while serving it becomes Go's 500 for this request
 /// alone: the connection, the server and every other request go on.
 pub(crate) async fn handle<B>(
     request: Request<B>,
-    settings: Arc<Settings>,
+    settings: Arc<ServerSettings>,
 ) -> Result<Response<Body>, Infallible>
 where
     B: hyper::body::Body<Data = bytes::Bytes>,
@@ -126,153 +47,149 @@ async fn catch_panic(serving: impl Future<Output = Response<Body>>) -> Response<
     .await
 }
 
-async fn dispatch<B>(request: Request<B>, settings: Arc<Settings>) -> Response<Body>
+/// Authentication, the prefix, and Go's path canonicalisation, then [`route`].
+async fn dispatch<B>(request: Request<B>, settings: Arc<ServerSettings>) -> Response<Body>
 where
     B: hyper::body::Body<Data = bytes::Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     if let Some(token) = &settings.auth_token
-        && !authorized(&request, token)
+        && !auth::authorized(&request, token)
     {
         return response::unauthorized();
     }
-    let raw_query = request.uri().query();
-    let raw_path = request.uri().path();
-    let Some(raw_path) = raw_path.strip_prefix(settings.prefix.as_str()) else {
+    let Some(raw_path) = request.uri().path().strip_prefix(settings.prefix.as_str()) else {
         return response::not_found();
     };
-    let Some(path) = decode_path(raw_path) else {
+    let Some(path) = path::decode(raw_path) else {
         return response::go_error(StatusCode::BAD_REQUEST, "400 Bad Request");
     };
-    let cleaned = clean_path(&path);
+    let cleaned = path::clean(&path);
     if cleaned != path {
         // Go's ServeMux redirects unclean paths (`//`, `/./`, `/../`) to their clean
         // form, keeping the query.
-        let mut location = format!("{}{}", settings.prefix, encode_path(&cleaned));
-        if let Some(raw_query) = raw_query {
+        let mut location = format!("{}{}", settings.prefix, path::encode(&cleaned));
+        if let Some(raw_query) = request.uri().query() {
             location.push('?');
             location.push_str(raw_query);
         }
         return response::moved_permanently(&location);
     }
-    match path.as_str() {
-        // These read the request itself (method, body, headers).
-        "/debug/pprof/symbol" => return super::symbol::serve(request).await,
-        "/debug/pprof/cmdline" => return super::symbol::cmdline(),
-        "/metrics" => {
-            let openmetrics = request
-                .headers()
-                .get(hyper::header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|accept| accept.contains("application/openmetrics-text"));
-            return on_blocking_pool(move || {
-                if openmetrics {
-                    response::openmetrics(crate::metrics::render())
-                } else {
-                    response::prometheus_text(crate::metrics::render_prometheus_text())
-                }
-            })
-            .await;
-        }
-        _ => {}
-    }
-    let peer = request.extensions().get::<Peer>().copied();
-    route(&path, Query::parse(raw_query), &settings, peer).await
+    route(&path, request, &settings).await
 }
 
-async fn route(
-    path: &str,
-    query: Query,
-    settings: &Settings,
-    peer: Option<Peer>,
-) -> Response<Body> {
+/// The routing table: every path this server answers.
+async fn route<B>(path: &str, request: Request<B>, settings: &ServerSettings) -> Response<Body>
+where
+    B: hyper::body::Body<Data = bytes::Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let query = Query::parse(request.uri().query());
+    let peer = request.extensions().get::<Peer>().copied();
     match path {
         "/debug/pprof" => response::moved_permanently(&format!("{}/debug/pprof/", settings.prefix)),
         "/debug/pprof/" => on_blocking_pool(|| response::html(index::render())).await,
-        "/debug/stats" => on_blocking_pool(|| response::json(crate::stats::json())).await,
-        "/debug/pprof/trace" => trace(&query, settings, peer).await,
+        "/debug/pprof/cmdline" => cmdline(),
+        "/debug/pprof/symbol" => super::symbol::serve(request).await,
         "/debug/pprof/profile" => super::cpu::serve(&query, settings, peer).await,
+        "/debug/pprof/trace" => trace(&query, settings, peer).await.unwrap_or_else(|r| r),
+        "/debug/stats" => on_blocking_pool(|| response::json(crate::stats::json())).await,
         "/debug/gc" => on_blocking_pool(|| reclaim_response(crate::trigger_gc())).await,
         "/debug/freeOSMemory" => {
             on_blocking_pool(|| reclaim_response(crate::free_os_memory())).await
         }
+        "/metrics" => metrics(accepts_openmetrics(&request)).await,
         _ => match path.strip_prefix("/debug/pprof/") {
-            Some(name) => profile(name, query, settings, peer).await,
+            Some(name) => profile(name, query, settings, peer)
+                .await
+                .unwrap_or_else(|r| r),
             None => response::not_found(),
         },
     }
 }
 
+/// `/debug/pprof/<name>`: Go's `handler.ServeHTTP`, plus `format=folded|svg`.
 async fn profile(
     name: &str,
     query: Query,
-    settings: &Settings,
+    settings: &ServerSettings,
     peer: Option<Peer>,
-) -> Response<Body> {
-    let Some(profile) = profiles::lookup(name) else {
-        return response::go_error(StatusCode::NOT_FOUND, "Unknown profile");
+) -> Result<Response<Body>, Response<Body>> {
+    let Some(profile) = named::lookup(name) else {
+        return Err(response::go_error(StatusCode::NOT_FOUND, "Unknown profile"));
     };
-    if profile.is_heap() {
-        if let Some(refusal) = heap_refusal(settings).await {
-            return refusal;
-        }
+    if profile.needs_allocator() {
+        heap_refusal(settings).await?;
         // Go's handler runs a GC first for `heap?gc=1`; ours runs the reclaim hooks.
         if name == "heap" && query.atoi("gc") > 0 {
-            on_blocking_pool(|| {
-                crate::trigger_gc();
-                response::not_found()
-            })
-            .await;
+            let _ = tokio::task::spawn_blocking(crate::trigger_gc).await;
         }
     }
-    let debug = query.atoi("debug");
-    let output = match query.value("format") {
-        "" => Output::Go { debug },
-        "folded" => Output::Folded,
-        "svg" => Output::Svg,
-        other => {
-            return response::go_error(
-                StatusCode::BAD_REQUEST,
-                &format!("unknown format {other:?}: use format=folded or format=svg"),
-            );
-        }
-    };
+    let output = output(&query)?;
     let seconds = query.value("seconds");
     if !seconds.is_empty() {
         return delta(profile, seconds, output, settings, peer).await;
     }
-    on_blocking_pool(move || match output {
-        // Go's WriteTo, including goroutine?debug=2's full dump.
-        Output::Go { debug } => {
-            let mut body = Vec::new();
-            match profile.write_to(&mut body, debug) {
-                Ok(()) => response::profile(body, debug, profile.name()),
-                Err(e) => response::go_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &format!("Could not write profile: {e}"),
-                ),
-            }
-        }
-        _ => encoded(
-            profile,
-            &profile.profile_of(&profile.snapshot()),
-            output,
-            profile.name(),
-        ),
-    })
-    .await
+    // Go's WriteTo, including goroutine?debug=2's full dump.
+    Ok(on_blocking_pool(move || respond(&profile.document(output), output, profile.name())).await)
 }
 
-/// Encodes `built` as `output` into a response, or Go's 500 on failure.
-fn encoded(
+/// The output a profile request asks for: `format=folded|svg`, else Go's `debug=N`.
+fn output(query: &Query) -> Result<Output, Response<Body>> {
+    match query.value("format") {
+        "" => Ok(Output::Go {
+            debug: query.atoi("debug"),
+        }),
+        "folded" => Ok(Output::Folded),
+        "svg" => Ok(Output::Svg),
+        other => Err(response::go_error(
+            StatusCode::BAD_REQUEST,
+            &format!("unknown format {other:?}: use format=folded or format=svg"),
+        )),
+    }
+}
+
+/// `?seconds=N`: Go's `serveDeltaProfile`.
+async fn delta(
     profile: NamedProfile,
-    built: &crate::profile::Profile,
+    seconds: &str,
     output: Output,
-    filename: &str,
-) -> Response<Body> {
-    let mut body = Vec::new();
-    match profile.write_output(built, &mut body, output) {
-        Ok(()) => match output {
+    settings: &ServerSettings,
+    peer: Option<Peer>,
+) -> Result<Response<Body>, Response<Body>> {
+    let Some(seconds) = strconv::parse_int(seconds).filter(|&s| s > 0) else {
+        return Err(response::go_error(
+            StatusCode::BAD_REQUEST,
+            r#"invalid value for "seconds" - must be a positive integer"#,
+        ));
+    };
+    let request = LongRequest::new(settings, peer, Duration::from_secs(seconds.unsigned_abs()))?;
+    if matches!(output, Output::Go { debug } if debug != 0) {
+        return Err(response::go_error(
+            StatusCode::BAD_REQUEST,
+            "seconds and debug params are incompatible",
+        ));
+    }
+    let permit = request.permit()?;
+    let delta = profile.start_delta(output);
+    request.wait().await?;
+    Ok(on_blocking_pool(move || {
+        let filename = format!("{}-delta", profile.name());
+        let response = respond(&delta.finish(), output, &filename);
+        // Held until the profile is encoded; released early if the client hangs up.
+        drop(permit);
+        response
+    })
+    .await)
+}
+
+/// Writes a finished document as the response to a request for `output`: Go's
+/// headers for `debug=N` (an attachment named `filename` for proto), `text/plain`
+/// for folded stacks, `image/svg+xml` for flame graphs; Go's 500 on failure. Any
+/// profile's source (named profiles, the CPU profile) ends here.
+pub(super) fn respond(document: &Document, output: Output, filename: &str) -> Response<Body> {
+    match document.to_bytes() {
+        Ok(body) => match output {
             Output::Go { debug } => response::profile(body, debug, filename),
             Output::Folded => response::text(String::from_utf8_lossy(&body).into_owned()),
             Output::Svg => response::svg(body),
@@ -284,66 +201,13 @@ fn encoded(
     }
 }
 
-/// `?seconds=N`: Go's `serveDeltaProfile`.
-async fn delta(
-    profile: NamedProfile,
-    seconds: &str,
-    output: Output,
-    settings: &Settings,
-    peer: Option<Peer>,
-) -> Response<Body> {
-    let Some(seconds) = query::parse_int(seconds).filter(|&s| s > 0) else {
-        return response::go_error(
-            StatusCode::BAD_REQUEST,
-            r#"invalid value for "seconds" - must be a positive integer"#,
-        );
-    };
-    if seconds.unsigned_abs() > settings.max_profile_seconds {
-        return response::go_error(
-            StatusCode::BAD_REQUEST,
-            &format!(
-                r#"invalid value for "seconds" - must be at most {} (max_profile_seconds)"#,
-                settings.max_profile_seconds
-            ),
-        );
-    }
-    if matches!(output, Output::Go { debug } if debug != 0) {
-        return response::go_error(
-            StatusCode::BAD_REQUEST,
-            "seconds and debug params are incompatible",
-        );
-    }
-    let Some(permit) = settings.heavy_permit() else {
-        return response::go_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many concurrent profile requests; retry later",
-        );
-    };
-    let before = profile.snapshot();
-    // hyper keeps polling a handler whose client closed: watch the socket, and give
-    // the permit back at once on a hang-up.
-    if Peer::hung_up_before(peer, Duration::from_secs(seconds.unsigned_abs())).await {
-        return response::client_hung_up();
-    }
-    on_blocking_pool(move || {
-        let after = profile.snapshot();
-        let delta = profile.delta_profile(&before, &after);
-        let response = encoded(
-            profile,
-            &delta,
-            output,
-            &format!("{}-delta", profile.name()),
-        );
-        // Held until the profile is encoded; released early if the client hangs up.
-        drop(permit);
-        response
-    })
-    .await
-}
-
 /// `/debug/pprof/trace?seconds=N`: Go's `Trace` handler's parameters and errors,
 /// with Chrome trace event JSON as the body.
-async fn trace(query: &Query, settings: &Settings, peer: Option<Peer>) -> Response<Body> {
+async fn trace(
+    query: &Query,
+    settings: &ServerSettings,
+    peer: Option<Peer>,
+) -> Result<Response<Body>, Response<Body>> {
     // As Go: a missing, unparsable or non-positive value means 1 second.
     let seconds = query
         .value("seconds")
@@ -351,46 +215,60 @@ async fn trace(query: &Query, settings: &Settings, peer: Option<Peer>) -> Respon
         .ok()
         .filter(|s| s.is_finite() && *s > 0.0)
         .unwrap_or(1.0);
-    if seconds > settings.max_profile_seconds as f64 {
-        return response::go_error(
-            StatusCode::BAD_REQUEST,
-            &format!(
-                r#"invalid value for "seconds" - must be at most {} (max_profile_seconds)"#,
-                settings.max_profile_seconds
-            ),
-        );
-    }
-    let Some(permit) = settings.heavy_permit() else {
-        return response::go_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many concurrent profile requests; retry later",
-        );
-    };
+    let length = Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX);
+    let request = LongRequest::new(settings, peer, length)?;
+    let permit = request.permit()?;
     let Ok(window) = crate::trace::start() else {
-        return response::go_error(
+        return Err(response::go_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Could not enable tracing: tracing is already enabled",
-        );
+        ));
     };
     // On a hang-up, dropping the window stops tracing at once.
-    if Peer::hung_up_before(peer, Duration::from_secs_f64(seconds)).await {
-        drop(window);
-        return response::client_hung_up();
-    }
-    on_blocking_pool(move || {
+    request.wait().await?;
+    Ok(on_blocking_pool(move || {
         let json = window.finish();
         drop(permit);
         response::attachment_json(json, "trace.json")
     })
+    .await)
+}
+
+/// True when the client accepts OpenMetrics (Prometheus does).
+fn accepts_openmetrics<B>(request: &Request<B>) -> bool {
+    request
+        .headers()
+        .get(hyper::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/openmetrics-text"))
+}
+
+/// `/metrics`: OpenMetrics for clients that accept it, else Prometheus text 0.0.4.
+async fn metrics(openmetrics: bool) -> Response<Body> {
+    on_blocking_pool(move || {
+        if openmetrics {
+            response::openmetrics(crate::metrics::render())
+        } else {
+            response::prometheus_text(crate::metrics::render_prometheus_text())
+        }
+    })
     .await
+}
+
+/// Go's `Cmdline` handler: the arguments joined by NUL bytes.
+fn cmdline() -> Response<Body> {
+    let args: Vec<String> = std::env::args_os()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
+    response::text(args.join("\0"))
 }
 
 /// For `heap` and `allocs`: Go-style refusal when memory profiling is disabled
 /// (403) or profiled's allocator is not the global allocator (501, with the line
-/// to add); `None` when the profile can be served.
-async fn heap_refusal(settings: &Settings) -> Option<Response<Body>> {
+/// to add).
+async fn heap_refusal(settings: &ServerSettings) -> Result<(), Response<Body>> {
     if !settings.enable_memory_profiling {
-        return Some(response::go_error(
+        return Err(response::go_error(
             StatusCode::FORBIDDEN,
             "memory profiling is disabled (Config::enable_memory_profiling = false)",
         ));
@@ -398,7 +276,13 @@ async fn heap_refusal(settings: &Settings) -> Option<Response<Body>> {
     let installed = tokio::task::spawn_blocking(crate::alloc::sampler::installed)
         .await
         .unwrap_or(false);
-    (!installed).then(|| response::go_error(StatusCode::NOT_IMPLEMENTED, profiles::NOT_INSTALLED))
+    if !installed {
+        return Err(response::go_error(
+            StatusCode::NOT_IMPLEMENTED,
+            named::NOT_INSTALLED,
+        ));
+    }
+    Ok(())
 }
 
 /// `/debug/gc` and `/debug/freeOSMemory`: what was done, as JSON.
@@ -419,55 +303,6 @@ pub(super) async fn on_blocking_pool(
     })
 }
 
-/// Percent-decodes a request path as Go's `url.PathUnescape`; `None` when malformed.
-fn decode_path(raw: &str) -> Option<String> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            out.push(query::unhex(bytes.get(i + 1..i + 3)?)?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// Percent-encodes a decoded path for a `Location` header.
-fn encode_path(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for byte in path.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-/// Go's `cleanPath`: `path.Clean`, keeping a trailing slash.
-fn clean_path(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            other => parts.push(other),
-        }
-    }
-    let mut cleaned = format!("/{}", parts.join("/"));
-    if path.ends_with('/') && cleaned != "/" {
-        cleaned.push('/');
-    }
-    cleaned
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,19 +321,14 @@ mod tests {
         assert_eq!(served.status(), StatusCode::NOT_FOUND);
     }
 
-    #[test]
-    fn compares_tokens_exactly() {
-        assert!(constant_time_eq(b"s3cret", b"s3cret"));
-        assert!(!constant_time_eq(b"s3cret", b"s3creT"));
-        assert!(!constant_time_eq(b"s3cret", b"s3cre"));
-        assert!(!constant_time_eq(b"", b"x"));
-    }
-
     /// The `query` fuzz target's crash input: under prefix "/admin", `/admin?Ʈ`
     /// redirects to `/admin/` keeping the query, which must be escaped in `Location`.
     #[test]
     fn redirects_escape_a_utf8_query() {
-        let settings = Arc::new(Settings::from_config(&crate::Config::default(), "/admin"));
+        let settings = Arc::new(ServerSettings::from_config(
+            &crate::Config::default(),
+            "/admin",
+        ));
         let request = Request::get("/admin?\u{1ae}")
             .body(http_body_util::Empty::<bytes::Bytes>::new())
             .unwrap();
@@ -514,25 +344,12 @@ mod tests {
     }
 
     #[test]
-    fn cleans_paths_like_go() {
-        assert_eq!(clean_path("/debug/pprof/"), "/debug/pprof/");
-        assert_eq!(clean_path("/debug//pprof/./mutex"), "/debug/pprof/mutex");
-        assert_eq!(clean_path("/debug/pprof/../pprof/"), "/debug/pprof/");
-        assert_eq!(clean_path("/../../etc/passwd"), "/etc/passwd");
-        assert_eq!(clean_path("/"), "/");
-    }
-
-    #[test]
-    fn decodes_paths_like_go() {
-        assert_eq!(
-            decode_path("/debug/pprof/mu%74ex").unwrap(),
-            "/debug/pprof/mutex"
-        );
-        assert_eq!(decode_path("/a+b").unwrap(), "/a+b");
-        assert!(decode_path("/bad%zz").is_none());
-        assert!(decode_path("/bad%").is_none());
-        assert!(decode_path("/bad%ff").is_none());
-        assert!(decode_path("/bad%+1").is_none());
-        assert_eq!(encode_path("/a b/é"), "/a%20b/%C3%A9");
+    fn formats_are_folded_svg_or_go() {
+        let output = |raw| output(&Query::parse(Some(raw)));
+        assert_eq!(output("debug=2").unwrap(), Output::Go { debug: 2 });
+        assert_eq!(output("format=svg&debug=1").unwrap(), Output::Svg);
+        assert_eq!(output("format=folded").unwrap(), Output::Folded);
+        let refusal = output("format=png").unwrap_err();
+        assert_eq!(refusal.status(), StatusCode::BAD_REQUEST);
     }
 }

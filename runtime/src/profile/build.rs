@@ -1,117 +1,20 @@
-//! Building symbolized, deterministically ordered profiles from registry snapshots.
+//! Building a whole, symbolized, deterministically ordered [`Profile`] from rows of
+//! (return addresses, values) and its [`Header`].
 
 use rustc_hash::FxHashMap as HashMap;
 
-use super::{Location, Profile, Sample, ValueType};
-use crate::clock::unix_nanos;
+use super::{Header, Location, Profile, Sample};
 use crate::instrument::logical;
-use crate::registry::{self, COUNT_SCALE, EventRow, EventTable, Registry};
 use crate::stack::maps;
 use crate::stack::symbolize::{self, Lines};
-
-/// Which contention profile to build.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Contention {
-    /// Holders charged for others' waiting (`/debug/pprof/mutex`).
-    Mutex,
-    /// Waiters' own waits (`/debug/pprof/block`).
-    Block,
-}
-
-impl Contention {
-    fn table(self, registry: &Registry) -> &EventTable {
-        match self {
-            Contention::Mutex => &registry.mutex,
-            Contention::Block => &registry.block,
-        }
-    }
-}
-
-/// A point-in-time copy of one contention table with each row's stack frames.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Snapshot {
-    pub rows: Vec<(Vec<usize>, EventRow)>,
-    pub dropped_events: u64,
-    pub dropped_stacks: u64,
-    pub time_nanos: i64,
-}
-
-impl Snapshot {
-    pub(crate) fn take(kind: Contention) -> Snapshot {
-        let time_nanos = unix_nanos();
-        let Some(registry) = registry::existing() else {
-            return Snapshot {
-                time_nanos,
-                ..Snapshot::default()
-            };
-        };
-        let table = kind.table(registry);
-        Snapshot {
-            rows: table
-                .snapshot()
-                .into_iter()
-                .filter_map(|row| Some((registry.stacks.frames(row.stack)?, row)))
-                .collect(),
-            dropped_events: table.dropped(),
-            dropped_stacks: registry.stacks.dropped(),
-            time_nanos,
-        }
-    }
-
-    /// Number of distinct stacks, as the index page counts them.
-    pub(crate) fn len(&self) -> usize {
-        self.rows.len()
-    }
-}
-
-/// Builds the contention profile of a snapshot, as Go's `printCountCycleProfile`:
-/// sample types contentions/count and delay/nanoseconds, period 1.
-pub(crate) fn contention(snapshot: &Snapshot) -> Profile {
-    let rows = snapshot.rows.iter().map(|(frames, row)| {
-        let count = (row.count_milli + COUNT_SCALE / 2) / COUNT_SCALE;
-        (
-            frames.as_slice(),
-            vec![
-                i64::try_from(count).unwrap_or(i64::MAX),
-                i64::try_from(row.delay_ns).unwrap_or(i64::MAX),
-            ],
-        )
-    });
-    let mut comments = Vec::new();
-    if snapshot.dropped_events > 0 {
-        comments.push(format!(
-            "profiled: {} events dropped: stack table full ({} stacks did not fit); raise Config::max_stacks",
-            snapshot.dropped_events, snapshot.dropped_stacks
-        ));
-    }
-    let mut profile = from_rows(rows, comments);
-    profile.sample_types = vec![
-        ValueType {
-            ty: "contentions",
-            unit: "count",
-        },
-        ValueType {
-            ty: "delay",
-            unit: "nanoseconds",
-        },
-    ];
-    profile.period_type = ValueType {
-        ty: "contentions",
-        unit: "count",
-    };
-    profile.period = 1;
-    profile.time_nanos = snapshot.time_nanos;
-    profile
-}
 
 /// Symbolizes rows of (return addresses, values) into a profile with deterministic
 /// order: samples by values descending (last value first), then by their symbolized
 /// stacks; locations numbered in order of first use. Leading frames of the profiler
 /// itself are trimmed; rows whose trimmed stacks are equal are merged. A logical
 /// chain after a separator in a row becomes the sample's `logical_stack` label.
-///
-/// Callers fill in sample types, period and times on the returned profile.
 pub(crate) fn from_rows<'a>(
+    header: Header,
     rows: impl Iterator<Item = (&'a [usize], Vec<i64>)>,
     comments: Vec<String>,
 ) -> Profile {
@@ -200,13 +103,21 @@ pub(crate) fn from_rows<'a>(
                 .unwrap_or_default(),
         })
         .collect();
+    let Header {
+        sample_types,
+        default_sample_type,
+        period_type,
+        period,
+        time_nanos,
+        duration_nanos,
+    } = header;
     Profile {
-        sample_types: Vec::new(),
-        default_sample_type: None,
-        period_type: super::ValueType { ty: "", unit: "" },
-        period: 0,
-        time_nanos: 0,
-        duration_nanos: 0,
+        sample_types,
+        default_sample_type,
+        period_type,
+        period,
+        time_nanos,
+        duration_nanos,
         samples,
         locations,
         mappings: maps::executable_mappings(),
@@ -221,37 +132,6 @@ type SampleKey = (Vec<usize>, Option<String>);
 /// first, joined with " > ".
 pub(crate) const LOGICAL_STACK_LABEL: &str = "logical_stack";
 
-/// `after - before` per stack, dropping stacks whose values are all zero, as Go's
-/// delta profiles (`?seconds=N`) do.
-pub(crate) fn subtract(after: &Snapshot, before: &Snapshot) -> Snapshot {
-    let earlier: HashMap<usize, &EventRow> = before
-        .rows
-        .iter()
-        .map(|(_, row)| (row.stack, row))
-        .collect();
-    let rows = after
-        .rows
-        .iter()
-        .filter_map(|(frames, row)| {
-            let (count, delay) = earlier
-                .get(&row.stack)
-                .map_or((0, 0), |old| (old.count_milli, old.delay_ns));
-            let delta = EventRow {
-                stack: row.stack,
-                count_milli: row.count_milli.saturating_sub(count),
-                delay_ns: row.delay_ns.saturating_sub(delay),
-            };
-            (delta.count_milli != 0 || delta.delay_ns != 0).then(|| (frames.clone(), delta))
-        })
-        .collect();
-    Snapshot {
-        rows,
-        dropped_events: after.dropped_events.saturating_sub(before.dropped_events),
-        dropped_stacks: after.dropped_stacks,
-        time_nanos: after.time_nanos,
-    }
-}
-
 /// A profile of `rows` with one sample type, for encoder tests.
 #[cfg(test)]
 pub(crate) fn with_one_type(
@@ -259,7 +139,14 @@ pub(crate) fn with_one_type(
     ty: &'static str,
     unit: &'static str,
 ) -> Profile {
-    let mut profile = from_rows(rows.iter().cloned(), Vec::new());
-    profile.sample_types = vec![ValueType { ty, unit }];
-    profile
+    let one = super::ValueType::new(ty, unit);
+    let header = Header {
+        sample_types: vec![one],
+        default_sample_type: None,
+        period_type: one,
+        period: 1,
+        time_nanos: 0,
+        duration_nanos: 0,
+    };
+    from_rows(header, rows.iter().cloned(), Vec::new())
 }

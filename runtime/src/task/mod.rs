@@ -176,7 +176,7 @@ pub(crate) fn chain_names(chain: Option<usize>) -> Vec<&'static str> {
 /// Every live tracked task as a goroutine-profile record: its stack is the logical
 /// chain it waits in (innermost first) under a root frame for the code that
 /// spawned it; `created by` is the spawn stack.
-pub(crate) fn goroutine_records() -> Vec<crate::profile::goroutine::GoroutineRecord> {
+pub(crate) fn goroutine_records() -> Vec<crate::named::goroutine::GoroutineRecord> {
     let Some(registry) = registry::existing() else {
         return Vec::new();
     };
@@ -198,7 +198,7 @@ pub(crate) fn goroutine_records() -> Vec<crate::profile::goroutine::GoroutineRec
                 (TaskState::Running, false) => "running",
                 (TaskState::Running, true) => "running, blocking",
             };
-            crate::profile::goroutine::GoroutineRecord {
+            crate::named::goroutine::GoroutineRecord {
                 id: task.id,
                 kind: "task",
                 name: format!("{}:{}", task.location.file(), task.location.line()),

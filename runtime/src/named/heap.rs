@@ -1,14 +1,85 @@
-//! Building the `heap` and `allocs` profiles from the allocator's sampled totals, as
-//! Go's `writeHeapProto` and `writeHeapInternal` (`runtime/pprof`).
+//! The `heap` and `allocs` profiles: snapshots of the allocator's sampled totals,
+//! modelled as Go's `writeHeapProto` (scaled) and `writeHeapInternal` (raw, for the
+//! legacy text) in `runtime/pprof`.
 
-use std::io::{self, Write};
-
-use super::build::from_rows;
-use super::{Profile, ValueType, text};
+use super::{Output, Source, title};
 use crate::alloc::sampler::{self, HeapRow};
 use crate::clock::unix_nanos;
-use crate::memory::MemStats;
+use crate::profile::build::from_rows;
+use crate::profile::{Document, Encoding, Header, Profile, TextForm, ValueType};
 use crate::stack::symbolize;
+
+/// `/debug/pprof/heap`: `go tool pprof` shows in-use space (the last sample type).
+pub(crate) struct Heap;
+
+/// `/debug/pprof/allocs`: the same data, showing allocated space by default.
+pub(crate) struct Allocs;
+
+impl Source for Heap {
+    const NAME: &'static str = "heap";
+    const DESCRIPTION: &'static str = "A sampling of memory allocations of live objects";
+    const NEEDS_ALLOCATOR: bool = true;
+    type Snapshot = HeapSnapshot;
+
+    fn count() -> usize {
+        sampler::heap_rows().len()
+    }
+
+    fn snapshot() -> HeapSnapshot {
+        HeapSnapshot::take()
+    }
+
+    fn subtract(after: &HeapSnapshot, before: &HeapSnapshot) -> HeapSnapshot {
+        subtract(after, before)
+    }
+
+    fn model(snapshot: &HeapSnapshot, output: Output) -> Document {
+        model::<Self>(snapshot, output, None)
+    }
+}
+
+impl Source for Allocs {
+    const NAME: &'static str = "allocs";
+    const DESCRIPTION: &'static str = "A sampling of all past memory allocations";
+    const NEEDS_ALLOCATOR: bool = true;
+    type Snapshot = HeapSnapshot;
+
+    fn count() -> usize {
+        sampler::heap_rows().len()
+    }
+
+    fn snapshot() -> HeapSnapshot {
+        HeapSnapshot::take()
+    }
+
+    fn subtract(after: &HeapSnapshot, before: &HeapSnapshot) -> HeapSnapshot {
+        subtract(after, before)
+    }
+
+    fn model(snapshot: &HeapSnapshot, output: Output) -> Document {
+        model::<Self>(snapshot, output, Some("alloc_space"))
+    }
+}
+
+/// Go's `debug=1` heap text has the raw sampled values and the memory statistics
+/// (read now, as Go's `ReadMemStats` in `writeHeapInternal`); every other output
+/// has the scaled profile.
+fn model<S: Source>(
+    snapshot: &HeapSnapshot,
+    output: Output,
+    default_sample_type: Option<&'static str>,
+) -> Document {
+    let text = || TextForm::Heap {
+        rate: snapshot.rate,
+        stats: crate::memory::mem_stats(),
+    };
+    let encoding = output.encoding(text, title::<S>);
+    let profile = match encoding {
+        Encoding::Text(_) => raw_profile(snapshot),
+        _ => profile(snapshot, default_sample_type),
+    };
+    Document::Profile(profile, encoding)
+}
 
 /// A point-in-time copy of the sampled allocation stacks.
 #[derive(Clone, Debug, Default)]
@@ -18,6 +89,8 @@ pub(crate) struct HeapSnapshot {
     pub dropped_samples: u64,
     pub untracked_frees: u64,
     pub time_nanos: i64,
+    /// Nonzero for the difference of two snapshots.
+    pub duration_nanos: i64,
 }
 
 impl HeapSnapshot {
@@ -29,6 +102,7 @@ impl HeapSnapshot {
             dropped_samples: totals.dropped_samples,
             untracked_frees: totals.untracked_frees,
             time_nanos: unix_nanos(),
+            duration_nanos: 0,
         }
     }
 }
@@ -65,6 +139,7 @@ pub(crate) fn subtract(after: &HeapSnapshot, before: &HeapSnapshot) -> HeapSnaps
         dropped_samples: after.dropped_samples.saturating_sub(before.dropped_samples),
         untracked_frees: after.untracked_frees.saturating_sub(before.untracked_frees),
         time_nanos: after.time_nanos,
+        duration_nanos: after.time_nanos.saturating_sub(before.time_nanos),
     }
 }
 
@@ -186,93 +261,45 @@ pub(crate) fn profile(
         let (i0, i1) = scale_heap_sample(inuse, inuse_bytes, rate);
         (row.frames.as_slice(), vec![a0, a1, i0, i1])
     });
-    let mut profile = from_rows(rows, comments(snapshot));
-    hide_allocation_runtime(&mut profile);
-    profile.sample_types = vec![
-        ValueType {
-            ty: "alloc_objects",
-            unit: "count",
-        },
-        ValueType {
-            ty: "alloc_space",
-            unit: "bytes",
-        },
-        ValueType {
-            ty: "inuse_objects",
-            unit: "count",
-        },
-        ValueType {
-            ty: "inuse_space",
-            unit: "bytes",
-        },
-    ];
-    profile.default_sample_type = default_sample_type;
-    profile.period_type = ValueType {
-        ty: "space",
-        unit: "bytes",
+    let header = Header {
+        sample_types: SAMPLE_TYPES.to_vec(),
+        default_sample_type,
+        period_type: ValueType::new("space", "bytes"),
+        period: rate,
+        time_nanos: snapshot.time_nanos,
+        duration_nanos: snapshot.duration_nanos,
     };
-    profile.period = rate;
-    profile.time_nanos = snapshot.time_nanos;
+    let mut profile = from_rows(header, rows, comments(snapshot));
+    hide_allocation_runtime(&mut profile);
     profile
 }
 
-/// Go's legacy heap text (`?debug=1`): a `heap profile:` header with totals and
-/// `heap/<2*rate>`, one record per stack with raw sampled values sorted by in-use
-/// bytes, then the memory statistics.
-pub(crate) fn write_text(
-    snapshot: &HeapSnapshot,
-    stats: &MemStats,
-    out: &mut dyn Write,
-) -> io::Result<()> {
+/// Go's four heap sample types.
+const SAMPLE_TYPES: [ValueType; 4] = [
+    ValueType::new("alloc_objects", "count"),
+    ValueType::new("alloc_space", "bytes"),
+    ValueType::new("inuse_objects", "count"),
+    ValueType::new("inuse_space", "bytes"),
+];
+
+/// The profile of raw sampled values that Go's legacy heap text prints, ordered by
+/// values descending, last first: in-use bytes, as Go sorts.
+fn raw_profile(snapshot: &HeapSnapshot) -> Profile {
     let rows = snapshot
         .rows
         .iter()
         .map(|row| (row.frames.as_slice(), raw(row).to_vec()));
-    // Sorted by values descending, last first: in-use bytes, as Go sorts.
-    let mut profile = from_rows(rows, comments(snapshot));
+    let header = Header {
+        sample_types: SAMPLE_TYPES.to_vec(),
+        default_sample_type: None,
+        period_type: ValueType::new("space", "bytes"),
+        period: i64::try_from(snapshot.rate).unwrap_or(i64::MAX),
+        time_nanos: snapshot.time_nanos,
+        duration_nanos: snapshot.duration_nanos,
+    };
+    let mut profile = from_rows(header, rows, comments(snapshot));
     hide_allocation_runtime(&mut profile);
-    let mut total = [0i64; 4];
-    for sample in &profile.samples {
-        for (t, v) in total.iter_mut().zip(&sample.values) {
-            *t = t.saturating_add(*v);
-        }
-    }
-    writeln!(
-        out,
-        "heap profile: {}: {} [{}: {}] @ heap/{}",
-        total[2],
-        total[3],
-        total[0],
-        total[1],
-        snapshot.rate.saturating_mul(2)
-    )?;
-    for sample in &profile.samples {
-        let v = &sample.values;
-        write!(out, "{}: {} [{}: {}] @", v[2], v[3], v[0], v[1])?;
-        for &location in &sample.locations {
-            write!(out, " {:#x}", profile.locations[location].address)?;
-        }
-        writeln!(out)?;
-        text::write_frames(&profile, &sample.locations, out)?;
-    }
-    for comment in &profile.comments {
-        writeln!(out, "# {comment}")?;
-    }
-    writeln!(out)?;
-    writeln!(out, "# profiled.MemStats")?;
-    writeln!(out, "# Alloc = {}", stats.alloc)?;
-    writeln!(out, "# TotalAlloc = {}", stats.total_alloc)?;
-    writeln!(out, "# Sys = {}", stats.sys)?;
-    writeln!(out, "# Mallocs = {}", stats.mallocs)?;
-    writeln!(out, "# Frees = {}", stats.frees)?;
-    writeln!(out, "# HeapAlloc = {}", stats.alloc)?;
-    writeln!(out, "# HeapObjects = {}", stats.heap_objects)?;
-    writeln!(out, "# RSS = {}", stats.rss)?;
-    writeln!(out, "# MemProfileRate = {}", stats.mem_profile_rate)?;
-    writeln!(out, "# SampledAllocs = {}", stats.sampled_allocs)?;
-    writeln!(out, "# DroppedSamples = {}", stats.dropped_samples)?;
-    writeln!(out, "# MaxRSS = {}", stats.max_rss)?;
-    Ok(())
+    profile
 }
 
 #[cfg(test)]
