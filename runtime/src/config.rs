@@ -149,120 +149,27 @@ impl Config {
     /// assert!(config.enable_signals);
     /// ```
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        fn parsed<T: std::str::FromStr>(
-            lookup: &impl Fn(&str) -> Option<String>,
-            var: &'static str,
-            expected: &'static str,
-            target: &mut T,
-        ) -> Result<(), ConfigError> {
-            if let Some(value) = lookup(var) {
-                *target = value.trim().parse().map_err(|_| ConfigError::InvalidEnv {
-                    var,
-                    value: value.clone(),
-                    expected,
-                })?;
-            }
-            Ok(())
-        }
-        fn flag(
-            lookup: &impl Fn(&str) -> Option<String>,
-            var: &'static str,
-            target: &mut bool,
-        ) -> Result<(), ConfigError> {
-            if let Some(value) = lookup(var) {
-                *target = match value.trim().to_ascii_lowercase().as_str() {
-                    "1" | "true" | "yes" | "on" => true,
-                    "0" | "false" | "no" | "off" => false,
-                    _ => {
-                        return Err(ConfigError::InvalidEnv {
-                            var,
-                            value,
-                            expected: "true or false",
-                        });
-                    }
-                };
-            }
-            Ok(())
-        }
         let mut c = Config::default();
-        flag(&lookup, "PROFILED_ENABLED", &mut c.enabled)?;
+        for (var, field) in FLAGS {
+            if let Some(value) = lookup(var) {
+                *field(&mut c) = parse_flag(var, value)?;
+            }
+        }
         if let Some(addr) = lookup("PROFILED_LISTEN_ADDR") {
             c.listen_addr = addr;
         }
-        flag(
-            &lookup,
-            "PROFILED_ALLOW_INSECURE_BIND",
-            &mut c.allow_insecure_bind,
-        )?;
         if let Some(token) = lookup("PROFILED_AUTH_TOKEN") {
             c.auth_token = Some(token);
         }
-        flag(&lookup, "PROFILED_ENABLE_SIGNALS", &mut c.enable_signals)?;
-        flag(
-            &lookup,
-            "PROFILED_ENABLE_CPU_PROFILING",
-            &mut c.enable_cpu_profiling,
-        )?;
-        flag(
-            &lookup,
-            "PROFILED_ENABLE_MEMORY_PROFILING",
-            &mut c.enable_memory_profiling,
-        )?;
-        flag(
-            &lookup,
-            "PROFILED_ENABLE_BLOCK_PROFILING",
-            &mut c.enable_block_profiling,
-        )?;
-        flag(
-            &lookup,
-            "PROFILED_ENABLE_MUTEX_PROFILING",
-            &mut c.enable_mutex_profiling,
-        )?;
-        flag(
-            &lookup,
-            "PROFILED_ENABLE_FUNCTION_PROFILING",
-            &mut c.enable_function_profiling,
-        )?;
-        let int = "an integer";
-        parsed(&lookup, "PROFILED_BLOCK_RATE", int, &mut c.block_rate)?;
-        parsed(
-            &lookup,
-            "PROFILED_MUTEX_FRACTION",
-            int,
-            &mut c.mutex_fraction,
-        )?;
-        parsed(
-            &lookup,
-            "PROFILED_MAX_STACK_DEPTH",
-            int,
-            &mut c.max_stack_depth,
-        )?;
-        parsed(&lookup, "PROFILED_MAX_STACKS", int, &mut c.max_stacks)?;
-        parsed(
-            &lookup,
-            "PROFILED_MAX_PROFILE_SECONDS",
-            int,
-            &mut c.max_profile_seconds,
-        )?;
-        parsed(&lookup, "PROFILED_MAX_TASKS", int, &mut c.max_tasks)?;
-        parsed(
-            &lookup,
-            "PROFILED_CPU_PROFILE_HZ",
-            int,
-            &mut c.cpu_profile_hz,
-        )?;
-        parsed(
-            &lookup,
-            "PROFILED_MEM_PROFILE_RATE",
-            int,
-            &mut c.mem_profile_rate,
-        )?;
-        parsed(
-            &lookup,
-            "PROFILED_MAX_CONCURRENT_HEAVY_REQUESTS",
-            int,
-            &mut c.max_concurrent_heavy_requests,
-        )?;
+        for (var, set) in INTEGERS {
+            if let Some(value) = lookup(var) {
+                set(&mut c, value.trim()).map_err(|()| ConfigError::InvalidEnv {
+                    var,
+                    value,
+                    expected: "an integer",
+                })?;
+            }
+        }
         Ok(c)
     }
 
@@ -306,6 +213,73 @@ impl Config {
             return Err(ConfigError::InsecureBind(addr));
         }
         Ok(addr)
+    }
+}
+
+/// The boolean `PROFILED_*` variables and the field each sets.
+const FLAGS: [(&str, fn(&mut Config) -> &mut bool); 8] = [
+    ("PROFILED_ENABLED", |c| &mut c.enabled),
+    ("PROFILED_ALLOW_INSECURE_BIND", |c| {
+        &mut c.allow_insecure_bind
+    }),
+    ("PROFILED_ENABLE_SIGNALS", |c| &mut c.enable_signals),
+    ("PROFILED_ENABLE_CPU_PROFILING", |c| {
+        &mut c.enable_cpu_profiling
+    }),
+    ("PROFILED_ENABLE_MEMORY_PROFILING", |c| {
+        &mut c.enable_memory_profiling
+    }),
+    ("PROFILED_ENABLE_BLOCK_PROFILING", |c| {
+        &mut c.enable_block_profiling
+    }),
+    ("PROFILED_ENABLE_MUTEX_PROFILING", |c| {
+        &mut c.enable_mutex_profiling
+    }),
+    ("PROFILED_ENABLE_FUNCTION_PROFILING", |c| {
+        &mut c.enable_function_profiling
+    }),
+];
+
+/// The integer `PROFILED_*` variables and how each sets its field.
+const INTEGERS: [(&str, fn(&mut Config, &str) -> Result<(), ()>); 9] = [
+    ("PROFILED_BLOCK_RATE", |c, v| parse(v, &mut c.block_rate)),
+    ("PROFILED_MUTEX_FRACTION", |c, v| {
+        parse(v, &mut c.mutex_fraction)
+    }),
+    ("PROFILED_MAX_STACK_DEPTH", |c, v| {
+        parse(v, &mut c.max_stack_depth)
+    }),
+    ("PROFILED_MAX_STACKS", |c, v| parse(v, &mut c.max_stacks)),
+    ("PROFILED_MAX_PROFILE_SECONDS", |c, v| {
+        parse(v, &mut c.max_profile_seconds)
+    }),
+    ("PROFILED_MAX_TASKS", |c, v| parse(v, &mut c.max_tasks)),
+    ("PROFILED_CPU_PROFILE_HZ", |c, v| {
+        parse(v, &mut c.cpu_profile_hz)
+    }),
+    ("PROFILED_MEM_PROFILE_RATE", |c, v| {
+        parse(v, &mut c.mem_profile_rate)
+    }),
+    ("PROFILED_MAX_CONCURRENT_HEAVY_REQUESTS", |c, v| {
+        parse(v, &mut c.max_concurrent_heavy_requests)
+    }),
+];
+
+fn parse<T: std::str::FromStr>(value: &str, target: &mut T) -> Result<(), ()> {
+    *target = value.parse().map_err(|_| ())?;
+    Ok(())
+}
+
+/// `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`, in any case.
+fn parse_flag(var: &'static str, value: String) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::InvalidEnv {
+            var,
+            value,
+            expected: "true or false",
+        }),
     }
 }
 
@@ -443,162 +417,4 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_are_valid_and_loopback() {
-        let addr = Config::default().validate().unwrap();
-        assert_eq!(addr, "127.0.0.1:6060".parse().unwrap());
-    }
-
-    #[test]
-    fn rejects_each_bad_value() {
-        let cases = [
-            (
-                Config {
-                    block_rate: 0,
-                    ..Config::default()
-                },
-                ConfigError::InvalidBlockRate(0),
-            ),
-            (
-                Config {
-                    mutex_fraction: -3,
-                    ..Config::default()
-                },
-                ConfigError::InvalidMutexFraction(-3),
-            ),
-            (
-                Config {
-                    max_stack_depth: 0,
-                    ..Config::default()
-                },
-                ConfigError::InvalidStackDepth(0),
-            ),
-            (
-                Config {
-                    max_stack_depth: 257,
-                    ..Config::default()
-                },
-                ConfigError::InvalidStackDepth(257),
-            ),
-            (
-                Config {
-                    max_stacks: 0,
-                    ..Config::default()
-                },
-                ConfigError::InvalidMaxStacks(0),
-            ),
-            (
-                Config {
-                    cpu_profile_hz: 0,
-                    ..Config::default()
-                },
-                ConfigError::InvalidCpuProfileHz(0),
-            ),
-            (
-                Config {
-                    cpu_profile_hz: 1001,
-                    ..Config::default()
-                },
-                ConfigError::InvalidCpuProfileHz(1001),
-            ),
-        ];
-        for (config, expected) in cases {
-            assert_eq!(config.validate(), Err(expected));
-        }
-    }
-
-    #[test]
-    fn rejects_bad_and_public_addresses() {
-        for addr in ["", "6060", "127.0.0.1", "127.0.0.1:99999", "[::1:6060"] {
-            let config = Config {
-                listen_addr: addr.into(),
-                ..Config::default()
-            };
-            assert!(
-                matches!(
-                    config.validate(),
-                    Err(ConfigError::InvalidListenAddr { .. })
-                ),
-                "{addr:?} gave {:?}",
-                config.validate()
-            );
-        }
-        let public = Config {
-            listen_addr: "0.0.0.0:6060".into(),
-            ..Config::default()
-        };
-        assert!(matches!(
-            public.validate(),
-            Err(ConfigError::InsecureBind(_))
-        ));
-        assert!(
-            public
-                .validate()
-                .unwrap_err()
-                .to_string()
-                .contains("allow_insecure_bind")
-        );
-        let allowed = Config {
-            allow_insecure_bind: true,
-            ..public.clone()
-        };
-        assert!(allowed.validate().is_ok());
-        let with_token = Config {
-            auth_token: Some("s3cret".into()),
-            ..public
-        };
-        assert!(with_token.validate().is_ok());
-        let empty = Config {
-            auth_token: Some(String::new()),
-            ..Config::default()
-        };
-        assert_eq!(empty.validate(), Err(ConfigError::EmptyAuthToken));
-    }
-
-    #[test]
-    fn reads_every_variable_and_rejects_bad_values() {
-        let vars = [
-            ("PROFILED_ENABLED", "false"),
-            ("PROFILED_LISTEN_ADDR", "127.0.0.1:7070"),
-            ("PROFILED_AUTH_TOKEN", "t0k"),
-            ("PROFILED_ENABLE_SIGNALS", "1"),
-            ("PROFILED_ENABLE_MUTEX_PROFILING", "off"),
-            ("PROFILED_BLOCK_RATE", "1000"),
-            ("PROFILED_MUTEX_FRACTION", "7"),
-            ("PROFILED_MAX_STACKS", "99"),
-        ];
-        let lookup = |var: &str| {
-            vars.iter()
-                .find(|(k, _)| *k == var)
-                .map(|(_, v)| v.to_string())
-        };
-        let config = Config::from_lookup(lookup).unwrap();
-        assert!(!config.enabled);
-        assert_eq!(config.listen_addr, "127.0.0.1:7070");
-        assert_eq!(config.auth_token.as_deref(), Some("t0k"));
-        assert!(config.enable_signals);
-        assert!(!config.enable_mutex_profiling);
-        assert_eq!(
-            (config.block_rate, config.mutex_fraction, config.max_stacks),
-            (1000, 7, 99)
-        );
-
-        let bad = |var: &str| (var == "PROFILED_ENABLED").then(|| "maybe".to_string());
-        assert!(matches!(
-            Config::from_lookup(bad),
-            Err(ConfigError::InvalidEnv {
-                var: "PROFILED_ENABLED",
-                ..
-            })
-        ));
-        let bad = |var: &str| (var == "PROFILED_MAX_TASKS").then(|| "-1".to_string());
-        let error = Config::from_lookup(bad).unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "invalid PROFILED_MAX_TASKS=\"-1\": expected an integer"
-        );
-    }
-}
+mod tests;
