@@ -186,38 +186,36 @@ pub fn total(profile: &Profile, index: usize) -> i64 {
     profile.sample.iter().map(|s| s.value[index]).sum()
 }
 
-/// The `go` binary, or `None` to skip. When `CI` is set, a missing `go` fails.
-pub fn go_binary() -> Option<PathBuf> {
+/// The tool `name` on `PATH` (Debian package `package`), or `None` to skip its
+/// checks. When `CI` is set, a missing tool fails instead.
+pub fn tool_binary(name: &str, package: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
-            .map(|dir| dir.join("go"))
+            .map(|dir| dir.join(name))
             .find(|candidate| candidate.is_file())
     });
     if found.is_none() {
         assert!(
             std::env::var_os("CI").is_none(),
-            "`go` is not installed but CI is set: .ci/run must install golang-go"
+            "`{name}` is not installed but CI is set: .ci/run must install {package}"
         );
-        eprintln!("skipping go tool pprof checks: `go` not found (apt-get install golang-go)");
+        eprintln!("skipping {name} checks: `{name}` not found (apt-get install {package})");
     }
     found
 }
 
-/// `promtool` (Debian package prometheus), or `None` to skip; fails when CI is set.
-pub fn promtool_binary() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("promtool"))
-            .find(|candidate| candidate.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "`promtool` is not installed but CI is set: .ci/run must install prometheus"
-        );
-        eprintln!("skipping promtool checks: not found (apt-get install prometheus)");
-    }
-    found
+/// Starts the profiler with `config` on an ephemeral loopback port (its
+/// `listen_addr` is replaced); returns it, to keep it serving, and its address.
+pub fn serve(config: profiled::Config) -> (profiled::Profiler, SocketAddr) {
+    let profiler = profiled::Profiler::start(profiled::Config {
+        listen_addr: "127.0.0.1:0".into(),
+        ..config
+    })
+    .expect("start the profiler on 127.0.0.1:0");
+    let addr = profiler
+        .local_addr()
+        .expect("a started profiler has an address");
+    (profiler, addr)
 }
 
 /// Runs `promtool check metrics` on `text`; returns (success, its output).

@@ -4,8 +4,10 @@
 
 use std::time::Duration;
 
-use profiled::{Config, ProfiledMutex, Profiler, profiled, profiled_mutex};
-use profiled_tests::{decode, get, go_binary, go_tool_pprof, pprof_complaints, stack_names};
+use profiled::{Config, ProfiledMutex, profiled, profiled_mutex};
+use profiled_tests::{
+    decode, get, go_tool_pprof, pprof_complaints, serve, stack_names, tool_binary,
+};
 
 const TASKS: usize = 20;
 const SLEEP: Duration = Duration::from_millis(50);
@@ -38,12 +40,7 @@ async fn wait_in_task() {
 
 #[test]
 fn async_waits_are_attributed_to_the_logical_stack() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
-        ..Config::default()
-    })
-    .unwrap();
-    let addr = profiler.local_addr().unwrap();
+    let (_profiler, addr) = serve(Config::default());
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -86,7 +83,7 @@ fn async_waits_are_attributed_to_the_logical_stack() {
         .map(|s| s.value[1])
         .sum();
     assert_eq!(outer_alone, 0);
-    if let Some(go) = go_binary() {
+    if let Some(go) = tool_binary("go", "golang-go") {
         let url = format!("http://{addr}/debug/pprof/block");
         let run = go_tool_pprof(&go, &["-top", &url]);
         assert!(pprof_complaints(&run.stderr).is_empty(), "{}", run.stderr);

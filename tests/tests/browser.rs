@@ -7,7 +7,8 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use profiled::{Config, ProfiledMutex, Profiler, profiled_mutex};
+use profiled::{Config, ProfiledMutex, profiled_mutex};
+use profiled_tests::serve;
 
 static SHELF: ProfiledMutex<u32> = profiled_mutex!("shelf", 0);
 
@@ -72,12 +73,7 @@ fn chromium_renders_the_index_and_a_flame_graph() {
     let Some(chromium) = chromium() else {
         return;
     };
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
-        ..Config::default()
-    })
-    .unwrap();
-    let addr = profiler.local_addr().unwrap();
+    let (_profiler, addr) = serve(Config::default());
     let ready = Arc::new(Barrier::new(2));
     let waiter = {
         let ready = Arc::clone(&ready);

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use profiled_tests::{
-    decode, get, go_binary, go_tool_pprof, request, stack_names, start_example,
-    start_example_with_env, total, total_for,
+    decode, get, go_tool_pprof, request, stack_names, start_example, start_example_with_env,
+    tool_binary, total, total_for,
 };
 
 #[test]
@@ -28,7 +28,7 @@ fn contention_example_shows_audit_ledger_as_the_culprit() {
         assert!(total_for(&block, waiter, 1) > 0, "{waiter} never waited");
     }
 
-    if let Some(go) = go_binary() {
+    if let Some(go) = tool_binary("go", "golang-go") {
         let url = format!("http://{addr}/debug/pprof/mutex");
         let top = go_tool_pprof(&go, &["-top", &url]);
         let first_entry = profiled_tests::pprof_top_entry(&top.stdout);

@@ -3,20 +3,17 @@
 
 use std::time::{Duration, Instant};
 
-use profiled::{Config, Profiler};
-use profiled_tests::{decode, get, sample_types, send};
+use profiled::Config;
+use profiled_tests::{decode, get, sample_types, send, serve};
 
 const TEXT: &str = "text/plain; charset=utf-8";
 
 #[test]
 fn second_profile_is_refused_and_a_hang_up_frees_the_profiler() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
+    let (_profiler, addr) = serve(Config {
         max_profile_seconds: 60,
         ..Config::default()
-    })
-    .unwrap();
-    let addr = profiler.local_addr().unwrap();
+    });
 
     // Too long and disabled first: they must not take the profiler.
     let too_long = get(addr, "/debug/pprof/profile?seconds=61");
@@ -83,16 +80,11 @@ fn second_profile_is_refused_and_a_hang_up_frees_the_profiler() {
 
 #[test]
 fn disabled_cpu_profiling_answers_403() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
+    let (_profiler, addr) = serve(Config {
         enable_cpu_profiling: false,
         ..Config::default()
-    })
-    .unwrap();
-    let response = get(
-        profiler.local_addr().unwrap(),
-        "/debug/pprof/profile?seconds=1",
-    );
+    });
+    let response = get(addr, "/debug/pprof/profile?seconds=1");
     assert_eq!(response.status, 403, "{response:?}");
     assert_eq!(
         response.text(),

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use profiled_tests::{decode, get, go_binary, go_tool_pprof, start_example, total, total_for};
+use profiled_tests::{decode, get, go_tool_pprof, start_example, tool_binary, total, total_for};
 
 #[test]
 fn cpu_hotspot_example_shows_checksum_slowly_on_top() {
@@ -19,7 +19,7 @@ fn cpu_hotspot_example_shows_checksum_slowly_on_top() {
         "checksum_slowly has {hot} of {} ns",
         total(&profile, 1)
     );
-    if let Some(go) = go_binary() {
+    if let Some(go) = tool_binary("go", "golang-go") {
         let url = format!("http://{addr}/debug/pprof/profile?seconds=2");
         let top = go_tool_pprof(&go, &["-top", &url]);
         let first_entry = profiled_tests::pprof_top_entry(&top.stdout);

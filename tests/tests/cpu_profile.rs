@@ -5,9 +5,9 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use profiled::{Config, Profiler};
+use profiled::Config;
 use profiled_tests::{
-    decode, get, go_binary, go_tool_pprof, pprof_complaints, rss_kib, total, total_for,
+    decode, get, go_tool_pprof, pprof_complaints, rss_kib, serve, tool_binary, total, total_for,
 };
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -33,12 +33,7 @@ fn spin() -> u64 {
 
 #[test]
 fn spin_is_the_top_flat_entry() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
-        ..Config::default()
-    })
-    .unwrap();
-    let addr = profiler.local_addr().unwrap();
+    let (_profiler, addr) = serve(Config::default());
     let worker = std::thread::spawn(spin);
 
     let rss_before = rss_kib("self");
@@ -64,7 +59,7 @@ fn spin_is_the_top_flat_entry() {
     );
     assert_eq!(total(&profile, 1), total(&profile, 0) * 10_000_000);
 
-    if let Some(go) = go_binary() {
+    if let Some(go) = tool_binary("go", "golang-go") {
         let url = format!("http://{addr}/debug/pprof/profile?seconds=2");
         let top = go_tool_pprof(&go, &["-top", &url]);
         assert!(top.success, "{top:?}");

@@ -4,8 +4,8 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use profiled::{Config, ProfiledMutex, Profiler, profiled_mutex};
-use profiled_tests::{decode, get, total_for};
+use profiled::{Config, ProfiledMutex, profiled_mutex};
+use profiled_tests::{decode, get, serve, total_for};
 
 static LOCK: ProfiledMutex<()> = profiled_mutex!("delta", ());
 
@@ -39,12 +39,7 @@ fn hold_inside_window(ready: &Barrier) {
 
 #[test]
 fn delta_mutex_profile_counts_only_the_window() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
-        ..Config::default()
-    })
-    .unwrap();
-    let addr = profiler.local_addr().unwrap();
+    let (_profiler, addr) = serve(Config::default());
 
     contend(hold_before_window);
     let cumulative = decode(&get(addr, "/debug/pprof/mutex").body);

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use profiled::{Config, Profiler};
+use profiled::Config;
 use profiled_tests::{
-    decode, get, go_binary, go_tool_pprof, pprof_complaints, sample_types, stack_names,
+    decode, get, go_tool_pprof, pprof_complaints, sample_types, serve, stack_names, tool_binary,
 };
 
 const WORKERS: usize = 8;
@@ -29,12 +29,7 @@ fn has_parked_worker(names: &[String]) -> bool {
 
 #[test]
 fn parked_threads_have_real_stacks_in_every_goroutine_format() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
-        ..Config::default()
-    })
-    .expect("start profiler");
-    let addr = profiler.local_addr().unwrap();
+    let (_profiler, addr) = serve(Config::default());
 
     let ready = Arc::new(Barrier::new(WORKERS + 1));
     let workers: Vec<_> = (0..WORKERS)
@@ -142,7 +137,7 @@ fn parked_threads_have_real_stacks_in_every_goroutine_format() {
     assert!(blocks[0].lines().next().unwrap().contains("[running, "));
 
     // go tool pprof reads both count profiles with no warning.
-    if let Some(go) = go_binary() {
+    if let Some(go) = tool_binary("go", "golang-go") {
         for name in ["goroutine", "threadcreate"] {
             let url = format!("http://{addr}/debug/pprof/{name}");
             let run = go_tool_pprof(&go, &["-raw", &url]);

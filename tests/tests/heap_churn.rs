@@ -3,8 +3,8 @@
 
 use std::hint::black_box;
 
-use profiled::{Config, ProfiledAllocator, Profiler};
-use profiled_tests::{decode, get, total_for};
+use profiled::{Config, ProfiledAllocator};
+use profiled_tests::{decode, get, serve, total_for};
 
 #[global_allocator]
 static GLOBAL: ProfiledAllocator = ProfiledAllocator::system();
@@ -31,12 +31,7 @@ fn churn() -> u64 {
 
 #[test]
 fn churn_shows_as_alloc_space_and_nothing_in_use() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
-        ..Config::default()
-    })
-    .unwrap();
-    let addr = profiler.local_addr().unwrap();
+    let (_profiler, addr) = serve(Config::default());
     let before = profiled::mem_stats();
     black_box(churn());
     let after = profiled::mem_stats();

@@ -5,9 +5,9 @@
 use std::hint::black_box;
 use std::sync::Mutex;
 
-use profiled::{Config, ProfiledAllocator, Profiler};
+use profiled::{Config, ProfiledAllocator};
 use profiled_tests::{
-    decode, get, go_binary, go_tool_pprof, pprof_complaints, sample_types, total_for,
+    decode, get, go_tool_pprof, pprof_complaints, sample_types, serve, tool_binary, total_for,
 };
 
 #[global_allocator]
@@ -45,13 +45,10 @@ fn leak_shows_as_inuse_space_on_leaky() {
     // At the default 512 KiB rate a 64 MiB leak is ~128 samples: a standard error
     // near 9%, so ±15% would fail about one run in ten. 64 KiB gives ~1000 samples
     // (about 3%). The churn test uses the default rate.
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
+    let (_profiler, addr) = serve(Config {
         mem_profile_rate: RATE,
         ..Config::default()
-    })
-    .unwrap();
-    let addr = profiler.local_addr().unwrap();
+    });
     // Reserve the list first so that its own growth is not part of the leak.
     LEAKED.lock().unwrap().reserve(1 << 20);
     leaky();
@@ -123,7 +120,7 @@ fn leak_shows_as_inuse_space_on_leaky() {
     assert_eq!(gc["hooks_run"], 1, "{gc:#}");
     assert!(gc["rss_after"].as_u64().unwrap() > 0);
 
-    if let Some(go) = go_binary() {
+    if let Some(go) = tool_binary("go", "golang-go") {
         let saved = std::env::temp_dir().join(format!("heap-{}.pb.gz", std::process::id()));
         std::fs::write(&saved, &response.body).unwrap();
         let raw = go_tool_pprof(&go, &["-raw", saved.to_str().unwrap()]);

@@ -1,17 +1,12 @@
 //! Without `ProfiledAllocator` as the global allocator, `heap` and `allocs` answer
 //! with an error that shows the line to add, never an empty profile.
 
-use profiled::{Config, Profiler};
-use profiled_tests::get;
+use profiled::Config;
+use profiled_tests::{get, serve};
 
 #[test]
 fn heap_without_the_allocator_says_what_to_add() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
-        ..Config::default()
-    })
-    .unwrap();
-    let addr = profiler.local_addr().unwrap();
+    let (_profiler, addr) = serve(Config::default());
     for path in [
         "/debug/pprof/heap",
         "/debug/pprof/allocs",
@@ -38,13 +33,11 @@ fn heap_without_the_allocator_says_what_to_add() {
 
 #[test]
 fn disabled_memory_profiling_answers_403() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
+    let (_profiler, addr) = serve(Config {
         enable_memory_profiling: false,
         ..Config::default()
-    })
-    .unwrap();
-    let response = get(profiler.local_addr().unwrap(), "/debug/pprof/heap");
+    });
+    let response = get(addr, "/debug/pprof/heap");
     assert_eq!(response.status, 403, "{response:?}");
     assert!(response.text().contains("enable_memory_profiling = false"));
 }

@@ -6,8 +6,8 @@
 
 use std::hint::black_box;
 
-use profiled::{Config, ProfiledAllocator, Profiler};
-use profiled_tests::{decode, get, total_for};
+use profiled::{Config, ProfiledAllocator};
+use profiled_tests::{decode, get, serve, total_for};
 
 #[global_allocator]
 static GLOBAL: ProfiledAllocator = ProfiledAllocator::system();
@@ -33,13 +33,10 @@ fn grows() -> Vec<u64> {
 
 #[test]
 fn rate_one_is_exact_and_rate_zero_records_nothing() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
+    let (_profiler, addr) = serve(Config {
         mem_profile_rate: 1,
         ..Config::default()
-    })
-    .unwrap();
-    let addr = profiler.local_addr().unwrap();
+    });
 
     let kept = exact(1000);
     let freed = exact(500);

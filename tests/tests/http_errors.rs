@@ -5,18 +5,17 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 
 use profiled::{Config, Profiler};
-use profiled_tests::{HttpResponse, decode, get, request};
+use profiled_tests::{HttpResponse, decode, get, request, serve};
 
 const TEXT: &str = "text/plain; charset=utf-8";
 const SECONDS_ERROR: &str = "invalid value for \"seconds\" - must be a positive integer\n";
 
 fn start() -> Profiler {
-    Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
+    let (profiler, _) = serve(Config {
         max_profile_seconds: 60,
         ..Config::default()
-    })
-    .unwrap()
+    });
+    profiler
 }
 
 fn assert_go_error(response: &HttpResponse, status: u16, body: &str) {

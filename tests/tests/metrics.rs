@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use profiled::{Config, ProfiledMutex, Profiler, profiled, profiled_mutex};
-use profiled_tests::{get, promtool_binary, promtool_check_metrics, request};
+use profiled::{Config, ProfiledMutex, profiled, profiled_mutex};
+use profiled_tests::{get, promtool_check_metrics, request, serve, tool_binary};
 
 static ORDERS: ProfiledMutex<u64> = profiled_mutex!("orders", 0);
 
@@ -28,12 +28,7 @@ fn sample(text: &str, prefix: &str) -> f64 {
 
 #[test]
 fn metrics_match_stats_and_pass_promtool_under_load() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
-        ..Config::default()
-    })
-    .unwrap();
-    let addr = profiler.local_addr().unwrap();
+    let (_profiler, addr) = serve(Config::default());
     let stop = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..3)
         .map(|_| {
@@ -47,7 +42,7 @@ fn metrics_match_stats_and_pass_promtool_under_load() {
         .collect();
     thread::sleep(Duration::from_millis(300));
 
-    let promtool = promtool_binary();
+    let promtool = tool_binary("promtool", "prometheus");
     for _ in 0..5 {
         let response = get(addr, "/metrics");
         assert_eq!(response.status, 200);

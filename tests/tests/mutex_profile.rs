@@ -6,9 +6,10 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use profiled::{Config, ProfiledMutex, Profiler, profiled_mutex};
+use profiled::{Config, ProfiledMutex, profiled_mutex};
 use profiled_tests::{
-    decode, get, go_binary, go_tool_pprof, pprof_complaints, sample_types, total, total_for,
+    decode, get, go_tool_pprof, pprof_complaints, sample_types, serve, tool_binary, total,
+    total_for,
 };
 
 static LOCK: ProfiledMutex<u64> = profiled_mutex!("test-accounts", 0);
@@ -49,12 +50,7 @@ fn contend() {
 
 #[test]
 fn mutex_and_block_profiles_name_holder_and_waiters() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
-        ..Config::default()
-    })
-    .expect("start profiler");
-    let addr = profiler.local_addr().unwrap();
+    let (profiler, addr) = serve(Config::default());
 
     contend();
 
@@ -173,7 +169,7 @@ fn mutex_and_block_profiles_name_holder_and_waiters() {
     assert_eq!(stats["settings"]["mutex_fraction"], 1);
 
     // go tool pprof reads both from the live server, without a warning.
-    if let Some(go) = go_binary() {
+    if let Some(go) = tool_binary("go", "golang-go") {
         for (profile, function) in [("mutex", "hold_long"), ("block", "wait_here")] {
             let url = format!("http://{addr}/debug/pprof/{profile}");
             for mode in ["-raw", "-top"] {

@@ -5,8 +5,8 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use profiled::{Config, ProfiledMutex, Profiler};
-use profiled_tests::{decode, get};
+use profiled::{Config, ProfiledMutex};
+use profiled_tests::{decode, get, serve};
 
 /// Waits for `lock` from a stack `depth` frames deeper than its caller, so every
 /// depth is a distinct stack.
@@ -22,13 +22,10 @@ fn wait_at_depth(lock: &ProfiledMutex<()>, depth: usize) {
 
 #[test]
 fn full_registry_drops_and_reports() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
+    let (_profiler, addr) = serve(Config {
         max_stacks: 16,
         ..Config::default()
-    })
-    .unwrap();
-    let addr = profiler.local_addr().unwrap();
+    });
 
     let lock = Arc::new(ProfiledMutex::new(()));
     for depth in 0..40 {

@@ -6,8 +6,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use profiled::{Config, ProfiledMutex, Profiler, profiled_mutex};
-use profiled_tests::{decode, get, send};
+use profiled::{Config, ProfiledMutex, profiled_mutex};
+use profiled_tests::{decode, get, send, serve};
 
 static SHARED: ProfiledMutex<u64> = profiled_mutex!("hangup-shared", 0);
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -42,14 +42,11 @@ fn take_server(
 
 #[test]
 fn each_hang_up_frees_the_server_for_the_next_client() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
+    let (_profiler, addr) = serve(Config {
         max_concurrent_heavy_requests: 1,
         max_profile_seconds: 60,
         ..Config::default()
-    })
-    .unwrap();
-    let addr = profiler.local_addr().unwrap();
+    });
     // Some contention, so the profiles that follow have something in them.
     let worker = std::thread::spawn(|| {
         while !STOP.load(Ordering::Relaxed) {

@@ -5,8 +5,8 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use profiled::{Config, ProfiledMutex, Profiler, profiled, profiled_mutex};
-use profiled_tests::{decode, get};
+use profiled::{Config, ProfiledMutex, profiled, profiled_mutex};
+use profiled_tests::{decode, get, serve};
 
 static LEDGER: ProfiledMutex<Vec<u64>> = profiled_mutex!("panics-ledger", Vec::new());
 
@@ -48,12 +48,7 @@ fn calls(name: &str) -> u64 {
 
 #[test]
 fn panics_leave_functions_locks_and_server_working() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
-        ..Config::default()
-    })
-    .unwrap();
-    let addr = profiler.local_addr().unwrap();
+    let (_profiler, addr) = serve(Config::default());
     // Keep the panics' messages out of the test output.
     std::panic::set_hook(Box::new(|_| {}));
 

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use profiled::{Config, ProfiledAllocator, Profiler};
-use profiled_tests::{decode, get};
+use profiled::{Config, ProfiledAllocator};
+use profiled_tests::{decode, get, serve};
 
 #[global_allocator]
 static GLOBAL: ProfiledAllocator = ProfiledAllocator::system();
@@ -45,14 +45,11 @@ fn churn(seed: u64) {
 
 #[test]
 fn cpu_heap_and_dumps_together_under_allocation_load() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
+    let (_profiler, addr) = serve(Config {
         mem_profile_rate: 4096,
         max_concurrent_heavy_requests: 8,
         ..Config::default()
-    })
-    .unwrap();
-    let addr = profiler.local_addr().unwrap();
+    });
     let workers: Vec<_> = (0..2u64)
         .map(|seed| thread::spawn(move || churn(0x9e37_79b9 + seed)))
         .collect();

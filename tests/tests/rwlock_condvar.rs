@@ -7,10 +7,9 @@ use std::thread;
 use std::time::Duration;
 
 use profiled::{
-    Config, ProfiledCondvar, ProfiledMutex, ProfiledRwLock, Profiler, profiled_mutex,
-    profiled_rwlock,
+    Config, ProfiledCondvar, ProfiledMutex, ProfiledRwLock, profiled_mutex, profiled_rwlock,
 };
-use profiled_tests::{decode, get, total_for};
+use profiled_tests::{decode, get, serve, total_for};
 
 static TABLE: ProfiledRwLock<Vec<u32>> = profiled_rwlock!("table", Vec::new());
 static READY: ProfiledMutex<bool> = profiled_mutex!("ready", false);
@@ -48,12 +47,7 @@ fn cond_notifier() {
 
 #[test]
 fn rwlock_and_condvar_waits_are_profiled() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
-        ..Config::default()
-    })
-    .unwrap();
-    let addr = profiler.local_addr().unwrap();
+    let (_profiler, addr) = serve(Config::default());
 
     let start = Arc::new(Barrier::new(3));
     let readers: Vec<_> = (0..2)

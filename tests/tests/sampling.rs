@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use profiled::{Config, ProfiledMutex, Profiler, profiled_mutex};
-use profiled_tests::{decode, get, total, total_for};
+use profiled::{Config, ProfiledMutex, profiled_mutex};
+use profiled_tests::{decode, get, serve, total, total_for};
 
 static LOCK: ProfiledMutex<u64> = profiled_mutex!("sampled", 0);
 
@@ -58,14 +58,11 @@ fn sampled_waiter(turn: &AtomicU32) -> (u64, u64) {
 
 #[test]
 fn sampled_totals_stay_within_a_quarter_of_the_truth() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
+    let (_profiler, addr) = serve(Config {
         mutex_fraction: 10,
         block_rate: 1_000_000,
         ..Config::default()
-    })
-    .unwrap();
-    let addr = profiler.local_addr().unwrap();
+    });
 
     let turn = Arc::new(AtomicU32::new(0));
     let waiter = {

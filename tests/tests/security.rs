@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use profiled::{Config, ProfiledService, Profiler};
-use profiled_tests::{HttpResponse, decode, get, request};
+use profiled_tests::{HttpResponse, decode, get, request, serve};
 
 fn get_with(addr: SocketAddr, path: &str, authorization: &str) -> HttpResponse {
     request(
@@ -19,13 +19,10 @@ fn get_with(addr: SocketAddr, path: &str, authorization: &str) -> HttpResponse {
 
 #[test]
 fn bearer_token_is_required_when_configured() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
+    let (_profiler, addr) = serve(Config {
         auth_token: Some("s3cret-token".into()),
         ..Config::default()
-    })
-    .unwrap();
-    let addr = profiler.local_addr().unwrap();
+    });
     for path in [
         "/debug/pprof/",
         "/debug/pprof/mutex",
@@ -68,13 +65,10 @@ fn bearer_token_is_required_when_configured() {
 
 #[test]
 fn heavy_requests_are_capped() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
+    let (_profiler, addr) = serve(Config {
         max_concurrent_heavy_requests: 1,
         ..Config::default()
-    })
-    .unwrap();
-    let addr = profiler.local_addr().unwrap();
+    });
     let first = std::thread::spawn(move || get(addr, "/debug/pprof/block?seconds=2"));
     std::thread::sleep(Duration::from_millis(500));
     let second = get(addr, "/debug/pprof/mutex?seconds=1");

@@ -7,8 +7,8 @@ use std::net::{SocketAddr, TcpListener};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use pprof::protos::{self, Message};
-use profiled::{Config, Profiler};
-use profiled_tests::{get, go_binary, go_tool_pprof, request};
+use profiled::Config;
+use profiled_tests::{get, go_tool_pprof, request, serve, tool_binary};
 
 #[inline(never)]
 fn symbol_target_alpha(x: u64) -> u64 {
@@ -159,12 +159,7 @@ fn serve_raw_profile(profiler: SocketAddr, requests: usize) -> SocketAddr {
 
 #[test]
 fn symbol_endpoint_answers_like_go_and_go_tool_pprof_uses_it() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
-        ..Config::default()
-    })
-    .unwrap();
-    let addr = profiler.local_addr().unwrap();
+    let (_profiler, addr) = serve(Config::default());
     assert_eq!(symbol_target_alpha(1) + symbol_target_beta(1), 9);
 
     let probe = get(addr, "/debug/pprof/symbol");
@@ -209,7 +204,7 @@ fn symbol_endpoint_answers_like_go_and_go_tool_pprof_uses_it() {
     let args: Vec<String> = std::env::args().collect();
     assert_eq!(cmdline.text(), args.join("\0"));
 
-    if let Some(go) = go_binary() {
+    if let Some(go) = tool_binary("go", "golang-go") {
         // pprof: GET raw profile, GET symbol (probe), POST symbol (addresses).
         let raw = serve_raw_profile(addr, 3);
         let url = format!("http://{raw}/debug/pprof/raw");

@@ -5,8 +5,8 @@
 use std::sync::mpsc;
 use std::thread;
 
-use profiled::{Config, Profiler};
-use profiled_tests::{decode, get, sample_types, stack_names};
+use profiled::Config;
+use profiled_tests::{decode, get, sample_types, serve, stack_names};
 
 const SPAWNED: usize = 3;
 
@@ -39,12 +39,7 @@ fn spawn_one_plain() -> thread::JoinHandle<()> {
 
 #[test]
 fn threadcreate_has_spawn_stacks_and_counts_other_threads_empty() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
-        ..Config::default()
-    })
-    .expect("start profiler");
-    let addr = profiler.local_addr().unwrap();
+    let (_profiler, addr) = serve(Config::default());
     let (_done_tx, done_rx) = mpsc::channel();
     let workers = start_workers(&done_rx);
     spawn_one_plain().join().unwrap();

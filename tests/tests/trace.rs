@@ -5,8 +5,8 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use profiled::{Config, ProfiledMutex, Profiler, profiled, profiled_mutex};
-use profiled_tests::get;
+use profiled::{Config, ProfiledMutex, profiled, profiled_mutex};
+use profiled_tests::{get, serve};
 
 static GATE: ProfiledMutex<()> = profiled_mutex!("trace-gate", ());
 
@@ -37,12 +37,7 @@ fn contend() {
 
 #[test]
 fn trace_records_calls_and_lock_waits_in_its_window() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
-        ..Config::default()
-    })
-    .unwrap();
-    let addr = profiler.local_addr().unwrap();
+    let (_profiler, addr) = serve(Config::default());
     before_window();
 
     let trace = thread::spawn(move || get(addr, "/debug/pprof/trace?seconds=1"));
