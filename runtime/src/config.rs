@@ -216,8 +216,13 @@ impl Config {
     }
 }
 
+/// The field a boolean variable sets.
+type Flag = fn(&mut Config) -> &mut bool;
+/// Parses an integer variable's value into its field.
+type SetInteger = fn(&mut Config, &str) -> Result<(), ()>;
+
 /// The boolean `PROFILED_*` variables and the field each sets.
-const FLAGS: [(&str, fn(&mut Config) -> &mut bool); 8] = [
+const FLAGS: [(&str, Flag); 8] = [
     ("PROFILED_ENABLED", |c| &mut c.enabled),
     ("PROFILED_ALLOW_INSECURE_BIND", |c| {
         &mut c.allow_insecure_bind
@@ -241,7 +246,7 @@ const FLAGS: [(&str, fn(&mut Config) -> &mut bool); 8] = [
 ];
 
 /// The integer `PROFILED_*` variables and how each sets its field.
-const INTEGERS: [(&str, fn(&mut Config, &str) -> Result<(), ()>); 9] = [
+const INTEGERS: [(&str, SetInteger); 9] = [
     ("PROFILED_BLOCK_RATE", |c, v| parse(v, &mut c.block_rate)),
     ("PROFILED_MUTEX_FRACTION", |c, v| {
         parse(v, &mut c.mutex_fraction)

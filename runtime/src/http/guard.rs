@@ -3,6 +3,10 @@
 //! 429), then a wait that ends early, with the permit given back, if the client
 //! hangs up.
 
+// Handlers return their refusal, a whole `Response`, as `Err`, so that `?` ends the
+// handler with Go's answer; it is built and moved once per refused request.
+#![allow(clippy::result_large_err)]
+
 use std::time::Duration;
 
 use hyper::{Response, StatusCode};

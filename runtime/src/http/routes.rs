@@ -2,6 +2,10 @@
 //! run a profile's pipeline (on the blocking pool) and respond, with Go's statuses
 //! and messages.
 
+// Handlers return their refusal, a whole `Response`, as `Err`, so that `?` ends the
+// handler with Go's answer; it is built and moved once per refused request.
+#![allow(clippy::result_large_err)]
+
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::Poll;

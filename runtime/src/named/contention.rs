@@ -1,6 +1,8 @@
 //! The `mutex` and `block` profiles: snapshots of the registry's contention tables,
 //! modelled as Go's `printCountCycleProfile` (contentions/count, delay/nanoseconds).
 
+use std::marker::PhantomData;
+
 use rustc_hash::FxHashMap as HashMap;
 
 use super::{Output, Source, document};
@@ -28,50 +30,63 @@ impl ContentionKind {
     }
 }
 
+/// What tells the mutex and block profiles apart.
+pub(crate) trait Table {
+    const NAME: &'static str;
+    const DESCRIPTION: &'static str;
+    const KIND: ContentionKind;
+    /// Go's legacy text form of the profile.
+    fn text() -> TextForm;
+}
+
 /// `/debug/pprof/mutex`.
 pub(crate) struct Mutex;
 
 /// `/debug/pprof/block`.
 pub(crate) struct Block;
 
-impl Source for Mutex {
+impl Table for Mutex {
     const NAME: &'static str = "mutex";
     const DESCRIPTION: &'static str = "Stack traces of holders of contended profiled locks";
-    type Snapshot = Snapshot;
+    const KIND: ContentionKind = ContentionKind::Mutex;
 
-    fn count() -> usize {
-        Snapshot::take(ContentionKind::Mutex).len()
-    }
-
-    fn snapshot() -> Snapshot {
-        Snapshot::take(ContentionKind::Mutex)
-    }
-
-    fn subtract(after: &Snapshot, before: &Snapshot) -> Snapshot {
-        subtract(after, before)
-    }
-
-    fn model(snapshot: &Snapshot, output: Output) -> Document {
-        let text = TextForm::Contention {
+    fn text() -> TextForm {
+        TextForm::Contention {
             header: "mutex",
             sampling_period: Some(control::mutex_fraction()),
-        };
-        document::<Self>(model(snapshot), output, text)
+        }
     }
 }
 
-impl Source for Block {
+impl Table for Block {
     const NAME: &'static str = "block";
     const DESCRIPTION: &'static str = "Stack traces that led to blocking on synchronization primitives \
          (profiled locks and condition variables)";
+    const KIND: ContentionKind = ContentionKind::Block;
+
+    fn text() -> TextForm {
+        // `contention` is Go's header for the block profile.
+        TextForm::Contention {
+            header: "contention",
+            sampling_period: None,
+        }
+    }
+}
+
+/// The profile of contention table `T`.
+pub(crate) struct Contention<T>(PhantomData<T>);
+
+impl<T: Table> Source for Contention<T> {
+    const NAME: &'static str = T::NAME;
+    const DESCRIPTION: &'static str = T::DESCRIPTION;
     type Snapshot = Snapshot;
 
     fn count() -> usize {
-        Snapshot::take(ContentionKind::Block).len()
+        Snapshot::take(T::KIND).len()
     }
 
     fn snapshot() -> Snapshot {
-        Snapshot::take(ContentionKind::Block)
+        Snapshot::take(T::KIND)
     }
 
     fn subtract(after: &Snapshot, before: &Snapshot) -> Snapshot {
@@ -79,12 +94,7 @@ impl Source for Block {
     }
 
     fn model(snapshot: &Snapshot, output: Output) -> Document {
-        // `contention` is Go's header for the block profile.
-        let text = TextForm::Contention {
-            header: "contention",
-            sampling_period: None,
-        };
-        document::<Self>(model(snapshot), output, text)
+        document::<Self>(model(snapshot), output, T::text())
     }
 }
 
@@ -234,8 +244,11 @@ mod tests {
         assert_eq!((delta.dropped_events, delta.dropped_stacks), (2, 9));
         assert_eq!((delta.time_nanos, delta.duration_nanos), (4_000, 3_000));
         let profile = model(&delta);
-        assert_eq!(profile.sample_types, SAMPLE_TYPES);
-        assert_eq!((profile.period, profile.duration_nanos), (1, 3_000));
+        assert_eq!(profile.header.sample_types, SAMPLE_TYPES);
+        assert_eq!(
+            (profile.header.period, profile.header.duration_nanos),
+            (1, 3_000)
+        );
         assert!(profile.comments[0].contains("2 events dropped"));
     }
 }

@@ -109,7 +109,10 @@ mod tests {
             ..CountSnapshot::default()
         }
         .profile("goroutine");
-        assert_eq!(profile.sample_types[0].ty, "goroutine");
-        assert_eq!((profile.period_type.unit, profile.period), ("count", 1));
+        assert_eq!(profile.header.sample_types[0].ty, "goroutine");
+        assert_eq!(
+            (profile.header.period_type.unit, profile.header.period),
+            ("count", 1)
+        );
     }
 }

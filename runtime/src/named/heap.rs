@@ -2,6 +2,8 @@
 //! modelled as Go's `writeHeapProto` (scaled) and `writeHeapInternal` (raw, for the
 //! legacy text) in `runtime/pprof`.
 
+use std::marker::PhantomData;
+
 use super::{Output, Source, title};
 use crate::alloc::sampler::{self, HeapRow};
 use crate::clock::unix_nanos;
@@ -9,38 +11,39 @@ use crate::profile::build::from_rows;
 use crate::profile::{Document, Encoding, Header, Profile, TextForm, ValueType};
 use crate::stack::symbolize;
 
-/// `/debug/pprof/heap`: `go tool pprof` shows in-use space (the last sample type).
+/// What tells the heap and allocs profiles apart: their name, and the sample type
+/// `go tool pprof` shows by default.
+pub(crate) trait View {
+    const NAME: &'static str;
+    const DESCRIPTION: &'static str;
+    /// `None`: the last one, in-use space.
+    const DEFAULT_SAMPLE_TYPE: Option<&'static str>;
+}
+
+/// `/debug/pprof/heap`: in-use space by default.
 pub(crate) struct Heap;
 
 /// `/debug/pprof/allocs`: the same data, showing allocated space by default.
 pub(crate) struct Allocs;
 
-impl Source for Heap {
+impl View for Heap {
     const NAME: &'static str = "heap";
     const DESCRIPTION: &'static str = "A sampling of memory allocations of live objects";
-    const NEEDS_ALLOCATOR: bool = true;
-    type Snapshot = HeapSnapshot;
-
-    fn count() -> usize {
-        sampler::heap_rows().len()
-    }
-
-    fn snapshot() -> HeapSnapshot {
-        HeapSnapshot::take()
-    }
-
-    fn subtract(after: &HeapSnapshot, before: &HeapSnapshot) -> HeapSnapshot {
-        subtract(after, before)
-    }
-
-    fn model(snapshot: &HeapSnapshot, output: Output) -> Document {
-        model::<Self>(snapshot, output, None)
-    }
+    const DEFAULT_SAMPLE_TYPE: Option<&'static str> = None;
 }
 
-impl Source for Allocs {
+impl View for Allocs {
     const NAME: &'static str = "allocs";
     const DESCRIPTION: &'static str = "A sampling of all past memory allocations";
+    const DEFAULT_SAMPLE_TYPE: Option<&'static str> = Some("alloc_space");
+}
+
+/// The sampled allocations, seen as `V`.
+pub(crate) struct HeapProfile<V>(PhantomData<V>);
+
+impl<V: View> Source for HeapProfile<V> {
+    const NAME: &'static str = V::NAME;
+    const DESCRIPTION: &'static str = V::DESCRIPTION;
     const NEEDS_ALLOCATOR: bool = true;
     type Snapshot = HeapSnapshot;
 
@@ -56,29 +59,21 @@ impl Source for Allocs {
         subtract(after, before)
     }
 
+    /// Go's `debug=1` heap text has the raw sampled values and the memory
+    /// statistics (read now, as Go's `ReadMemStats` in `writeHeapInternal`); every
+    /// other output has the scaled profile.
     fn model(snapshot: &HeapSnapshot, output: Output) -> Document {
-        model::<Self>(snapshot, output, Some("alloc_space"))
+        let text = || TextForm::Heap {
+            rate: snapshot.rate,
+            stats: crate::memory::mem_stats(),
+        };
+        let encoding = output.encoding(text, title::<Self>);
+        let profile = match encoding {
+            Encoding::Text(_) => raw_profile(snapshot),
+            _ => profile(snapshot, V::DEFAULT_SAMPLE_TYPE),
+        };
+        Document::Profile(profile, encoding)
     }
-}
-
-/// Go's `debug=1` heap text has the raw sampled values and the memory statistics
-/// (read now, as Go's `ReadMemStats` in `writeHeapInternal`); every other output
-/// has the scaled profile.
-fn model<S: Source>(
-    snapshot: &HeapSnapshot,
-    output: Output,
-    default_sample_type: Option<&'static str>,
-) -> Document {
-    let text = || TextForm::Heap {
-        rate: snapshot.rate,
-        stats: crate::memory::mem_stats(),
-    };
-    let encoding = output.encoding(text, title::<S>);
-    let profile = match encoding {
-        Encoding::Text(_) => raw_profile(snapshot),
-        _ => profile(snapshot, default_sample_type),
-    };
-    Document::Profile(profile, encoding)
 }
 
 /// A point-in-time copy of the sampled allocation stacks.

@@ -25,6 +25,9 @@ mod threadcreate;
 use std::io::{self, Write};
 use std::time::Duration;
 
+use contention::Contention;
+use heap::HeapProfile;
+
 use crate::profile::{Document, Encoding, Profile, TextForm};
 
 /// The error text of `heap` and `allocs` without profiled's allocator installed.
@@ -89,11 +92,11 @@ fn delta<S: Source>(output: Output) -> Delta {
 
 /// Every named profile, sorted by name.
 static TABLE: [Row; 6] = [
-    row::<heap::Allocs>(),
-    row::<contention::Block>(),
+    row::<HeapProfile<heap::Allocs>>(),
+    row::<Contention<contention::Block>>(),
     row::<goroutine::Goroutine>(),
-    row::<heap::Heap>(),
-    row::<contention::Mutex>(),
+    row::<HeapProfile<heap::Heap>>(),
+    row::<Contention<contention::Mutex>>(),
     row::<threadcreate::Threadcreate>(),
 ];
 

@@ -103,21 +103,8 @@ pub(crate) fn from_rows<'a>(
                 .unwrap_or_default(),
         })
         .collect();
-    let Header {
-        sample_types,
-        default_sample_type,
-        period_type,
-        period,
-        time_nanos,
-        duration_nanos,
-    } = header;
     Profile {
-        sample_types,
-        default_sample_type,
-        period_type,
-        period,
-        time_nanos,
-        duration_nanos,
+        header,
         samples,
         locations,
         mappings: maps::executable_mappings(),

@@ -10,9 +10,16 @@ use super::Profile;
 /// default sample type, else the last one (as `go tool pprof` picks).
 fn value_index(profile: &Profile) -> usize {
     profile
+        .header
         .default_sample_type
-        .and_then(|ty| profile.sample_types.iter().position(|vt| vt.ty == ty))
-        .unwrap_or(profile.sample_types.len().saturating_sub(1))
+        .and_then(|ty| {
+            profile
+                .header
+                .sample_types
+                .iter()
+                .position(|vt| vt.ty == ty)
+        })
+        .unwrap_or(profile.header.sample_types.len().saturating_sub(1))
 }
 
 /// One folded line per sample with a non-zero value, root first, inlined frames
@@ -77,6 +84,7 @@ pub(crate) fn write_svg(profile: &Profile, title: &str, out: &mut dyn Write) -> 
         })
         .collect();
     let unit = profile
+        .header
         .sample_types
         .get(value_index(profile))
         .map_or("samples", |vt| vt.unit);

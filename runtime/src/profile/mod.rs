@@ -83,17 +83,10 @@ pub(crate) struct Sample {
     pub labels: Vec<(&'static str, String)>,
 }
 
-/// A symbolized profile ready for any encoder. The header fields are
-/// [`Header`]'s, kept flat for the encoders.
+/// A symbolized profile ready for any encoder.
 #[derive(Clone, Debug)]
 pub(crate) struct Profile {
-    pub sample_types: Vec<ValueType>,
-    /// The sample type `go tool pprof` shows by default; `None` means the last one.
-    pub default_sample_type: Option<&'static str>,
-    pub period_type: ValueType,
-    pub period: i64,
-    pub time_nanos: i64,
-    pub duration_nanos: i64,
+    pub header: Header,
     pub samples: Vec<Sample>,
     pub locations: Vec<Location>,
     pub mappings: Vec<Mapping>,
@@ -152,6 +145,8 @@ pub(crate) fn encode(
 }
 
 /// A finished model and how it is written: what a named profile's pipeline ends in.
+/// One is made per request, so the size of its largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub(crate) enum Document {
     /// A profile in one encoding.

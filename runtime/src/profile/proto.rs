@@ -57,11 +57,12 @@ impl Strings {
 fn encode(profile: &Profile) -> protos::Profile {
     let mut strings = Strings::new();
     let sample_type = profile
+        .header
         .sample_types
         .iter()
         .map(|&vt| strings.value_type(vt))
         .collect();
-    let period_type = Some(strings.value_type(profile.period_type));
+    let period_type = Some(strings.value_type(profile.header.period_type));
 
     let mapping: Vec<protos::Mapping> = profile
         .mappings
@@ -145,6 +146,7 @@ fn encode(profile: &Profile) -> protos::Profile {
         .collect();
     let comment = profile.comments.iter().map(|c| strings.intern(c)).collect();
     let default_sample_type = profile
+        .header
         .default_sample_type
         .map_or(0, |ty| strings.intern(ty));
 
@@ -157,10 +159,10 @@ fn encode(profile: &Profile) -> protos::Profile {
         string_table: strings.table,
         drop_frames: 0,
         keep_frames: 0,
-        time_nanos: profile.time_nanos,
-        duration_nanos: profile.duration_nanos,
+        time_nanos: profile.header.time_nanos,
+        duration_nanos: profile.header.duration_nanos,
         period_type,
-        period: profile.period,
+        period: profile.header.period,
         comment,
         default_sample_type,
     }
