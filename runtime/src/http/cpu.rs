@@ -8,10 +8,12 @@ use super::guard::LongRequest;
 use super::peer::Peer;
 use super::query::Query;
 use super::response::{self, Body};
-use super::routes::on_blocking_pool;
+use super::routes::{self, on_blocking_pool};
 use super::settings::ServerSettings;
 use super::strconv;
 use crate::cpu::{CpuError, CpuSession};
+use crate::named::Output;
+use crate::profile::{Document, Encoding};
 
 /// Go's default when `seconds` is missing, unparsable or not positive.
 const DEFAULT_SECONDS: u64 = 30;
@@ -33,6 +35,12 @@ pub(super) async fn serve(
         .map_or(DEFAULT_SECONDS, i64::unsigned_abs);
     let request = match LongRequest::new(settings, peer, Duration::from_secs(seconds)) {
         Ok(request) => request,
+        Err(refusal) => return refusal,
+    };
+    let output = match routes::output(query) {
+        // As Go's handler: the proto, whatever `debug` says.
+        Ok(Output::Go { .. }) => Output::Go { debug: 0 },
+        Ok(output) => output,
         Err(refusal) => return refusal,
     };
     let hz = settings.cpu_profile_hz;
@@ -68,15 +76,15 @@ pub(super) async fn serve(
         return hung_up;
     }
     on_blocking_pool(move || {
-        let profile = session.finish();
-        let mut body = Vec::new();
-        match crate::profile::proto::write(&profile, &mut body) {
-            Ok(()) => response::profile(body, 0, "profile"),
-            Err(e) => response::go_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("Could not write profile: {e}"),
-            ),
-        }
+        let encoding = match output {
+            Output::Go { .. } => Encoding::Proto,
+            Output::Folded => Encoding::Folded,
+            Output::Svg => Encoding::Svg {
+                title: "profile (CPU profile)".to_owned(),
+            },
+        };
+        let document = Document::Profile(session.finish(), encoding);
+        routes::respond(&document, output, "profile")
     })
     .await
 }

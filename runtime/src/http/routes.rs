@@ -139,7 +139,7 @@ async fn profile(
 }
 
 /// The output a profile request asks for: `format=folded|svg`, else Go's `debug=N`.
-fn output(query: &Query) -> Result<Output, Response<Body>> {
+pub(super) fn output(query: &Query) -> Result<Output, Response<Body>> {
     match query.value("format") {
         "" => Ok(Output::Go {
             debug: query.atoi("debug"),
