@@ -16,10 +16,10 @@
 //! (The name `named` is Go's: these are the profiles `pprof.Lookup` finds by name;
 //! the CPU profile is a timed collection served over HTTP only.)
 
-pub(crate) mod contention;
+mod contention;
 mod counts;
 pub(crate) mod goroutine;
-pub(crate) mod heap;
+mod heap;
 mod threadcreate;
 
 use std::io::{self, Write};
