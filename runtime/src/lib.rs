@@ -163,6 +163,7 @@ mod profile;
 mod profiler;
 mod profiles;
 mod registry;
+mod rng;
 mod site;
 mod stack;
 mod stats;

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use crate::alloc::{mem_profile_rate, sampler};
+use crate::alloc::{self, mem_profile_rate};
 
 /// Memory statistics, named after Go's `runtime.MemStats` where the meaning carries
 /// over. Allocator counters are zero unless [`ProfiledAllocator`](crate::ProfiledAllocator)
@@ -69,7 +69,7 @@ pub struct MemStats {
 /// assert_eq!(stats.mallocs, 0);
 /// ```
 pub fn mem_stats() -> MemStats {
-    let totals = sampler::totals();
+    let totals = alloc::totals();
     let (vsize, rss) = statm();
     MemStats {
         alloc: totals.alloc_bytes.saturating_sub(totals.free_bytes),
@@ -80,7 +80,7 @@ pub fn mem_stats() -> MemStats {
         mallocs: totals.allocs,
         frees: totals.frees,
         heap_objects: totals.allocs.saturating_sub(totals.frees),
-        allocator_installed: sampler::installed(),
+        allocator_installed: alloc::installed(),
         mem_profile_rate: mem_profile_rate(),
         sampled_allocs: totals.samples,
         dropped_samples: totals.dropped_samples,

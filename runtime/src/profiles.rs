@@ -168,7 +168,7 @@ impl NamedProfile {
     /// ```
     pub fn count(&self) -> usize {
         if self.is_heap() {
-            return crate::alloc::sampler::heap_rows().len();
+            return crate::alloc::heap_rows().len();
         }
         match self.kind.contention() {
             Some(contention) => Snapshot::take(contention).len(),
@@ -202,7 +202,7 @@ impl NamedProfile {
     /// ```
     pub fn write_to(&self, out: &mut dyn Write, debug: i64) -> io::Result<()> {
         if let Some(default_sample_type) = self.kind.heap_kind() {
-            if !crate::alloc::sampler::installed() {
+            if !crate::alloc::installed() {
                 return Err(io::Error::new(io::ErrorKind::Unsupported, NOT_INSTALLED));
             }
             let snapshot = HeapSnapshot::take();

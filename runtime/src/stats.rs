@@ -154,12 +154,11 @@ pub fn stats() -> Stats {
             })
             .map(|mut registry| {
                 (registry.heap_stack_capacity, registry.heap_dropped_stacks) =
-                    crate::alloc::sampler::stack_usage();
+                    crate::alloc::stack_usage();
                 registry
             })
             .unwrap_or_else(|| {
-                let (heap_stack_capacity, heap_dropped_stacks) =
-                    crate::alloc::sampler::stack_usage();
+                let (heap_stack_capacity, heap_dropped_stacks) = crate::alloc::stack_usage();
                 RegistryStats {
                     heap_stack_capacity,
                     heap_dropped_stacks,

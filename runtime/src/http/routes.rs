@@ -395,7 +395,7 @@ async fn heap_refusal(settings: &Settings) -> Option<Response<Body>> {
             "memory profiling is disabled (Config::enable_memory_profiling = false)",
         ));
     }
-    let installed = tokio::task::spawn_blocking(crate::alloc::sampler::installed)
+    let installed = tokio::task::spawn_blocking(crate::alloc::installed)
         .await
         .unwrap_or(false);
     (!installed).then(|| response::go_error(StatusCode::NOT_IMPLEMENTED, profiles::NOT_INSTALLED))

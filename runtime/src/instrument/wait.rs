@@ -1,7 +1,7 @@
 //! COLD: recording async waits in the block profile, under the logical chain of the
 //! innermost instrumented future that returned `Pending`.
 
-use crate::registry::{self, Sampler, StackId};
+use crate::registry::{self, StackId, sampling};
 use crate::stack::Stack;
 use crate::{clock, control};
 
@@ -34,7 +34,7 @@ pub(crate) fn current_chain() -> Option<WaitStack> {
 #[inline(never)]
 pub(crate) fn record(stack: WaitStack, idle_ticks: u64) {
     let delay = clock::ticks_to_ns(idle_ticks);
-    if let Some((count_milli, delay)) = Sampler::block(delay, control::block_rate()) {
+    if let Some((count_milli, delay)) = sampling::block(delay, control::block_rate()) {
         registry::get().block.add(Some(stack.0), count_milli, delay);
     }
 }

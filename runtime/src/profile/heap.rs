@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use super::build::from_rows;
 use super::{Profile, ValueType, text};
-use crate::alloc::sampler::{self, HeapRow};
+use crate::alloc::{self, HeapRow};
 use crate::clock::unix_nanos;
 use crate::memory::MemStats;
 use crate::stack::symbolize;
@@ -22,9 +22,9 @@ pub(crate) struct HeapSnapshot {
 
 impl HeapSnapshot {
     pub(crate) fn take() -> HeapSnapshot {
-        let totals = sampler::totals();
+        let totals = alloc::totals();
         HeapSnapshot {
-            rows: sampler::heap_rows(),
+            rows: alloc::heap_rows(),
             rate: crate::alloc::mem_profile_rate(),
             dropped_samples: totals.dropped_samples,
             untracked_frees: totals.untracked_frees,

@@ -40,7 +40,7 @@ impl<F: Future> Future for TaskFuture<F> {
         logical::reset_claim();
         let start = crate::clock::ticks();
         let result = inner.poll(cx);
-        if crate::instrument::state() & crate::instrument::TRACING != 0 {
+        if crate::trace::enabled() {
             crate::trace::record(
                 "task poll",
                 crate::trace::Category::TaskPoll,
