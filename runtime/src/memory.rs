@@ -76,7 +76,7 @@ pub fn mem_stats() -> MemStats {
         total_alloc: totals.alloc_bytes,
         sys: vsize,
         rss,
-        max_rss: status_kib("VmHWM:").saturating_mul(1024),
+        max_rss: crate::procfs::proc_status_field("VmHWM").saturating_mul(1024),
         mallocs: totals.allocs,
         frees: totals.frees,
         heap_objects: totals.allocs.saturating_sub(totals.frees),
@@ -106,19 +106,6 @@ fn page_size() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     u64::try_from(size).unwrap_or(4096)
-}
-
-/// A `Key:   123 kB` field of `/proc/self/status`, in its unit (kB or a count).
-pub(crate) fn status_kib(key: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find_map(|line| line.strip_prefix(key))
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 type Hook = Box<dyn Fn() + Send + Sync>;

@@ -173,7 +173,7 @@ impl NamedProfile {
         match self.kind.contention() {
             Some(contention) => Snapshot::take(contention).len(),
             None if self.kind == Kind::Goroutine => {
-                crate::threads::proc::thread_count() + crate::task::task_count()
+                crate::thread::thread_count() + crate::task::task_count()
             }
             None => usize::try_from(CountSnapshot::threadcreate().total()).unwrap_or(0),
         }

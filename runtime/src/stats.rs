@@ -185,7 +185,7 @@ fn process_stats() -> ProcessStats {
     };
     let seconds = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
     ProcessStats {
-        threads: crate::memory::status_kib("Threads:"),
+        threads: crate::procfs::proc_status_field("Threads"),
         uptime_seconds: uptime_seconds(),
         cpu_user_seconds: seconds(usage.ru_utime),
         cpu_system_seconds: seconds(usage.ru_stime),

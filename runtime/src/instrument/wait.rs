@@ -2,7 +2,7 @@
 //! innermost instrumented future that returned `Pending`.
 
 use crate::registry::{self, StackId, sampling};
-use crate::stack::Stack;
+use crate::stack::{Stack, frame};
 use crate::{clock, control};
 
 use super::logical;
@@ -22,7 +22,7 @@ pub(crate) fn current_chain() -> Option<WaitStack> {
     let mut frames = [0usize; logical::CAPACITY];
     let mut len = 0;
     logical::for_each(|site| {
-        frames[len] = logical::encode(site);
+        frames[len] = frame::encode(site);
         len += 1;
     });
     frames[..len].reverse();
@@ -48,8 +48,8 @@ pub(crate) fn append_chain(stack: &mut Stack) {
     let mut chain = [0usize; logical::CAPACITY];
     let mut len = 0;
     logical::for_each(|site| {
-        chain[len] = logical::encode(site);
+        chain[len] = frame::encode(site);
         len += 1;
     });
-    stack.append(logical::SEPARATOR, &chain[..len]);
+    stack.append(frame::SEPARATOR, &chain[..len]);
 }

@@ -4,8 +4,8 @@ use rustc_hash::FxHashMap as HashMap;
 
 use super::{Location, Profile, Sample, ValueType};
 use crate::clock::unix_nanos;
-use crate::instrument::logical;
 use crate::registry::{self, COUNT_SCALE, EventRow, EventTable, Registry};
+use crate::stack::frame as logical;
 use crate::stack::maps;
 use crate::stack::symbolize::{self, Lines};
 

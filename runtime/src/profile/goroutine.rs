@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::{Profile, ValueType, build, text};
 use crate::clock::unix_nanos;
 use crate::stack::symbolize::{self, Line, Lines};
-use crate::threads::{self, spawned};
+use crate::thread::{dump, spawned};
 
 /// One goroutine-like unit of execution in a dump: an OS thread, or (later) a task.
 #[derive(Clone, Debug)]
@@ -45,7 +45,7 @@ pub(crate) fn records() -> (Vec<GoroutineRecord>, Vec<String>) {
 
 /// A dump of every live thread as records, with comments for the profile.
 pub(crate) fn thread_records() -> (Vec<GoroutineRecord>, Vec<String>) {
-    let dump = threads::dump();
+    let dump = dump::take();
     let now = unix_nanos();
     let mut live = spawned::live();
     let mut comments = Vec::new();
@@ -121,7 +121,7 @@ impl CountSnapshot {
     pub(crate) fn threadcreate() -> Self {
         let created = spawned::created();
         let wrapped_live = spawned::live().len();
-        let others = threads::proc::thread_count().saturating_sub(wrapped_live);
+        let others = crate::thread::thread_count().saturating_sub(wrapped_live);
         let mut rows: Vec<(Vec<usize>, i64)> = created
             .stacks
             .into_iter()
