@@ -46,11 +46,9 @@ unsafe impl lock_api::RawCondvar for RawProfiledCondvar {
     type RawMutex = RawProfiledMutex;
 
     unsafe fn wait(&self, mutex: &RawProfiledMutex, guard: &mut MutexGuardState) {
-        mutex.contention.charge_if_contended();
-        mutex.contention.wait_outside(|| {
-            // SAFETY: the caller holds `mutex` with `guard`, as this method requires.
-            unsafe { self.inner.wait(&mutex.inner, guard) }
-        })
+        // SAFETY: the caller holds `mutex` with `guard`, as this method requires.
+        let wait = || unsafe { self.inner.wait(&mutex.inner, guard) };
+        mutex.contention.condition_wait(wait)
     }
 
     #[inline]
@@ -76,11 +74,9 @@ unsafe impl lock_api::RawCondvarTimed for RawProfiledCondvar {
         guard: &mut MutexGuardState,
         timeout: &std::time::Instant,
     ) -> bool {
-        mutex.contention.charge_if_contended();
-        mutex.contention.wait_outside(|| {
-            // SAFETY: the caller holds `mutex` with `guard`, as this method requires.
-            unsafe { self.inner.wait_until(&mutex.inner, guard, timeout) }
-        })
+        // SAFETY: the caller holds `mutex` with `guard`, as this method requires.
+        let wait = || unsafe { self.inner.wait_until(&mutex.inner, guard, timeout) };
+        mutex.contention.condition_wait(wait)
     }
 
     unsafe fn wait_for(
@@ -89,10 +85,8 @@ unsafe impl lock_api::RawCondvarTimed for RawProfiledCondvar {
         guard: &mut MutexGuardState,
         timeout: &std::time::Duration,
     ) -> bool {
-        mutex.contention.charge_if_contended();
-        mutex.contention.wait_outside(|| {
-            // SAFETY: the caller holds `mutex` with `guard`, as this method requires.
-            unsafe { self.inner.wait_for(&mutex.inner, guard, timeout) }
-        })
+        // SAFETY: the caller holds `mutex` with `guard`, as this method requires.
+        let wait = || unsafe { self.inner.wait_for(&mutex.inner, guard, timeout) };
+        mutex.contention.condition_wait(wait)
     }
 }

@@ -82,10 +82,12 @@ impl Contention {
         }
     }
 
-    /// Records a wait that is not for this lock's ownership, such as a condition
-    /// variable wait: it goes to the block profile but is not charged to holders.
+    /// A condition-variable wait on this mutex, which the wait releases: charges the
+    /// current hold if anyone waited, then records the wait in the block profile. It
+    /// is not for the lock's ownership, so it is not charged to later holders.
     #[inline(always)]
-    pub(crate) fn wait_outside<R>(&self, wait: impl FnOnce() -> R) -> R {
+    pub(crate) fn condition_wait<R>(&self, wait: impl FnOnce() -> R) -> R {
+        self.charge_if_contended();
         framed(|| self.wait_outside_cold(wait))
     }
 
