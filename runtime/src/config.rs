@@ -72,8 +72,9 @@ pub struct Config {
     pub mutex_fraction: i64,
     /// Frames kept per captured stack, 1 to 256. Default: 64.
     pub max_stack_depth: usize,
-    /// Distinct stacks the registry holds before counting events as dropped. Fixed
-    /// when the first event is recorded. Default: 16384.
+    /// Distinct stacks each stack table (the mutex/block registry, the heap
+    /// registry) holds before counting events as dropped. Fixed when the table's
+    /// first event is recorded. Default: 16384.
     pub max_stacks: usize,
     /// Longest `?seconds=N` a request may ask for; longer gets a 400. Default: 600.
     pub max_profile_seconds: u64,

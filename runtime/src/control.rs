@@ -3,8 +3,36 @@
 //! They mirror Go's `runtime.SetBlockProfileRate` and `runtime.SetMutexProfileFraction`:
 //! a value of zero (or below) switches the profile off. [`crate::Profiler::start`]
 //! sets them from [`crate::Config`]; they can also be changed at any time.
+//!
+//! The byte of call switches is here too: function profiling (`instrument`) and
+//! tracing (`trace`) share it, so a `#[profiled]` call reads both with one load.
 
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicUsize, Ordering};
+
+/// Call switches, read with one relaxed load per `#[profiled]` call: bit
+/// [`FUNCTIONS`] records stats and waits (`instrument`), bit [`TRACING`] records
+/// trace events (`trace`). Relaxed: switches, ordering nothing else.
+static CALL_SWITCHES: AtomicU8 = AtomicU8::new(0);
+/// Function profiling is on ([`crate::set_function_profiling`]).
+pub(crate) const FUNCTIONS: u8 = 1;
+/// A trace window is open ([`crate::trace::enabled`]).
+pub(crate) const TRACING: u8 = 2;
+
+/// The call switches, for the hot paths.
+#[inline(always)]
+pub(crate) fn call_switches() -> u8 {
+    CALL_SWITCHES.load(Ordering::Relaxed)
+}
+
+/// Sets `bit` of the call switches; false when it was set already.
+pub(crate) fn switch_on(bit: u8) -> bool {
+    CALL_SWITCHES.fetch_or(bit, Ordering::Relaxed) & bit == 0
+}
+
+/// Clears `bit` of the call switches.
+pub(crate) fn switch_off(bit: u8) {
+    CALL_SWITCHES.fetch_and(!bit, Ordering::Relaxed);
+}
 
 /// Block profile rate in nanoseconds; 0 = off. Relaxed: a switch, ordering nothing else.
 static BLOCK_RATE: AtomicI64 = AtomicI64::new(0);

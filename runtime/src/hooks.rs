@@ -35,7 +35,7 @@ pub mod __bench {
     /// Takes a thread dump and returns (threads listed, threads with a stack, time the
     /// capture took). For the dump stress test and its latency numbers.
     pub fn thread_dump_summary() -> (usize, usize, std::time::Duration) {
-        let dump = crate::threads::dump();
+        let dump = crate::thread::dump::take();
         let with_stack = dump.threads.iter().filter(|t| !t.frames.is_empty()).count();
         (dump.threads.len(), with_stack, dump.elapsed)
     }
@@ -100,11 +100,11 @@ pub mod __fuzz {
     }
 
     /// In a row's frames, separates the real stack from its logical chain.
-    pub const SEPARATOR: usize = crate::instrument::logical::SEPARATOR;
+    pub const SEPARATOR: usize = crate::stack::frame::SEPARATOR;
 
     /// The frame that stands for `site` in a logical chain (after [`SEPARATOR`]).
     pub fn logical_frame(site: &'static FnSite) -> usize {
-        crate::instrument::logical::encode(site)
+        crate::stack::frame::encode(site)
     }
 
     /// Which text encoder [`encode_rows`] runs for `debug=1`.

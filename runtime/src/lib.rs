@@ -161,16 +161,17 @@ mod instrument;
 mod memory;
 pub mod metrics;
 mod named;
+mod procfs;
 mod profile;
 mod profiler;
 mod registry;
+mod rng;
 mod site;
 mod stack;
 pub mod stats;
 mod sync;
 pub mod task;
 pub mod thread;
-mod threads;
 mod trace;
 
 pub use alloc::{

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use crate::alloc::{mem_profile_rate, sampler};
+use crate::alloc::{self, mem_profile_rate};
 
 /// Memory statistics, named after Go's `runtime.MemStats` where the meaning carries
 /// over. Allocator counters are zero unless [`ProfiledAllocator`](crate::ProfiledAllocator)
@@ -69,18 +69,18 @@ pub struct MemStats {
 /// assert_eq!(stats.mallocs, 0);
 /// ```
 pub fn mem_stats() -> MemStats {
-    let totals = sampler::totals();
+    let totals = alloc::totals();
     let (vsize, rss) = statm();
     MemStats {
         alloc: totals.alloc_bytes.saturating_sub(totals.free_bytes),
         total_alloc: totals.alloc_bytes,
         sys: vsize,
         rss,
-        max_rss: status_kib("VmHWM:").saturating_mul(1024),
+        max_rss: crate::procfs::proc_status_field("VmHWM").saturating_mul(1024),
         mallocs: totals.allocs,
         frees: totals.frees,
         heap_objects: totals.allocs.saturating_sub(totals.frees),
-        allocator_installed: sampler::installed(),
+        allocator_installed: alloc::installed(),
         mem_profile_rate: mem_profile_rate(),
         sampled_allocs: totals.samples,
         dropped_samples: totals.dropped_samples,
@@ -106,19 +106,6 @@ fn page_size() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     u64::try_from(size).unwrap_or(4096)
-}
-
-/// A `Key:   123 kB` field of `/proc/self/status`, in its unit (kB or a count).
-pub(crate) fn status_kib(key: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find_map(|line| line.strip_prefix(key))
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 type Hook = Box<dyn Fn() + Send + Sync>;

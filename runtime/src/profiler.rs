@@ -165,7 +165,7 @@ impl Profiler {
 
     fn record(config: &Config) -> Result<Profiler, StartError> {
         registry::set_capacity(config.max_stacks);
-        crate::task::registry::set_capacity(config.max_tasks);
+        crate::task::slots::set_capacity(config.max_tasks);
         control::set_max_stack_depth(config.max_stack_depth);
         crate::cpu::set_configured_hz(config.cpu_profile_hz);
         let switches = Switches::from_config(config);

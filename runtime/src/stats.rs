@@ -154,12 +154,11 @@ pub fn stats() -> Stats {
             })
             .map(|mut registry| {
                 (registry.heap_stack_capacity, registry.heap_dropped_stacks) =
-                    crate::alloc::sampler::stack_usage();
+                    crate::alloc::stack_usage();
                 registry
             })
             .unwrap_or_else(|| {
-                let (heap_stack_capacity, heap_dropped_stacks) =
-                    crate::alloc::sampler::stack_usage();
+                let (heap_stack_capacity, heap_dropped_stacks) = crate::alloc::stack_usage();
                 RegistryStats {
                     heap_stack_capacity,
                     heap_dropped_stacks,
@@ -186,7 +185,7 @@ fn process_stats() -> ProcessStats {
     };
     let seconds = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
     ProcessStats {
-        threads: crate::memory::status_kib("Threads:"),
+        threads: crate::procfs::proc_status_field("Threads"),
         uptime_seconds: uptime_seconds(),
         cpu_user_seconds: seconds(usage.ru_utime),
         cpu_system_seconds: seconds(usage.ru_stime),

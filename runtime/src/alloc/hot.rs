@@ -4,7 +4,8 @@
 
 use std::cell::Cell;
 
-use super::sampler;
+use super::{cold, live};
+use crate::rng::XorShift;
 
 /// Per-thread allocator state. Const-initialized and without a destructor, so it is
 /// usable at any point of a thread's life, including while it exits.
@@ -23,7 +24,7 @@ pub(super) struct Local {
     /// Objects allocated since the last flush.
     pub(super) allocs: Cell<u64>,
     /// Bytes this thread may still free before its counters are flushed; counts
-    /// down from `sampler::FLUSH_BYTES`.
+    /// down from `cold::FLUSH_BYTES`.
     pub(super) free_left: Cell<u64>,
     /// Objects freed since the last flush.
     pub(super) frees: Cell<u64>,
@@ -34,9 +35,9 @@ pub(super) struct Local {
     /// Reentrancy guard: set while the sampler runs on this thread, so allocations it
     /// makes are forwarded and counted but never sampled.
     pub(super) busy: Cell<bool>,
-    /// xorshift state for exponential draws; 0 until seeded.
-    pub(super) rng: Cell<u64>,
-    /// Installation probe state (see `sampler::installed`).
+    /// Generator of the exponential draws between samples.
+    pub(super) rng: XorShift,
+    /// Installation probe state (see `super::installed`).
     pub(super) probe: Cell<u8>,
 }
 
@@ -46,12 +47,12 @@ impl Local {
             alloc_left: Cell::new(0),
             alloc_budget: Cell::new(0),
             allocs: Cell::new(0),
-            free_left: Cell::new(sampler::FLUSH_BYTES),
+            free_left: Cell::new(cold::FLUSH_BYTES),
             frees: Cell::new(0),
             sample_left: Cell::new(0),
             rate_seen: Cell::new(0),
             busy: Cell::new(false),
-            rng: Cell::new(0),
+            rng: XorShift::new(),
             probe: Cell::new(0),
         }
     }
@@ -62,7 +63,7 @@ thread_local! {
 }
 
 /// Counts an allocation of `size` bytes that is about to be made, and says whether
-/// it must go to the cold path instead ([`sampler::alloc_cold`]): the countdown ran
+/// it must go to the cold path instead ([`cold::alloc_cold`]): the countdown ran
 /// out, so it may be sampled and the counters flushed.
 ///
 /// Counting first lets the caller end in a tail call to the inner allocator, with
@@ -87,20 +88,20 @@ pub(super) fn take(size: usize) -> bool {
 /// Must run before the inner allocator frees `ptr`.
 #[inline(always)]
 pub(super) fn freeing(ptr: *mut u8, size: usize) {
-    if sampler::maybe_sampled(ptr) {
-        sampler::free_slow(ptr);
+    if live::maybe_sampled(ptr) {
+        cold::free_slow(ptr);
     }
     let _ = LOCAL.try_with(|local| {
         local.frees.set(local.frees.get().wrapping_add(1));
         let (left, crossed) = local.free_left.get().overflowing_sub(size as u64);
         local.free_left.set(left);
         if crossed {
-            sampler::flush(local);
+            cold::flush(local);
         }
     });
 }
 
 /// Sends this thread's next allocation to the cold path (e.g. after a rate change).
 pub(super) fn resample_soon() {
-    let _ = LOCAL.try_with(sampler::cold_next);
+    let _ = LOCAL.try_with(cold::cold_next);
 }

@@ -3,16 +3,25 @@
 //! `allocs` profiles.
 //!
 //! `hot.rs` is what every allocation pays: the forward to the inner allocator, a
-//! thread-local byte countdown and object count. `sampler.rs` is everything else,
-//! entered through `#[cold] #[inline(never)]` functions: flushing the per-thread
-//! counters into the process totals, drawing the next sampling point, capturing the
-//! stack of a sampled allocation and tracking its free.
+//! thread-local byte countdown and object count. `cold.rs` is everything else on an
+//! allocation path, entered through `#[cold] #[inline(never)]` functions: flushing
+//! the per-thread counters into the process totals, drawing the next sampling
+//! point, capturing the stack of a sampled allocation and tracking its free.
+//! `live.rs` is the table of live sampled blocks and the filter frees ask first.
+//! The per-stack totals are the heap registry, `registry/heap.rs`. The readers
+//! (installation probe, totals, rows) are at the end of this file.
 
+mod cold;
 mod hot;
-pub(crate) mod sampler;
+mod live;
+
+pub(crate) use crate::registry::heap::{HeapRow, heap_rows, stack_usage};
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+use crate::registry::heap;
+use hot::LOCAL;
 
 /// Default [`mem_profile_rate`]: one sample per 512 KiB allocated on average, as Go's
 /// `runtime.MemProfileRate`.
@@ -45,7 +54,7 @@ pub fn set_mem_profile_rate(rate: usize) -> usize {
     if rate > 0 {
         // Before sampling starts: samples taken while another thread builds the
         // registry would be dropped.
-        sampler::prepare();
+        prepare();
     }
     let previous = MEM_PROFILE_RATE.swap(rate, Ordering::Relaxed);
     // The calling thread's next allocation redraws its countdown at the new rate.
@@ -161,7 +170,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for ProfiledAllocator<A> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // Counted before it is made, so this ends in a tail call (see `hot::take`).
         if hot::take(layout.size()) {
-            return sampler::alloc_cold(&self.inner, layout, sampler::Request::Alloc);
+            return cold::alloc_cold(&self.inner, layout, cold::Request::Alloc);
         }
         // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract for `layout`.
         unsafe { self.inner.alloc(layout) }
@@ -170,7 +179,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for ProfiledAllocator<A> {
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if hot::take(layout.size()) {
-            return sampler::alloc_cold(&self.inner, layout, sampler::Request::Zeroed);
+            return cold::alloc_cold(&self.inner, layout, cold::Request::Zeroed);
         }
         // SAFETY: the caller upholds `GlobalAlloc::alloc_zeroed`'s contract.
         unsafe { self.inner.alloc_zeroed(layout) }
@@ -194,10 +203,79 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for ProfiledAllocator<A> {
             // SAFETY: `new_size` with `layout.align()` is a valid layout: the caller
             // upholds `GlobalAlloc::realloc`'s contract.
             let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-            let request = sampler::Request::Realloc(ptr, layout);
-            return sampler::alloc_cold(&self.inner, new_layout, request);
+            let request = cold::Request::Realloc(ptr, layout);
+            return cold::alloc_cold(&self.inner, new_layout, request);
         }
         // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
         unsafe { self.inner.realloc(ptr, layout, new_size) }
+    }
+}
+
+// ---- readers ---------------------------------------------------------------------
+
+/// Builds the heap registry now, on the calling thread, when the profiled allocator
+/// is installed. Built lazily instead, by the first sampled allocation, it takes
+/// milliseconds in a debug build, and every sample other threads take meanwhile is
+/// dropped: at rate 1, thousands of allocations missing from the profile.
+pub(crate) fn prepare() {
+    if heap::get().is_some() || !installed() {
+        return;
+    }
+    let _ = LOCAL.try_with(|local| {
+        // The guard makes the build's own allocations plain forwards.
+        if !local.busy.replace(true) {
+            let _ = heap::get_or_build();
+            local.busy.set(false);
+        }
+    });
+}
+
+/// True when the process's global allocator is a [`ProfiledAllocator`]:
+/// makes one allocation through the global allocator and checks that it reached
+/// this module's cold path on this thread.
+pub(crate) fn installed() -> bool {
+    static KNOWN: AtomicU8 = AtomicU8::new(0);
+    if KNOWN.load(Ordering::Relaxed) == 1 {
+        return true;
+    }
+    let armed = LOCAL
+        .try_with(|local| {
+            local.probe.set(cold::PROBING);
+            cold::cold_next(local);
+        })
+        .is_ok();
+    drop(std::hint::black_box(Box::new(0u64)));
+    let seen = armed
+        && LOCAL
+            .try_with(|local| local.probe.replace(0) == cold::PROBE_SEEN)
+            .unwrap_or(false);
+    if seen {
+        KNOWN.store(1, Ordering::Relaxed);
+    }
+    seen
+}
+
+/// Process-wide allocator counters (flushed parts plus the calling thread's own).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Totals {
+    pub alloc_bytes: u64,
+    pub allocs: u64,
+    pub free_bytes: u64,
+    pub frees: u64,
+    pub samples: u64,
+    pub dropped_samples: u64,
+    pub untracked_frees: u64,
+}
+
+pub(crate) fn totals() -> Totals {
+    let _ = LOCAL.try_with(cold::flush);
+    Totals {
+        alloc_bytes: cold::ALLOC_BYTES.load(Ordering::Relaxed),
+        allocs: cold::ALLOCS.load(Ordering::Relaxed),
+        free_bytes: cold::FREE_BYTES.load(Ordering::Relaxed),
+        frees: cold::FREES.load(Ordering::Relaxed),
+        samples: cold::SAMPLES.load(Ordering::Relaxed),
+        dropped_samples: cold::DROPPED_SAMPLES.load(Ordering::Relaxed),
+        untracked_frees: cold::UNTRACKED.load(Ordering::Relaxed),
     }
 }

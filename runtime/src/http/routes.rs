@@ -277,7 +277,7 @@ async fn heap_refusal(settings: &ServerSettings) -> Result<(), Response<Body>> {
             "memory profiling is disabled (Config::enable_memory_profiling = false)",
         ));
     }
-    let installed = tokio::task::spawn_blocking(crate::alloc::sampler::installed)
+    let installed = tokio::task::spawn_blocking(crate::alloc::installed)
         .await
         .unwrap_or(false);
     if !installed {

@@ -11,8 +11,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::logical::{self, PollFrame};
-use super::{FUNCTIONS, TRACING, state, wait};
+use super::wait;
 use crate::clock::ticks;
+use crate::control::{FUNCTIONS, TRACING, call_switches as state};
 use crate::site::FnSite;
 use crate::trace::{self, Category};
 

@@ -13,12 +13,6 @@ use crate::site::FnSite;
 /// Frames kept per thread; deeper recursion is counted but not stored.
 pub(crate) const CAPACITY: usize = 128;
 
-/// Marks a stack-table frame as a logical frame: the address of its `FnSite`.
-/// User-space code addresses never have the top bit set.
-pub(crate) const LOGICAL_TAG: usize = 1 << (usize::BITS - 1);
-/// In a stack-table key, separates a real stack from the logical chain it ran under.
-pub(crate) const SEPARATOR: usize = usize::MAX;
-
 struct Logical {
     depth: Cell<usize>,
     frames: [Cell<*const FnSite>; CAPACITY],
@@ -85,7 +79,7 @@ pub(crate) fn reset_claim() {
 }
 
 /// The chain of the innermost wait claimed since [`reset_claim`], from depth `base`
-/// up, innermost first, as stack-table frames; empty when none was claimed.
+/// up, innermost first, as stored words (`stack::frame`); empty when none was claimed.
 #[cfg(feature = "tokio")]
 pub(crate) fn claimed_chain(base: usize, out: &mut [usize]) -> usize {
     LOGICAL
@@ -99,28 +93,13 @@ pub(crate) fn claimed_chain(base: usize, out: &mut [usize]) -> usize {
                 // SAFETY: `claimed_frames` holds copies of `frames` slots below the
                 // depth at the claim: `&'static FnSite`s stored by `push`.
                 if let Some(site) = unsafe { slot.get().as_ref() } {
-                    out[len] = encode(site);
+                    out[len] = crate::stack::frame::encode(site);
                     len += 1;
                 }
             }
             len
         })
         .unwrap_or(0)
-}
-
-/// The stack-table frame for a logical frame.
-pub(crate) fn encode(site: &'static FnSite) -> usize {
-    (site as *const FnSite as usize) | LOGICAL_TAG
-}
-
-/// The site of a frame made by [`encode`], `None` for a real return address.
-pub(crate) fn decode(frame: usize) -> Option<&'static FnSite> {
-    if frame == SEPARATOR || frame & LOGICAL_TAG == 0 {
-        return None;
-    }
-    // SAFETY: tagged frames are only ever produced by `encode` from a
-    // `&'static FnSite`; real return addresses are user-space and never tagged.
-    unsafe { ((frame & !LOGICAL_TAG) as *const FnSite).as_ref() }
 }
 
 /// A poll of an instrumented future in progress: pushed on creation, popped on drop

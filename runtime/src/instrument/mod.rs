@@ -5,32 +5,9 @@ mod call;
 pub(crate) mod logical;
 pub(crate) mod wait;
 
-use std::sync::atomic::{AtomicU8, Ordering};
-
 pub use call::{Instrumented, SyncCall, enter, instrument};
 
-/// Instrumentation switches, read with one relaxed load per call: bit
-/// [`FUNCTIONS`] records stats and waits, bit [`TRACING`] records trace events.
-/// Relaxed: switches, ordering nothing else.
-static STATE: AtomicU8 = AtomicU8::new(0);
-pub(crate) const FUNCTIONS: u8 = 1;
-pub(crate) const TRACING: u8 = 2;
-
-/// The switches, for the hot paths.
-#[inline(always)]
-pub(crate) fn state() -> u8 {
-    STATE.load(Ordering::Relaxed)
-}
-
-/// Sets the tracing bit; false when a trace was already running.
-pub(crate) fn start_tracing() -> bool {
-    crate::clock::start_calibration();
-    STATE.fetch_or(TRACING, Ordering::Relaxed) & TRACING == 0
-}
-
-pub(crate) fn stop_tracing() {
-    STATE.fetch_and(!TRACING, Ordering::Relaxed);
-}
+use crate::control::{self, FUNCTIONS};
 
 /// Switches `#[profiled]` instrumentation on or off at runtime. When off, an
 /// instrumented call costs one relaxed load and a branch.
@@ -45,9 +22,9 @@ pub fn set_function_profiling(on: bool) {
         crate::clock::start_calibration();
     }
     if on {
-        STATE.fetch_or(FUNCTIONS, Ordering::Relaxed);
+        control::switch_on(FUNCTIONS);
     } else {
-        STATE.fetch_and(!FUNCTIONS, Ordering::Relaxed);
+        control::switch_off(FUNCTIONS);
     }
 }
 
@@ -60,7 +37,7 @@ pub fn set_function_profiling(on: bool) {
 /// ```
 #[inline(always)]
 pub fn function_profiling() -> bool {
-    state() & FUNCTIONS != 0
+    control::call_switches() & FUNCTIONS != 0
 }
 
 /// Names of the `#[profiled]` frames running on the current thread, root first:

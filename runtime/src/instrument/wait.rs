@@ -1,8 +1,8 @@
 //! COLD: recording async waits in the block profile, under the logical chain of the
 //! innermost instrumented future that returned `Pending`.
 
-use crate::registry::{self, Sampler, StackId};
-use crate::stack::Stack;
+use crate::registry::{self, StackId, sampling};
+use crate::stack::{Stack, frame};
 use crate::{clock, control};
 
 use super::logical;
@@ -22,7 +22,7 @@ pub(crate) fn current_chain() -> Option<WaitStack> {
     let mut frames = [0usize; logical::CAPACITY];
     let mut len = 0;
     logical::for_each(|site| {
-        frames[len] = logical::encode(site);
+        frames[len] = frame::encode(site);
         len += 1;
     });
     frames[..len].reverse();
@@ -34,7 +34,7 @@ pub(crate) fn current_chain() -> Option<WaitStack> {
 #[inline(never)]
 pub(crate) fn record(stack: WaitStack, idle_ticks: u64) {
     let delay = clock::ticks_to_ns(idle_ticks);
-    if let Some((count_milli, delay)) = Sampler::block(delay, control::block_rate()) {
+    if let Some((count_milli, delay)) = sampling::block(delay, control::block_rate()) {
         registry::get().block.add(Some(stack.0), count_milli, delay);
     }
 }
@@ -48,8 +48,8 @@ pub(crate) fn append_chain(stack: &mut Stack) {
     let mut chain = [0usize; logical::CAPACITY];
     let mut len = 0;
     logical::for_each(|site| {
-        chain[len] = logical::encode(site);
+        chain[len] = frame::encode(site);
         len += 1;
     });
-    stack.append(logical::SEPARATOR, &chain[..len]);
+    stack.append(frame::SEPARATOR, &chain[..len]);
 }

@@ -11,7 +11,7 @@ use crate::clock::unix_nanos;
 use crate::profile::text::dump::{self, Dump};
 use crate::profile::{Document, TextForm};
 use crate::stack::symbolize::{self, Lines};
-use crate::threads::{self, spawned};
+use crate::thread::{self, spawned};
 
 /// `/debug/pprof/goroutine`.
 pub(crate) struct Goroutine;
@@ -31,7 +31,7 @@ impl Source for Goroutine {
     type Snapshot = Goroutines;
 
     fn count() -> usize {
-        threads::proc::thread_count() + crate::task::task_count()
+        crate::thread::thread_count() + crate::task::task_count()
     }
 
     fn snapshot() -> Goroutines {
@@ -93,7 +93,7 @@ pub(crate) fn records() -> (Vec<GoroutineRecord>, Vec<String>) {
 
 /// A dump of every live thread as records, with comments for the profile.
 pub(crate) fn thread_records() -> (Vec<GoroutineRecord>, Vec<String>) {
-    let dump = threads::dump();
+    let dump = thread::dump::take();
     let now = unix_nanos();
     let mut live = spawned::live();
     let mut comments = Vec::new();

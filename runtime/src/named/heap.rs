@@ -5,7 +5,7 @@
 use std::marker::PhantomData;
 
 use super::{Output, Source, title};
-use crate::alloc::sampler::{self, HeapRow};
+use crate::alloc::{self, HeapRow};
 use crate::clock::unix_nanos;
 use crate::profile::build::from_rows;
 use crate::profile::{Document, Encoding, Header, Profile, TextForm, ValueType};
@@ -48,7 +48,7 @@ impl<V: View> Source for HeapProfile<V> {
     type Snapshot = HeapSnapshot;
 
     fn count() -> usize {
-        sampler::heap_rows().len()
+        alloc::heap_rows().len()
     }
 
     fn snapshot() -> HeapSnapshot {
@@ -90,9 +90,9 @@ pub(crate) struct HeapSnapshot {
 
 impl HeapSnapshot {
     pub(crate) fn take() -> HeapSnapshot {
-        let totals = sampler::totals();
+        let totals = alloc::totals();
         HeapSnapshot {
-            rows: sampler::heap_rows(),
+            rows: alloc::heap_rows(),
             rate: crate::alloc::mem_profile_rate(),
             dropped_samples: totals.dropped_samples,
             untracked_frees: totals.untracked_frees,

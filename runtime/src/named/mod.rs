@@ -267,7 +267,7 @@ impl NamedProfile {
     /// assert_eq!(error.kind(), std::io::ErrorKind::Unsupported);
     /// ```
     pub fn write_to(&self, out: &mut dyn Write, debug: i64) -> io::Result<()> {
-        if self.needs_allocator() && !crate::alloc::sampler::installed() {
+        if self.needs_allocator() && !crate::alloc::installed() {
             return Err(io::Error::new(io::ErrorKind::Unsupported, NOT_INSTALLED));
         }
         self.write_now(Output::Go { debug }, out)

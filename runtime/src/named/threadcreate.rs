@@ -6,7 +6,7 @@ use super::counts::CountSnapshot;
 use super::{Output, Source, document};
 use crate::clock::unix_nanos;
 use crate::profile::{Document, TextForm};
-use crate::threads::{self, spawned};
+use crate::thread::spawned;
 
 /// `/debug/pprof/threadcreate`.
 pub(crate) struct Threadcreate;
@@ -38,7 +38,7 @@ impl Source for Threadcreate {
 fn snapshot() -> CountSnapshot {
     let created = spawned::created();
     let wrapped_live = spawned::live().len();
-    let others = threads::proc::thread_count().saturating_sub(wrapped_live);
+    let others = crate::thread::thread_count().saturating_sub(wrapped_live);
     let mut rows: Vec<(Vec<usize>, i64)> = created
         .stacks
         .into_iter()

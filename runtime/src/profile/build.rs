@@ -4,7 +4,7 @@
 use rustc_hash::FxHashMap as HashMap;
 
 use super::{Header, Location, Profile, Sample};
-use crate::instrument::logical;
+use crate::stack::frame as logical;
 use crate::stack::maps;
 use crate::stack::symbolize::{self, Lines};
 

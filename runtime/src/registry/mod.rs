@@ -1,14 +1,18 @@
-//! Bounded, lock-free registries: one shared stack table and one event table per
-//! contention profile, indexed by stack id.
+//! Bounded, lock-free registries of recorded stacks: one shared stack table and one
+//! event table per contention profile (`events.rs`, filled by Go's sampling rules in
+//! `sampling.rs`), and the heap profile's table (`heap.rs`), indexed by stack id.
+//! (The threadcreate table is `thread/spawned.rs`, the task table `task/slots.rs`.)
 //!
-//! The registry is allocated on the first recorded event, with the capacity set by
+//! Each table is allocated on its first recorded event, with the capacity set by
 //! [`crate::Config::max_stacks`] at that time, and never grows. Events whose stack
 //! does not fit are counted as dropped and reported in every encoded profile.
 
-mod contention;
+mod events;
+pub(crate) mod heap;
+pub(crate) mod sampling;
 mod stacks;
 
-pub(crate) use contention::{COUNT_SCALE, EventRow, EventTable, Sampler};
+pub(crate) use events::{COUNT_SCALE, EventRow, EventTable};
 pub(crate) use stacks::{StackId, StackTable};
 
 use std::sync::OnceLock;
@@ -16,8 +20,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Default number of distinct stacks the registry holds.
 pub const DEFAULT_MAX_STACKS: usize = 16_384;
-/// Average frames per stack the arena is sized for.
-const AVERAGE_DEPTH: usize = 32;
+/// Average frames per stack every stack table's arena is sized for.
+pub(crate) const AVERAGE_DEPTH: usize = 32;
 
 static CAPACITY: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_STACKS);
 static REGISTRY: OnceLock<Registry> = OnceLock::new();
@@ -29,17 +33,22 @@ pub(crate) struct Registry {
     pub(crate) block: EventTable,
 }
 
-/// Sets the capacity used if the registry has not been allocated yet.
-/// Returns false when it already exists with its own capacity.
-pub(crate) fn set_capacity(max_stacks: usize) -> bool {
+/// Sets the capacity of the tables not allocated yet (the contention registry and
+/// the heap registry); a table that already exists keeps its own, which
+/// `/debug/stats` reports.
+pub(crate) fn set_capacity(max_stacks: usize) {
     CAPACITY.store(max_stacks, Ordering::Relaxed);
-    REGISTRY.get().is_none()
+}
+
+/// The capacity a table allocated now gets.
+fn capacity() -> usize {
+    CAPACITY.load(Ordering::Relaxed)
 }
 
 /// The registry, allocating it on first use (cold: only recording paths call this).
 pub(crate) fn get() -> &'static Registry {
     REGISTRY.get_or_init(|| {
-        let stacks = StackTable::new(CAPACITY.load(Ordering::Relaxed), AVERAGE_DEPTH);
+        let stacks = StackTable::new(capacity(), AVERAGE_DEPTH);
         let capacity = stacks.capacity();
         Registry {
             stacks,

@@ -18,31 +18,62 @@ thread_local! {
 /// Walks the frame-pointer chain of the calling thread into `buf`; returns the count.
 #[inline(never)]
 pub(super) fn walk(buf: &mut [std::mem::MaybeUninit<usize>]) -> usize {
-    let mut fp = frame_pointer();
-    // Everything between our own frame and the top of the stack is mapped.
-    let low = fp;
-    let high = stack_top();
+    let fp = frame_pointer();
+    let max = buf.len();
+    // SAFETY: everything between our own frame and the top of the stack, `[fp, top)`,
+    // is this thread's live stack above us: mapped and readable.
+    unsafe {
+        walk_records(fp, fp, stack_top(), max, |i, ret| {
+            if let Some(slot) = buf.get_mut(i) {
+                slot.write(ret);
+            }
+        })
+    }
+}
+
+/// Follows a frame-pointer chain from the frame record at `fp`, calling
+/// `push(i, return_address)` for at most `max` return addresses; returns how many.
+///
+/// A frame record is two words: the saved frame pointer, then the return address.
+/// Only records that lie in `[low, high)` and are aligned are read, and each must lie
+/// strictly above the previous one (frames grow towards lower addresses), so the walk
+/// ends, and a frame without a frame pointer ends it instead of reading arbitrary
+/// memory. Async-signal-safe: no allocation, no lock, no panic (the thread-dump
+/// handler uses it with its own bounds).
+///
+/// # Safety
+/// `[low, high)` must be mapped and readable while the walk runs.
+#[inline(always)]
+pub(crate) unsafe fn walk_records(
+    mut fp: usize,
+    low: usize,
+    high: usize,
+    max: usize,
+    mut push: impl FnMut(usize, usize),
+) -> usize {
+    let word = std::mem::size_of::<usize>();
     let mut len = 0;
-    while len < buf.len() {
-        // A frame record is two words: saved frame pointer, then return address.
-        if fp < low
-            || !fp.is_multiple_of(std::mem::align_of::<usize>())
-            || fp.saturating_add(2 * std::mem::size_of::<usize>()) > high
-        {
+    while len < max {
+        let in_bounds = fp >= low
+            && fp.is_multiple_of(std::mem::align_of::<usize>())
+            && fp
+                .checked_add(2 * word)
+                .is_some_and(|record_end| record_end <= high);
+        if !in_bounds {
             break;
         }
-        // SAFETY: `fp` is aligned and [fp, fp + 16) lies within [low, high), the part
-        // of this thread's stack above our own frame, which is mapped and readable.
+        // SAFETY: `fp` is aligned and [fp, fp + 2 words) lies within [low, high),
+        // which the caller guarantees is mapped and readable. Volatile: the memory
+        // may be another thread's live stack (the dump handler's case).
         let (next, ret) = unsafe {
             let record = fp as *const usize;
-            (record.read(), record.add(1).read())
+            (record.read_volatile(), record.add(1).read_volatile())
         };
         if ret == 0 {
             break;
         }
-        buf[len].write(ret);
+        push(len, ret);
         len += 1;
-        // Frames grow towards lower addresses, so callers' records are strictly higher.
         if next <= fp {
             break;
         }

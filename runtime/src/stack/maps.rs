@@ -29,27 +29,20 @@ pub(crate) fn executable_mappings() -> Vec<Mapping> {
 
 /// Parses `/proc/<pid>/maps` text, keeping executable mappings backed by a file.
 pub(crate) fn parse_maps(text: &str) -> Vec<Mapping> {
-    text.lines().filter_map(parse_line).collect()
+    crate::procfs::maps_lines(text)
+        .filter_map(parse_line)
+        .collect()
 }
 
-fn parse_line(line: &str) -> Option<Mapping> {
-    // start-end perms offset dev inode [path]; the path may contain spaces.
-    let mut fields = line.splitn(6, ' ');
-    let range = fields.next()?;
-    let perms = fields.next()?;
-    let offset = fields.next()?;
-    let _dev = fields.next()?;
-    let _inode = fields.next()?;
-    let path = fields.next().unwrap_or("").trim_start();
-    if !perms.contains('x') || !path.starts_with('/') {
+fn parse_line(line: crate::procfs::MapsLine<'_>) -> Option<Mapping> {
+    if !line.perms.contains('x') || !line.path.starts_with('/') {
         return None;
     }
-    let (start, limit) = range.split_once('-')?;
     Some(Mapping {
-        start: u64::from_str_radix(start, 16).ok()?,
-        limit: u64::from_str_radix(limit, 16).ok()?,
-        offset: u64::from_str_radix(offset, 16).ok()?,
-        path: path.trim_end_matches(" (deleted)").to_owned(),
+        start: line.start as u64,
+        limit: line.end as u64,
+        offset: u64::from_str_radix(line.offset?, 16).ok()?,
+        path: line.path.trim_end_matches(" (deleted)").to_owned(),
         build_id: String::new(),
     })
 }

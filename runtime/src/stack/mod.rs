@@ -6,7 +6,8 @@
 //! tables through the `backtrace` crate. Symbolization happens only when a profile is
 //! encoded, once per distinct address.
 
-mod frame_pointer;
+pub(crate) mod frame;
+pub(crate) mod frame_pointer;
 pub(crate) mod maps;
 pub(crate) mod symbolize;
 

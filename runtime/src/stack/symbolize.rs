@@ -100,7 +100,7 @@ pub(crate) fn resolve_user(return_address: usize) -> (Lines, bool) {
 }
 
 fn resolved(return_address: usize) -> Resolved {
-    if let Some(site) = crate::instrument::logical::decode(return_address) {
+    if let Some(site) = super::frame::decode(return_address) {
         let lines = logical_lines(site);
         return Resolved {
             user: Arc::clone(&lines),

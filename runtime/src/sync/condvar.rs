@@ -36,15 +36,6 @@ impl Default for RawProfiledCondvar {
     }
 }
 
-impl RawProfiledMutex {
-    /// Before a condition wait releases the mutex, charge the current hold.
-    fn before_condvar_release(&self) {
-        if self.contention.needs_charge() {
-            self.contention.charge_hold();
-        }
-    }
-}
-
 // SAFETY: waiting, notification and their guarantees (no spurious wakeups, one mutex
 // per condvar at a time) are parking_lot's, applied to the parking_lot mutex inside
 // `RawProfiledMutex`; we only time the wait.
@@ -55,11 +46,9 @@ unsafe impl lock_api::RawCondvar for RawProfiledCondvar {
     type RawMutex = RawProfiledMutex;
 
     unsafe fn wait(&self, mutex: &RawProfiledMutex, guard: &mut MutexGuardState) {
-        mutex.before_condvar_release();
-        mutex.contention.wait_outside(|| {
-            // SAFETY: the caller holds `mutex` with `guard`, as this method requires.
-            unsafe { self.inner.wait(&mutex.inner, guard) }
-        })
+        // SAFETY: the caller holds `mutex` with `guard`, as this method requires.
+        let wait = || unsafe { self.inner.wait(&mutex.inner, guard) };
+        mutex.contention.condition_wait(wait)
     }
 
     #[inline]
@@ -85,11 +74,9 @@ unsafe impl lock_api::RawCondvarTimed for RawProfiledCondvar {
         guard: &mut MutexGuardState,
         timeout: &std::time::Instant,
     ) -> bool {
-        mutex.before_condvar_release();
-        mutex.contention.wait_outside(|| {
-            // SAFETY: the caller holds `mutex` with `guard`, as this method requires.
-            unsafe { self.inner.wait_until(&mutex.inner, guard, timeout) }
-        })
+        // SAFETY: the caller holds `mutex` with `guard`, as this method requires.
+        let wait = || unsafe { self.inner.wait_until(&mutex.inner, guard, timeout) };
+        mutex.contention.condition_wait(wait)
     }
 
     unsafe fn wait_for(
@@ -98,10 +85,8 @@ unsafe impl lock_api::RawCondvarTimed for RawProfiledCondvar {
         guard: &mut MutexGuardState,
         timeout: &std::time::Duration,
     ) -> bool {
-        mutex.before_condvar_release();
-        mutex.contention.wait_outside(|| {
-            // SAFETY: the caller holds `mutex` with `guard`, as this method requires.
-            unsafe { self.inner.wait_for(&mutex.inner, guard, timeout) }
-        })
+        // SAFETY: the caller holds `mutex` with `guard`, as this method requires.
+        let wait = || unsafe { self.inner.wait_for(&mutex.inner, guard, timeout) };
+        mutex.contention.condition_wait(wait)
     }
 }

@@ -1,72 +1,140 @@
 //! COLD: the contended paths of every profiled lock, entered through
-//! `#[cold] #[inline(never)]` functions only.
+//! `#[cold] #[inline(never)]` functions only, and the few inlined helpers the hot
+//! files forward to (one branch each before a cold call).
 //!
-//! Each lock carries a [`Contention`] record. Waiters register on arrival and leave
-//! on acquisition, which lets an unlocking holder compute exactly how much waiting
-//! others did during its hold: with `N` waiters whose waits started at `t_i`, the
-//! accumulated waiter-time is `W(T) = D + N * T`, where `D` gains `-t_i` on arrival
-//! and `+t_exit` on exit. The holder charges `W(now) - W(last charge)` to its own
-//! stack (the mutex profile, Go 1.22+ semantics: 3 waiters for 100 ms charge
-//! 300 ms) and each waiter records its own wait under its own stack (block profile).
-
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+//! Each lock carries a [`Contention`] record: its site and its [`WaitBooks`]
+//! (`books.rs`, the waiter-time arithmetic). A releasing holder charges what the
+//! books say others waited during its hold to its own stack (the mutex profile, Go
+//! 1.22+ semantics: 3 waiters for 100 ms charge 300 ms) and each waiter records its
+//! own wait under its own stack (block profile). This file is the recording: stack
+//! capture, sampling, the registry, site totals and the trace.
 
 use crate::clock::{self, ticks};
 use crate::control;
 use crate::instrument::wait;
-use crate::registry::{self, Sampler};
+use crate::registry::{self, sampling};
 use crate::site::LockSite;
 use crate::stack::Stack;
 use crate::trace::{self, Category};
 
-/// Per-lock contention bookkeeping, in clock ticks (`clock::ticks`). Only `since` is
-/// read outside the cold paths.
+use super::books::{Settled, WaitBooks};
+
+/// Per-lock contention record: the lock's site and its waiter books.
 pub(crate) struct Contention {
     site: Option<&'static LockSite>,
-    /// Ticks at which waiting began since the last charge; 0 when nobody has
-    /// waited since. Unlock reads it with one relaxed load to pick the slow path.
-    since: AtomicU64,
-    /// Spin lock over the fields below. Held for a few instructions, only on
-    /// contended paths.
-    busy: AtomicBool,
-    waiters: AtomicU32,
-    /// `D` above, as wrapping u64.
-    wait_sum: AtomicU64,
-    /// `W` at the last charge, as wrapping u64.
-    charged: AtomicU64,
-    /// Ticks of the last charge: a release whose charge is computed after a later
-    /// release already settled the books finds `now` before this, and charges nothing.
-    charged_at: AtomicU64,
-    /// Ticks at which the last waiter acquired (or gave up).
-    last_departure: AtomicU64,
+    books: WaitBooks,
 }
 
+/// What the hot files call, inlined into the lock code and so into the caller: one
+/// try or one relaxed load, and a branch to a cold function. Each cold call runs
+/// through [`framed`], so the caller's frame stays on the captured stack.
 impl Contention {
     pub(crate) const fn new(site: Option<&'static LockSite>) -> Contention {
         Contention {
             site,
-            since: AtomicU64::new(0),
-            busy: AtomicBool::new(false),
-            waiters: AtomicU32::new(0),
-            wait_sum: AtomicU64::new(0),
-            charged: AtomicU64::new(0),
-            charged_at: AtomicU64::new(0),
-            last_departure: AtomicU64::new(0),
+            books: WaitBooks::new(),
         }
     }
 
-    /// True when others waited during the current hold, so unlock must charge it.
+    /// Acquires with one `try_acquire`, else waits: spins on `try_acquire` for at
+    /// most [`SPIN_LIMIT_NS`], then blocks in `acquire`. Only a wait that outlasts
+    /// the spin is recorded, in the block profile and the site's totals, as Go
+    /// records only waits that sleep; a recorded wait counts from before the spin.
     #[inline(always)]
-    pub(crate) fn needs_charge(&self) -> bool {
-        // Relaxed: a stale 0 only moves a just-arrived waiter's first nanoseconds of
-        // waiting to the next holder's charge.
-        self.since.load(Ordering::Relaxed) != 0
+    pub(crate) fn acquire<G>(
+        &self,
+        mut try_acquire: impl FnMut() -> Option<G>,
+        acquire: impl FnOnce() -> G,
+    ) -> G {
+        match try_acquire() {
+            Some(guard) => guard,
+            None => framed(|| self.wait_cold(try_acquire, acquire)),
+        }
     }
 
-    /// Acquires through `acquire` (which blocks, or gives up on a timeout) after
-    /// spinning on `try_acquire` for at most [`SPIN_LIMIT_NS`]. Only a wait that
-    /// outlasts the spin is recorded, in the block profile and the site's totals, as
-    /// Go records only waits that sleep; a recorded wait counts from before the spin.
+    /// [`Contention::acquire`] for the timed variants: `acquire` gives up (`None`)
+    /// at its timeout, and a wait that gave up is recorded all the same.
+    #[inline(always)]
+    pub(crate) fn acquire_timed<G>(
+        &self,
+        mut try_acquire: impl FnMut() -> Option<G>,
+        acquire: impl FnOnce() -> Option<G>,
+    ) -> Option<G> {
+        match try_acquire() {
+            Some(guard) => Some(guard),
+            None => framed(|| self.wait_cold(|| try_acquire().map(Some), acquire)),
+        }
+    }
+
+    /// Upgrades with the result of one `try_upgrade` (`tried`), else waits in
+    /// `upgrade` (given the upgradable guard back) without a spin, since an upgrade
+    /// cannot be retried cheaply; the wait is recorded as in [`Contention::acquire`].
+    #[inline(always)]
+    pub(crate) fn upgrade<E, U, R>(
+        &self,
+        tried: Result<E, U>,
+        upgraded: impl FnOnce(E) -> R,
+        upgrade: impl FnOnce(U) -> R,
+    ) -> R {
+        match tried {
+            Ok(exclusive) => upgraded(exclusive),
+            Err(guard) => framed(|| self.wait_recorded_cold(|| upgrade(guard))),
+        }
+    }
+
+    /// A condition-variable wait on this mutex, which the wait releases: charges the
+    /// current hold if anyone waited, then records the wait in the block profile. It
+    /// is not for the lock's ownership, so it is not charged to later holders.
+    #[inline(always)]
+    pub(crate) fn condition_wait<R>(&self, wait: impl FnOnce() -> R) -> R {
+        self.charge_if_contended();
+        framed(|| self.wait_outside_cold(wait))
+    }
+
+    /// Releases the lock through `release`, first settling what the holder owes
+    /// for others' waiting if anyone waited; the holder's stack is captured and
+    /// recorded after the release, so the profiler does not lengthen the hold.
+    #[inline(always)]
+    pub(crate) fn release(&self, release: impl FnOnce()) {
+        if self.books.needs_charge() {
+            framed(|| self.release_charged_cold(release));
+        } else {
+            release();
+        }
+    }
+
+    /// Charges the current hold and records it if anyone waited, without
+    /// releasing anything: before a bump (a fair hand-over that keeps the guard),
+    /// or before a condition wait releases the lock itself.
+    #[inline(always)]
+    pub(crate) fn charge_if_contended(&self) {
+        if self.books.needs_charge() {
+            framed(|| self.charge_hold_cold());
+        }
+    }
+}
+
+/// Runs the cold call `f`, then [`keep_frame`]. Without it, a cold call in tail
+/// position (a guard dropped as a function's last statement, a `lock()` returned as
+/// a function's value) compiles to a jump, the caller's frame is gone, and the stack
+/// captured inside is charged to the caller's caller.
+#[inline(always)]
+fn framed<R>(f: impl FnOnce() -> R) -> R {
+    let result = f();
+    keep_frame();
+    result
+}
+
+/// An empty instruction sequence that must run after the call before it, so that
+/// call cannot become a tail jump (see [`framed`]). Costs nothing.
+#[inline(always)]
+fn keep_frame() {
+    // SAFETY: an empty asm block: no instructions, no operands, no stack use.
+    unsafe { std::arch::asm!("", options(nostack, preserves_flags)) }
+}
+
+// The cold bodies of the entry points above (their docs are there).
+impl Contention {
     #[cold]
     #[inline(never)]
     fn wait_cold<R>(
@@ -84,8 +152,6 @@ impl Contention {
         self.wait_since(start, acquire)
     }
 
-    /// Like [`Contention::wait`] without the spin, for acquisitions that cannot be
-    /// retried cheaply (upgrades).
     #[cold]
     #[inline(never)]
     fn wait_recorded_cold<R>(&self, acquire: impl FnOnce() -> R) -> R {
@@ -95,21 +161,6 @@ impl Contention {
         self.wait_since(ticks(), acquire)
     }
 
-    fn wait_since<R>(&self, start: u64, acquire: impl FnOnce() -> R) -> R {
-        let mut stack = Stack::capture();
-        wait::append_chain(&mut stack);
-        self.arrive(start);
-        let acquired = acquire();
-        let end = self.leave();
-        self.record_wait(&stack, clock::ticks_to_ns(end.saturating_sub(start)));
-        if crate::instrument::state() & crate::instrument::TRACING != 0 {
-            trace::record(self.trace_name(), Category::LockWait, start, end);
-        }
-        acquired
-    }
-
-    /// Records a wait that is not for this lock's ownership, such as a condition
-    /// variable wait: it goes to the block profile but is not charged to holders.
     #[cold]
     #[inline(never)]
     fn wait_outside_cold<R>(&self, wait: impl FnOnce() -> R) -> R {
@@ -122,15 +173,12 @@ impl Contention {
         let result = wait();
         let end = ticks();
         record_block(&stack, clock::ticks_to_ns(end.saturating_sub(start)));
-        if crate::instrument::state() & crate::instrument::TRACING != 0 {
+        if trace::enabled() {
             trace::record("condition variable wait", Category::LockWait, start, end);
         }
         result
     }
 
-    /// Releases the lock through `release` after computing what the holder owes for
-    /// others' waiting; the holder's stack is captured and recorded after the
-    /// release, so the profiler does not lengthen the contended hold.
     #[cold]
     #[inline(never)]
     fn release_charged_cold(&self, release: impl FnOnce()) {
@@ -138,59 +186,32 @@ impl Contention {
         // loads and stores), so no later holder can settle them first; the stack
         // capture and recording wait until after the release.
         let released = ticks();
-        let settled = self.settle(released);
+        let settled = self.books.settle(released);
         release();
         record_charge(self.account(released, settled));
     }
 
-    /// Charges the current hold and records it, without releasing anything (a
-    /// condition wait releases the lock itself).
     #[cold]
     #[inline(never)]
     fn charge_hold_cold(&self) {
         let now = ticks();
-        let settled = self.settle(now);
+        let settled = self.books.settle(now);
         record_charge(self.account(now, settled));
     }
 
-    /// Settles the books as of `now` (the release): the waiter-ticks accumulated
-    /// since the last charge, and how long the hold was contended. Resets both.
-    fn settle(&self, now: u64) -> Settled {
-        let _busy = self.lock_books();
-        // Shared holders release concurrently: one whose books come after a later
-        // release's were settled owes nothing more (that charge covered it).
-        if now < self.charged_at.load(Ordering::Relaxed) {
-            return Settled::default();
+    /// A wait that began at `start` (before any spin): booked as a waiter until
+    /// `acquire` returns, then recorded.
+    fn wait_since<R>(&self, start: u64, acquire: impl FnOnce() -> R) -> R {
+        let mut stack = Stack::capture();
+        wait::append_chain(&mut stack);
+        self.books.arrive(start);
+        let acquired = acquire();
+        let end = self.books.leave(ticks);
+        self.record_wait(&stack, clock::ticks_to_ns(end.saturating_sub(start)));
+        if trace::enabled() {
+            trace::record(self.trace_name(), Category::LockWait, start, end);
         }
-        self.charged_at.store(now, Ordering::Relaxed);
-        let waiters = u64::from(self.waiters.load(Ordering::Relaxed));
-        let w = self
-            .wait_sum
-            .load(Ordering::Relaxed)
-            .wrapping_add(waiters.wrapping_mul(now));
-        let charge = w.wrapping_sub(self.charged.load(Ordering::Relaxed)) as i64;
-        self.charged.store(w, Ordering::Relaxed);
-        let since = self.since.load(Ordering::Relaxed);
-        self.since
-            .store(if waiters > 0 { now } else { 0 }, Ordering::Relaxed);
-        // A waiter that acquired before `now` started the current hold at the
-        // latest; if nobody waits any more, none of that hold was contended (what
-        // remains to charge is that waiter's hand-off). A waiter that acquired after
-        // `now` (a shared lock) waited through the whole contended span.
-        let departed = self.last_departure.load(Ordering::Relaxed);
-        let contended_for = if since == 0 {
-            0 // nobody waited since the last charge
-        } else if departed > now {
-            now.saturating_sub(since)
-        } else if waiters == 0 && departed >= since {
-            0
-        } else {
-            now.saturating_sub(since.max(departed))
-        };
-        Settled {
-            charge: u64::try_from(charge).unwrap_or(0),
-            contended_for,
-        }
+        acquired
     }
 
     /// Records the contended hold of `settled` in the site's totals and the trace;
@@ -204,7 +225,7 @@ impl Contention {
             if let Some(site) = self.site {
                 site.record_contended_hold(clock::ticks_to_ns(contended_for));
             }
-            if crate::instrument::state() & crate::instrument::TRACING != 0 {
+            if trace::enabled() {
                 trace::record(
                     self.trace_name(),
                     Category::LockHold,
@@ -214,25 +235,6 @@ impl Contention {
             }
         }
         clock::ticks_to_ns(charge)
-    }
-
-    /// Registers a waiter whose wait began at `start` (before its spin).
-    fn arrive(&self, start: u64) {
-        let _busy = self.lock_books();
-        self.waiters.fetch_add(1, Ordering::Relaxed);
-        self.wait_sum.fetch_sub(start, Ordering::Relaxed);
-        if self.since.load(Ordering::Relaxed) == 0 {
-            self.since.store(start, Ordering::Relaxed);
-        }
-    }
-
-    fn leave(&self) -> u64 {
-        let _busy = self.lock_books();
-        let now = ticks();
-        self.waiters.fetch_sub(1, Ordering::Relaxed);
-        self.wait_sum.fetch_add(now, Ordering::Relaxed);
-        self.last_departure.store(now, Ordering::Relaxed);
-        now
     }
 
     /// The lock's name in traces.
@@ -247,105 +249,6 @@ impl Contention {
         }
         record_block(stack, waited);
     }
-
-    fn lock_books(&self) -> BooksGuard<'_> {
-        let mut spins = 0u32;
-        // Acquire/Release: the fields behind `busy` are read and written only while
-        // it is held, so this pair orders them between holders.
-        while self
-            .busy
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            spins += 1;
-            if spins < 64 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
-        }
-        BooksGuard(&self.busy)
-    }
-}
-
-/// What a holder owes, in ticks, from [`Contention::settle`].
-#[derive(Clone, Copy, Default)]
-struct Settled {
-    /// Waiter-ticks accumulated during the hold.
-    charge: u64,
-    /// How long the hold was contended (someone waited).
-    contended_for: u64,
-}
-
-/// Entry points, inlined into the lock code and so into the caller. Each calls its
-/// cold twin, then [`keep_frame`]: without that, a cold call in tail position (a
-/// guard dropped as a function's last statement, a `lock()` returned as a function's
-/// value) compiles to a jump, the caller's frame is gone, and the stack captured
-/// inside is charged to the caller's caller.
-impl Contention {
-    /// Acquires through `acquire` (which blocks, or gives up on a timeout) after
-    /// spinning on `try_acquire` for at most [`SPIN_LIMIT_NS`]. Only a wait that
-    /// outlasts the spin is recorded, in the block profile and the site's totals, as
-    /// Go records only waits that sleep; a recorded wait counts from before the spin.
-    #[inline(always)]
-    pub(crate) fn wait<R>(
-        &self,
-        try_acquire: impl FnMut() -> Option<R>,
-        acquire: impl FnOnce() -> R,
-    ) -> R {
-        let acquired = self.wait_cold(try_acquire, acquire);
-        keep_frame();
-        acquired
-    }
-
-    /// Like [`Contention::wait`] without the spin, for acquisitions that cannot be
-    /// retried cheaply (upgrades).
-    #[inline(always)]
-    pub(crate) fn wait_recorded<R>(&self, acquire: impl FnOnce() -> R) -> R {
-        let acquired = self.wait_recorded_cold(acquire);
-        keep_frame();
-        acquired
-    }
-
-    /// Records a wait that is not for this lock's ownership, such as a condition
-    /// variable wait: it goes to the block profile but is not charged to holders.
-    #[inline(always)]
-    pub(crate) fn wait_outside<R>(&self, wait: impl FnOnce() -> R) -> R {
-        let result = self.wait_outside_cold(wait);
-        keep_frame();
-        result
-    }
-
-    /// Releases the lock through `release` after computing what the holder owes for
-    /// others' waiting.
-    #[inline(always)]
-    pub(crate) fn release_charged(&self, release: impl FnOnce()) {
-        self.release_charged_cold(release);
-        keep_frame();
-    }
-
-    /// Charges the current hold and records it, without releasing anything.
-    #[inline(always)]
-    pub(crate) fn charge_hold(&self) {
-        self.charge_hold_cold();
-        keep_frame();
-    }
-}
-
-/// An empty instruction sequence that must run after the call before it, so that
-/// call cannot become a tail jump (see the entry points above). Costs nothing.
-#[inline(always)]
-fn keep_frame() {
-    // SAFETY: an empty asm block: no instructions, no operands, no stack use.
-    unsafe { std::arch::asm!("", options(nostack, preserves_flags)) }
-}
-
-struct BooksGuard<'a>(&'a AtomicBool);
-
-impl Drop for BooksGuard<'_> {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
-    }
 }
 
 /// Records a holder's charge in the mutex profile under the caller's stack.
@@ -353,7 +256,7 @@ fn record_charge(charge: u64) {
     if charge == 0 {
         return;
     }
-    if let Some(fraction) = Sampler::mutex_kept(control::mutex_fraction()) {
+    if let Some(fraction) = sampling::mutex_kept(control::mutex_fraction()) {
         let mut stack = Stack::capture();
         wait::append_chain(&mut stack);
         let registry = registry::get();
@@ -392,7 +295,7 @@ fn spin<R>(start: u64, mut try_acquire: impl FnMut() -> Option<R>) -> Option<R> 
 }
 
 fn record_block(stack: &Stack, waited: u64) {
-    if let Some((count_milli, delay)) = Sampler::block(waited, control::block_rate()) {
+    if let Some((count_milli, delay)) = sampling::block(waited, control::block_rate()) {
         let registry = registry::get();
         let id = registry.stacks.intern(stack.frames());
         registry.block.add(id, count_milli, delay);

@@ -2,10 +2,13 @@
 //! `lock_api`, whose waits feed the block profile and whose contended holds feed the
 //! mutex profile.
 //!
-//! Layout: `raw_mutex.rs` and `raw_rwlock.rs` are the hot fast paths; `contended.rs`
-//! is everything that runs only when a thread has to wait; `condvar.rs` wraps
-//! parking_lot's condition variable.
+//! Layout: `raw_mutex.rs` and `raw_rwlock.rs` are the hot fast paths, forwarding to
+//! parking_lot plus one branch; `contended.rs` is everything that runs only when a
+//! thread has to wait (and the inlined helpers that branch to it); `books.rs` is the
+//! waiter-time arithmetic behind the mutex profile; `condvar.rs` wraps parking_lot's
+//! condition variable.
 
+pub(crate) mod books;
 mod condvar;
 mod contended;
 mod raw_mutex;

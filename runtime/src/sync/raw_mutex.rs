@@ -37,24 +37,6 @@ impl RawProfiledMutex {
             contention: Contention::new(Some(site)),
         }
     }
-
-    /// Runs `release`, first computing the holder's charge if others waited.
-    #[inline(always)]
-    fn release(&self, release: impl FnOnce()) {
-        if self.contention.needs_charge() {
-            self.contention.release_charged(release);
-        } else {
-            release();
-        }
-    }
-
-    /// Before a bump (a fair hand-over that keeps the guard), charge the hold.
-    #[inline(always)]
-    fn before_bump(&self) {
-        if self.contention.needs_charge() {
-            self.contention.charge_hold();
-        }
-    }
 }
 
 // SAFETY: mutual exclusion, acquire and release semantics are parking_lot's; we only
@@ -70,12 +52,8 @@ unsafe impl lock_api::RawMutex for RawProfiledMutex {
 
     #[inline]
     fn lock(&self) -> Self::Guard {
-        match self.inner.try_lock() {
-            Some(guard) => guard,
-            None => self
-                .contention
-                .wait(|| self.inner.try_lock(), || self.inner.lock()),
-        }
+        self.contention
+            .acquire(|| self.inner.try_lock(), || self.inner.lock())
     }
 
     #[inline]
@@ -85,7 +63,7 @@ unsafe impl lock_api::RawMutex for RawProfiledMutex {
 
     #[inline]
     unsafe fn unlock(&self, guard: Self::Guard) {
-        self.release(|| {
+        self.contention.release(|| {
             // SAFETY: the caller holds the lock and passes its guard state.
             unsafe { self.inner.unlock(guard) }
         })
@@ -101,7 +79,7 @@ unsafe impl lock_api::RawMutex for RawProfiledMutex {
 unsafe impl lock_api::RawMutexFair for RawProfiledMutex {
     #[inline]
     unsafe fn unlock_fair(&self, guard: Self::Guard) {
-        self.release(|| {
+        self.contention.release(|| {
             // SAFETY: the caller holds the lock and passes its guard state.
             unsafe { self.inner.unlock_fair(guard) }
         })
@@ -109,7 +87,7 @@ unsafe impl lock_api::RawMutexFair for RawProfiledMutex {
 
     #[inline]
     unsafe fn bump(&self, guard: &mut Self::Guard) {
-        self.before_bump();
+        self.contention.charge_if_contended();
         // SAFETY: the caller holds the lock and passes its guard state.
         unsafe { self.inner.bump(guard) }
     }
@@ -122,23 +100,17 @@ unsafe impl lock_api::RawMutexTimed for RawProfiledMutex {
 
     #[inline]
     fn try_lock_for(&self, timeout: Self::Duration) -> Option<Self::Guard> {
-        match self.inner.try_lock() {
-            Some(guard) => Some(guard),
-            None => self.contention.wait(
-                || self.inner.try_lock().map(Some),
-                || self.inner.try_lock_for(timeout),
-            ),
-        }
+        self.contention.acquire_timed(
+            || self.inner.try_lock(),
+            || self.inner.try_lock_for(timeout),
+        )
     }
 
     #[inline]
     fn try_lock_until(&self, timeout: Self::Instant) -> Option<Self::Guard> {
-        match self.inner.try_lock() {
-            Some(guard) => Some(guard),
-            None => self.contention.wait(
-                || self.inner.try_lock().map(Some),
-                || self.inner.try_lock_until(timeout),
-            ),
-        }
+        self.contention.acquire_timed(
+            || self.inner.try_lock(),
+            || self.inner.try_lock_until(timeout),
+        )
     }
 }

@@ -44,24 +44,6 @@ impl RawProfiledRwLock {
             contention: Contention::new(Some(site)),
         }
     }
-
-    /// Runs `release`, first computing the holder's charge if others waited.
-    #[inline(always)]
-    fn release(&self, release: impl FnOnce()) {
-        if self.contention.needs_charge() {
-            self.contention.release_charged(release);
-        } else {
-            release();
-        }
-    }
-
-    /// Before a bump (a fair hand-over that keeps the guard), charge the hold.
-    #[inline(always)]
-    fn before_bump(&self) {
-        if self.contention.needs_charge() {
-            self.contention.charge_hold();
-        }
-    }
 }
 
 // SAFETY: exclusion, sharing and memory ordering are parking_lot's; we only add
@@ -78,12 +60,8 @@ unsafe impl lock_api::RawRwLock for RawProfiledRwLock {
 
     #[inline]
     fn lock_shared(&self) -> Shared {
-        match self.inner.try_lock_shared() {
-            Some(guard) => guard,
-            None => self
-                .contention
-                .wait(|| self.inner.try_lock_shared(), || self.inner.lock_shared()),
-        }
+        self.contention
+            .acquire(|| self.inner.try_lock_shared(), || self.inner.lock_shared())
     }
 
     #[inline]
@@ -93,7 +71,7 @@ unsafe impl lock_api::RawRwLock for RawProfiledRwLock {
 
     #[inline]
     unsafe fn unlock_shared(&self, guard: Shared) {
-        self.release(|| {
+        self.contention.release(|| {
             // SAFETY: the caller holds a shared lock and passes its guard state.
             unsafe { self.inner.unlock_shared(guard) }
         })
@@ -101,13 +79,10 @@ unsafe impl lock_api::RawRwLock for RawProfiledRwLock {
 
     #[inline]
     fn lock_exclusive(&self) -> Exclusive {
-        match self.inner.try_lock_exclusive() {
-            Some(guard) => guard,
-            None => self.contention.wait(
-                || self.inner.try_lock_exclusive(),
-                || self.inner.lock_exclusive(),
-            ),
-        }
+        self.contention.acquire(
+            || self.inner.try_lock_exclusive(),
+            || self.inner.lock_exclusive(),
+        )
     }
 
     #[inline]
@@ -117,7 +92,7 @@ unsafe impl lock_api::RawRwLock for RawProfiledRwLock {
 
     #[inline]
     unsafe fn unlock_exclusive(&self, guard: Exclusive) {
-        self.release(|| {
+        self.contention.release(|| {
             // SAFETY: the caller holds the exclusive lock and passes its guard state.
             unsafe { self.inner.unlock_exclusive(guard) }
         })
@@ -138,7 +113,7 @@ unsafe impl lock_api::RawRwLock for RawProfiledRwLock {
 unsafe impl lock_api::RawRwLockFair for RawProfiledRwLock {
     #[inline]
     unsafe fn unlock_shared_fair(&self, guard: Shared) {
-        self.release(|| {
+        self.contention.release(|| {
             // SAFETY: the caller holds a shared lock and passes its guard state.
             unsafe { self.inner.unlock_shared_fair(guard) }
         })
@@ -146,7 +121,7 @@ unsafe impl lock_api::RawRwLockFair for RawProfiledRwLock {
 
     #[inline]
     unsafe fn unlock_exclusive_fair(&self, guard: Exclusive) {
-        self.release(|| {
+        self.contention.release(|| {
             // SAFETY: the caller holds the exclusive lock and passes its guard state.
             unsafe { self.inner.unlock_exclusive_fair(guard) }
         })
@@ -154,14 +129,14 @@ unsafe impl lock_api::RawRwLockFair for RawProfiledRwLock {
 
     #[inline]
     unsafe fn bump_shared(&self, guard: &mut Shared) {
-        self.before_bump();
+        self.contention.charge_if_contended();
         // SAFETY: the caller holds a shared lock and passes its guard state.
         unsafe { self.inner.bump_shared(guard) }
     }
 
     #[inline]
     unsafe fn bump_exclusive(&self, guard: &mut Exclusive) {
-        self.before_bump();
+        self.contention.charge_if_contended();
         // SAFETY: the caller holds the exclusive lock and passes its guard state.
         unsafe { self.inner.bump_exclusive(guard) }
     }
@@ -183,46 +158,34 @@ unsafe impl lock_api::RawRwLockTimed for RawProfiledRwLock {
 
     #[inline]
     fn try_lock_shared_for(&self, timeout: Duration) -> Option<Shared> {
-        match self.inner.try_lock_shared() {
-            Some(guard) => Some(guard),
-            None => self.contention.wait(
-                || self.inner.try_lock_shared().map(Some),
-                || self.inner.try_lock_shared_for(timeout),
-            ),
-        }
+        self.contention.acquire_timed(
+            || self.inner.try_lock_shared(),
+            || self.inner.try_lock_shared_for(timeout),
+        )
     }
 
     #[inline]
     fn try_lock_shared_until(&self, timeout: Instant) -> Option<Shared> {
-        match self.inner.try_lock_shared() {
-            Some(guard) => Some(guard),
-            None => self.contention.wait(
-                || self.inner.try_lock_shared().map(Some),
-                || self.inner.try_lock_shared_until(timeout),
-            ),
-        }
+        self.contention.acquire_timed(
+            || self.inner.try_lock_shared(),
+            || self.inner.try_lock_shared_until(timeout),
+        )
     }
 
     #[inline]
     fn try_lock_exclusive_for(&self, timeout: Duration) -> Option<Exclusive> {
-        match self.inner.try_lock_exclusive() {
-            Some(guard) => Some(guard),
-            None => self.contention.wait(
-                || self.inner.try_lock_exclusive().map(Some),
-                || self.inner.try_lock_exclusive_for(timeout),
-            ),
-        }
+        self.contention.acquire_timed(
+            || self.inner.try_lock_exclusive(),
+            || self.inner.try_lock_exclusive_for(timeout),
+        )
     }
 
     #[inline]
     fn try_lock_exclusive_until(&self, timeout: Instant) -> Option<Exclusive> {
-        match self.inner.try_lock_exclusive() {
-            Some(guard) => Some(guard),
-            None => self.contention.wait(
-                || self.inner.try_lock_exclusive().map(Some),
-                || self.inner.try_lock_exclusive_until(timeout),
-            ),
-        }
+        self.contention.acquire_timed(
+            || self.inner.try_lock_exclusive(),
+            || self.inner.try_lock_exclusive_until(timeout),
+        )
     }
 }
 
@@ -232,13 +195,10 @@ unsafe impl lock_api::RawRwLockUpgrade for RawProfiledRwLock {
 
     #[inline]
     fn lock_upgradable(&self) -> Upgradable {
-        match self.inner.try_lock_upgradable() {
-            Some(guard) => guard,
-            None => self.contention.wait(
-                || self.inner.try_lock_upgradable(),
-                || self.inner.lock_upgradable(),
-            ),
-        }
+        self.contention.acquire(
+            || self.inner.try_lock_upgradable(),
+            || self.inner.lock_upgradable(),
+        )
     }
 
     #[inline]
@@ -248,7 +208,7 @@ unsafe impl lock_api::RawRwLockUpgrade for RawProfiledRwLock {
 
     #[inline]
     unsafe fn unlock_upgradable(&self, guard: Upgradable) {
-        self.release(|| {
+        self.contention.release(|| {
             // SAFETY: the caller holds the upgradable lock and passes its guard state.
             unsafe { self.inner.unlock_upgradable(guard) }
         })
@@ -257,13 +217,11 @@ unsafe impl lock_api::RawRwLockUpgrade for RawProfiledRwLock {
     #[inline]
     unsafe fn upgrade(&self, guard: Upgradable) -> Exclusive {
         // SAFETY: the caller holds the upgradable lock and passes its guard state.
-        match unsafe { self.inner.try_upgrade(guard) } {
-            Ok(exclusive) => exclusive,
-            // SAFETY: `try_upgrade` handed the upgradable guard back; we still hold it.
-            Err(guard) => self
-                .contention
-                .wait_recorded(|| unsafe { self.inner.upgrade(guard) }),
-        }
+        let tried = unsafe { self.inner.try_upgrade(guard) };
+        // SAFETY: `try_upgrade` handed the upgradable guard back; we still hold it.
+        let upgrade = |guard| unsafe { self.inner.upgrade(guard) };
+        self.contention
+            .upgrade(tried, |exclusive| exclusive, upgrade)
     }
 
     #[inline]
@@ -277,7 +235,7 @@ unsafe impl lock_api::RawRwLockUpgrade for RawProfiledRwLock {
 unsafe impl lock_api::RawRwLockUpgradeFair for RawProfiledRwLock {
     #[inline]
     unsafe fn unlock_upgradable_fair(&self, guard: Upgradable) {
-        self.release(|| {
+        self.contention.release(|| {
             // SAFETY: the caller holds the upgradable lock and passes its guard state.
             unsafe { self.inner.unlock_upgradable_fair(guard) }
         })
@@ -285,7 +243,7 @@ unsafe impl lock_api::RawRwLockUpgradeFair for RawProfiledRwLock {
 
     #[inline]
     unsafe fn bump_upgradable(&self, guard: &mut Upgradable) {
-        self.before_bump();
+        self.contention.charge_if_contended();
         // SAFETY: the caller holds the upgradable lock and passes its guard state.
         unsafe { self.inner.bump_upgradable(guard) }
     }
@@ -310,24 +268,18 @@ unsafe impl lock_api::RawRwLockUpgradeDowngrade for RawProfiledRwLock {
 unsafe impl lock_api::RawRwLockUpgradeTimed for RawProfiledRwLock {
     #[inline]
     fn try_lock_upgradable_for(&self, timeout: Duration) -> Option<Upgradable> {
-        match self.inner.try_lock_upgradable() {
-            Some(guard) => Some(guard),
-            None => self.contention.wait(
-                || self.inner.try_lock_upgradable().map(Some),
-                || self.inner.try_lock_upgradable_for(timeout),
-            ),
-        }
+        self.contention.acquire_timed(
+            || self.inner.try_lock_upgradable(),
+            || self.inner.try_lock_upgradable_for(timeout),
+        )
     }
 
     #[inline]
     fn try_lock_upgradable_until(&self, timeout: Instant) -> Option<Upgradable> {
-        match self.inner.try_lock_upgradable() {
-            Some(guard) => Some(guard),
-            None => self.contention.wait(
-                || self.inner.try_lock_upgradable().map(Some),
-                || self.inner.try_lock_upgradable_until(timeout),
-            ),
-        }
+        self.contention.acquire_timed(
+            || self.inner.try_lock_upgradable(),
+            || self.inner.try_lock_upgradable_until(timeout),
+        )
     }
 
     #[inline]
@@ -337,13 +289,10 @@ unsafe impl lock_api::RawRwLockUpgradeTimed for RawProfiledRwLock {
         timeout: Duration,
     ) -> Result<Exclusive, Upgradable> {
         // SAFETY: the caller holds the upgradable lock and passes its guard state.
-        match unsafe { self.inner.try_upgrade(guard) } {
-            Ok(exclusive) => Ok(exclusive),
-            // SAFETY: `try_upgrade` handed the upgradable guard back; we still hold it.
-            Err(guard) => self
-                .contention
-                .wait_recorded(|| unsafe { self.inner.try_upgrade_for(guard, timeout) }),
-        }
+        let tried = unsafe { self.inner.try_upgrade(guard) };
+        // SAFETY: `try_upgrade` handed the upgradable guard back; we still hold it.
+        let upgrade = |guard| unsafe { self.inner.try_upgrade_for(guard, timeout) };
+        self.contention.upgrade(tried, Ok, upgrade)
     }
 
     #[inline]
@@ -353,12 +302,9 @@ unsafe impl lock_api::RawRwLockUpgradeTimed for RawProfiledRwLock {
         timeout: Instant,
     ) -> Result<Exclusive, Upgradable> {
         // SAFETY: the caller holds the upgradable lock and passes its guard state.
-        match unsafe { self.inner.try_upgrade(guard) } {
-            Ok(exclusive) => Ok(exclusive),
-            // SAFETY: `try_upgrade` handed the upgradable guard back; we still hold it.
-            Err(guard) => self
-                .contention
-                .wait_recorded(|| unsafe { self.inner.try_upgrade_until(guard, timeout) }),
-        }
+        let tried = unsafe { self.inner.try_upgrade(guard) };
+        // SAFETY: `try_upgrade` handed the upgradable guard back; we still hold it.
+        let upgrade = |guard| unsafe { self.inner.try_upgrade_until(guard, timeout) };
+        self.contention.upgrade(tried, Ok, upgrade)
     }
 }

@@ -6,11 +6,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::registry;
+use super::slots;
 use crate::instrument::logical;
-use crate::registry as stacks;
 
-/// A spawned future tracked in the task registry while it lives.
+/// A spawned future tracked in the task table while it lives.
 pub(crate) struct TaskFuture<F> {
     inner: F,
     slot: Option<usize>,
@@ -34,13 +33,13 @@ impl<F: Future> Future for TaskFuture<F> {
         let Some(slot) = this.slot else {
             return inner.poll(cx);
         };
-        let tasks = registry::get();
+        let tasks = slots::get();
         tasks.start_poll(slot);
         let base = logical::depth();
         logical::reset_claim();
         let start = crate::clock::ticks();
         let result = inner.poll(cx);
-        if crate::instrument::state() & crate::instrument::TRACING != 0 {
+        if crate::trace::enabled() {
             crate::trace::record(
                 "task poll",
                 crate::trace::Category::TaskPoll,
@@ -61,7 +60,7 @@ impl<F: Future> Future for TaskFuture<F> {
 impl<F> Drop for TaskFuture<F> {
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
-            registry::get().unregister(slot);
+            slots::get().unregister(slot);
         }
     }
 }
@@ -76,5 +75,5 @@ fn intern_claimed_chain(base: usize) -> Option<usize> {
     if len == 0 {
         return None;
     }
-    stacks::get().stacks.intern(&frames[..len])
+    crate::registry::get().stacks.intern(&frames[..len])
 }

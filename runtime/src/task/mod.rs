@@ -3,14 +3,14 @@
 //! logical chain of `#[profiled]` frames it is waiting in, for task dumps and
 //! [`task_count`].
 //!
-//! Layout: `registry.rs` holds the bounded slot table (cold claims, hot updates);
+//! Layout: `slots.rs` holds the bounded slot table (cold claims, hot updates);
 //! `future.rs` is the per-poll wrapper (hot).
 
 #[cfg(feature = "tokio")]
 mod future;
-pub(crate) mod registry;
+pub(crate) mod slots;
 
-pub use registry::{DEFAULT_MAX_TASKS, TaskState};
+pub use slots::{DEFAULT_MAX_TASKS, TaskState};
 
 /// Number of live tasks spawned through `profiled::task` (0 without feature `tokio`).
 ///
@@ -18,7 +18,7 @@ pub use registry::{DEFAULT_MAX_TASKS, TaskState};
 /// assert_eq!(profiled::task_count(), 0);
 /// ```
 pub fn task_count() -> usize {
-    registry::existing().map_or(0, registry::Registry::live)
+    slots::existing().map_or(0, slots::TaskTable::live)
 }
 
 /// Registers a task about to be spawned at `location`, with its spawn stack.
@@ -28,7 +28,7 @@ pub fn task_count() -> usize {
 fn register(location: &'static std::panic::Location<'static>, blocking: bool) -> Option<usize> {
     let stack = crate::stack::Stack::capture();
     let stack = crate::registry::get().stacks.intern(stack.frames());
-    registry::get().register(location, stack, blocking)
+    slots::get().register(location, stack, blocking)
 }
 
 /// Spawns a future on the current tokio runtime, as `tokio::spawn`, and tracks it:
@@ -74,7 +74,7 @@ where
     tokio::task::spawn_blocking(move || {
         let _registered = Unregister(slot);
         if let Some(slot) = slot {
-            registry::get().start_poll(slot);
+            slots::get().start_poll(slot);
         }
         f()
     })
@@ -88,7 +88,7 @@ struct Unregister(Option<usize>);
 impl Drop for Unregister {
     fn drop(&mut self) {
         if let Some(slot) = self.0 {
-            registry::get().unregister(slot);
+            slots::get().unregister(slot);
         }
     }
 }
@@ -139,22 +139,16 @@ pub struct TaskInfo {
 /// assert_eq!(profiled::task_count(), 0);
 /// ```
 pub fn tasks() -> Vec<TaskInfo> {
-    let Some(registry) = registry::existing() else {
+    let Some(table) = slots::existing() else {
         return Vec::new();
     };
-    let mut tasks: Vec<TaskInfo> = registry
+    let mut tasks: Vec<TaskInfo> = table
         .snapshot()
         .into_iter()
         .map(|task| TaskInfo {
-            id: task.id,
-            state: task.state,
-            blocking: task.blocking,
-            polls: task.polls,
-            age_ns: task.age_ns,
-            in_state_ns: task.in_state_ns,
-            spawned_at: format!("{}:{}", task.location.file(), task.location.line()),
             created_by: task.spawn_stack.and_then(creator),
             waiting_in: chain_names(task.chain),
+            ..task.info
         })
         .collect();
     tasks.sort_by_key(|task| task.id);
@@ -169,7 +163,7 @@ pub(crate) fn chain_names(chain: Option<usize>) -> Vec<&'static str> {
     frames
         .iter()
         .rev()
-        .filter_map(|&frame| crate::instrument::logical::decode(frame).map(|site| site.name()))
+        .filter_map(|&frame| crate::stack::frame::decode(frame).map(|site| site.name()))
         .collect()
 }
 
@@ -177,11 +171,11 @@ pub(crate) fn chain_names(chain: Option<usize>) -> Vec<&'static str> {
 /// chain it waits in (innermost first) under a root frame for the code that
 /// spawned it; `created by` is the spawn stack.
 pub(crate) fn goroutine_records() -> Vec<crate::named::goroutine::GoroutineRecord> {
-    let Some(registry) = registry::existing() else {
+    let Some(table) = slots::existing() else {
         return Vec::new();
     };
     let stacks = &crate::registry::get().stacks;
-    registry
+    table
         .snapshot()
         .into_iter()
         .map(|task| {
@@ -193,22 +187,23 @@ pub(crate) fn goroutine_records() -> Vec<crate::named::goroutine::GoroutineRecor
             if let Some(root) = spawn_stack.as_deref().and_then(first_user_frame) {
                 frames.push(root);
             }
-            let state = match (task.state, task.blocking) {
+            let info = task.info;
+            let state = match (info.state, info.blocking) {
                 (TaskState::Idle, _) => "idle",
                 (TaskState::Running, false) => "running",
                 (TaskState::Running, true) => "running, blocking",
             };
             crate::named::goroutine::GoroutineRecord {
-                id: task.id,
+                id: info.id,
                 kind: "task",
-                name: format!("{}:{}", task.location.file(), task.location.line()),
+                name: info.spawned_at,
                 state: state.to_owned(),
-                wait: (task.state == TaskState::Idle)
-                    .then(|| std::time::Duration::from_nanos(task.in_state_ns)),
+                wait: (info.state == TaskState::Idle)
+                    .then(|| std::time::Duration::from_nanos(info.in_state_ns)),
                 frames,
                 missing: None,
                 created_by: spawn_stack,
-                age: Some(std::time::Duration::from_nanos(task.age_ns)),
+                age: Some(std::time::Duration::from_nanos(info.age_ns)),
                 current: false,
             }
         })
@@ -238,7 +233,7 @@ pub(crate) fn creator(spawn_stack: usize) -> Option<String> {
     })
 }
 
-/// Tasks that were not tracked because the registry was full.
+/// Tasks that were not tracked because the table was full.
 pub(crate) fn dropped() -> u64 {
-    registry::existing().map_or(0, registry::Registry::dropped)
+    slots::existing().map_or(0, slots::TaskTable::dropped)
 }

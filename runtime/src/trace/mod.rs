@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use ring::{Event, Ring};
 
 use crate::clock;
-use crate::instrument;
+use crate::control::{self, TRACING};
 
 /// What a trace event is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,10 +126,27 @@ pub(crate) enum TraceError {
     AlreadyRunning,
 }
 
+/// True while a trace window is open: the recording paths then write trace events.
+/// One relaxed load.
+#[inline(always)]
+pub(crate) fn enabled() -> bool {
+    control::call_switches() & TRACING != 0
+}
+
+/// Opens the trace switch; false when a trace was already running.
+fn start_tracing() -> bool {
+    clock::start_calibration();
+    control::switch_on(TRACING)
+}
+
+fn stop_tracing() {
+    control::switch_off(TRACING);
+}
+
 /// Starts a trace window; `Err` when one is already running. The window ends
 /// when the returned guard is finished or dropped (a client hanging up).
 pub(crate) fn start() -> Result<TraceWindow, TraceError> {
-    if !instrument::start_tracing() {
+    if !start_tracing() {
         return Err(TraceError::AlreadyRunning);
     }
     Ok(TraceWindow {
@@ -149,7 +166,7 @@ pub(crate) struct TraceWindow {
 impl Drop for TraceWindow {
     fn drop(&mut self) {
         if !self.done {
-            instrument::stop_tracing();
+            stop_tracing();
         }
     }
 }
@@ -157,7 +174,7 @@ impl Drop for TraceWindow {
 impl TraceWindow {
     /// Stops tracing and renders the window's events as Chrome trace JSON.
     pub(crate) fn finish(mut self) -> String {
-        instrument::stop_tracing();
+        stop_tracing();
         self.done = true;
         let end_ticks = clock::ticks();
         let rings: Vec<Arc<Ring>> = {

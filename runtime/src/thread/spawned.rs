@@ -8,14 +8,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::Mutex;
 
 use crate::clock::unix_nanos;
-use crate::registry::{StackId, StackTable};
+use crate::registry::{AVERAGE_DEPTH, StackId, StackTable};
 
 /// Most live wrapped threads tracked at once; more run fine but show no spawn site.
 const MAX_LIVE: usize = 4096;
 /// Distinct spawn stacks the threadcreate table holds.
 const MAX_SPAWN_STACKS: usize = 1024;
-/// Average frames per spawn stack the arena is sized for.
-const AVERAGE_DEPTH: usize = 32;
 
 /// A live thread started through the wrappers.
 #[derive(Clone, Debug)]
@@ -31,7 +29,8 @@ pub(crate) struct LiveThread {
 /// (name, spawn time in Unix nanoseconds, spawn stack) of a live wrapped thread.
 type LiveEntry = (Option<String>, i64, Option<StackId>);
 
-struct Registry {
+/// The live wrapped threads, and spawn counts per spawn stack.
+struct SpawnTable {
     live: Mutex<HashMap<libc::pid_t, LiveEntry>>,
     stacks: StackTable,
     /// Spawns per spawn stack, indexed by [`StackId`].
@@ -42,12 +41,12 @@ struct Registry {
     untracked_live: AtomicU64,
 }
 
-fn registry() -> &'static Registry {
-    static REGISTRY: OnceLock<Registry> = OnceLock::new();
-    REGISTRY.get_or_init(|| {
+fn table() -> &'static SpawnTable {
+    static TABLE: OnceLock<SpawnTable> = OnceLock::new();
+    TABLE.get_or_init(|| {
         let stacks = StackTable::new(MAX_SPAWN_STACKS, AVERAGE_DEPTH);
         let counts = (0..stacks.capacity()).map(|_| AtomicU64::new(0)).collect();
-        Registry {
+        SpawnTable {
             live: Mutex::new(HashMap::new()),
             stacks,
             counts,
@@ -59,13 +58,13 @@ fn registry() -> &'static Registry {
 
 /// Counts one spawn under `frames`; returns the stack's id if it fit.
 pub(crate) fn record_spawn(frames: &[usize]) -> Option<StackId> {
-    let registry = registry();
-    let Some(id) = registry.stacks.intern(frames) else {
-        registry.dropped_spawns.fetch_add(1, Ordering::Relaxed);
+    let table = table();
+    let Some(id) = table.stacks.intern(frames) else {
+        table.dropped_spawns.fetch_add(1, Ordering::Relaxed);
         return None;
     };
     // Relaxed: an independent counter, read by snapshots only.
-    if let Some(count) = registry.counts.get(id) {
+    if let Some(count) = table.counts.get(id) {
         count.fetch_add(1, Ordering::Relaxed);
     }
     Some(id)
@@ -75,13 +74,13 @@ pub(crate) fn record_spawn(frames: &[usize]) -> Option<StackId> {
 /// also when the thread panics).
 pub(crate) fn register(created_by: Option<StackId>, name: Option<String>) -> Registration {
     let tid = super::current_tid();
-    let registry = registry();
-    let mut live = registry.live.lock();
+    let table = table();
+    let mut live = table.live.lock();
     let tracked = live.len() < MAX_LIVE;
     if tracked {
         live.insert(tid, (name, unix_nanos(), created_by));
     } else {
-        registry.untracked_live.fetch_add(1, Ordering::Relaxed);
+        table.untracked_live.fetch_add(1, Ordering::Relaxed);
     }
     Registration { tid, tracked }
 }
@@ -94,19 +93,19 @@ pub(crate) struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let registry = registry();
+        let table = table();
         if self.tracked {
-            registry.live.lock().remove(&self.tid);
+            table.live.lock().remove(&self.tid);
         } else {
-            registry.untracked_live.fetch_sub(1, Ordering::Relaxed);
+            table.untracked_live.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
 
 /// The live wrapped threads by tid.
 pub(crate) fn live() -> HashMap<libc::pid_t, LiveThread> {
-    let registry = registry();
-    let entries: Vec<_> = registry
+    let table = table();
+    let entries: Vec<_> = table
         .live
         .lock()
         .iter()
@@ -115,7 +114,7 @@ pub(crate) fn live() -> HashMap<libc::pid_t, LiveThread> {
     entries
         .into_iter()
         .map(|(tid, name, spawned_nanos, stack)| {
-            let created_by = stack.and_then(|id| registry.stacks.frames(id));
+            let created_by = stack.and_then(|id| table.stacks.frames(id));
             (
                 tid,
                 LiveThread {
@@ -137,8 +136,8 @@ pub(crate) struct Created {
 }
 
 pub(crate) fn created() -> Created {
-    let registry = registry();
-    let stacks = registry
+    let table = table();
+    let stacks = table
         .counts
         .iter()
         .enumerate()
@@ -147,11 +146,11 @@ pub(crate) fn created() -> Created {
             if count == 0 {
                 return None;
             }
-            Some((registry.stacks.frames(id)?, count))
+            Some((table.stacks.frames(id)?, count))
         })
         .collect();
     Created {
         stacks,
-        dropped: registry.dropped_spawns.load(Ordering::Relaxed),
+        dropped: table.dropped_spawns.load(Ordering::Relaxed),
     }
 }

@@ -1,8 +1,8 @@
-//! A bounded, lock-free registry of live tasks. Spawning claims a slot (cold), each
+//! A bounded, lock-free table of live tasks. Spawning claims a slot (cold), each
 //! poll updates a few relaxed atomics (hot), completion frees the slot. When every
 //! slot is taken, the task runs untracked and is counted as dropped.
 
-// Only the spawn wrappers (feature `tokio`) write to the registry; without them it
+// Only the spawn wrappers (feature `tokio`) write to the table; without them it
 // is always empty, and its writing half unused.
 #![cfg_attr(not(feature = "tokio"), allow(dead_code))]
 
@@ -10,6 +10,7 @@ use std::panic::Location;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
+use super::TaskInfo;
 use crate::clock::now_ns;
 
 /// Default number of tasks tracked at once.
@@ -56,7 +57,8 @@ pub(crate) struct Slot {
     chain: AtomicUsize,
 }
 
-pub(crate) struct Registry {
+/// The slots of every tracked task.
+pub(crate) struct TaskTable {
     slots: Box<[Slot]>,
     next_hint: AtomicUsize,
     next_id: AtomicU64,
@@ -64,15 +66,16 @@ pub(crate) struct Registry {
 }
 
 static CAPACITY: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_TASKS);
-static REGISTRY: OnceLock<Registry> = OnceLock::new();
+static TABLE: OnceLock<TaskTable> = OnceLock::new();
 
-/// Sets the capacity used if the registry has not been allocated yet.
+/// Sets the capacity used if the table has not been allocated yet.
 pub(crate) fn set_capacity(max_tasks: usize) {
     CAPACITY.store(max_tasks.max(1), Ordering::Relaxed);
 }
 
-pub(crate) fn get() -> &'static Registry {
-    REGISTRY.get_or_init(|| Registry {
+/// The table, allocating it on first use.
+pub(crate) fn get() -> &'static TaskTable {
+    TABLE.get_or_init(|| TaskTable {
         slots: (0..CAPACITY.load(Ordering::Relaxed))
             .map(|_| Slot {
                 state: AtomicU8::new(FREE),
@@ -92,11 +95,12 @@ pub(crate) fn get() -> &'static Registry {
     })
 }
 
-pub(crate) fn existing() -> Option<&'static Registry> {
-    REGISTRY.get()
+/// The table if a task was ever spawned.
+pub(crate) fn existing() -> Option<&'static TaskTable> {
+    TABLE.get()
 }
 
-impl Registry {
+impl TaskTable {
     /// Claims a slot for a new task; `None` (counted as dropped) when all are taken.
     pub(crate) fn register(
         &self,
@@ -163,13 +167,15 @@ impl Registry {
         }
     }
 
-    /// Tasks that could not be tracked because the registry was full.
+    /// Tasks that could not be tracked because the table was full.
     pub(crate) fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// A copy of every live task's record.
-    pub(crate) fn snapshot(&self) -> Vec<TaskRecord> {
+    /// Every live task as its slot holds it now, with the stack-table ids of its
+    /// spawn stack and wait chain; `created_by` and `waiting_in` are left empty for
+    /// the caller to resolve from those ids.
+    pub(crate) fn snapshot(&self) -> Vec<LiveTask> {
         let now = now_ns();
         self.slots
             .iter()
@@ -183,14 +189,18 @@ impl Registry {
                 // `&'static Location<'static>` before the slot is published.
                 let location = unsafe { slot.location.load(Ordering::Relaxed).as_ref() }?;
                 let id_plus_one = |cell: &AtomicUsize| cell.load(Ordering::Relaxed).checked_sub(1);
-                Some(TaskRecord {
-                    id: slot.id.load(Ordering::Relaxed),
-                    state,
-                    blocking: slot.blocking.load(Ordering::Relaxed) != 0,
-                    polls: slot.polls.load(Ordering::Relaxed),
-                    age_ns: now.saturating_sub(slot.spawned_ns.load(Ordering::Relaxed)),
-                    in_state_ns: now.saturating_sub(slot.changed_ns.load(Ordering::Relaxed)),
-                    location,
+                Some(LiveTask {
+                    info: TaskInfo {
+                        id: slot.id.load(Ordering::Relaxed),
+                        state,
+                        blocking: slot.blocking.load(Ordering::Relaxed) != 0,
+                        polls: slot.polls.load(Ordering::Relaxed),
+                        age_ns: now.saturating_sub(slot.spawned_ns.load(Ordering::Relaxed)),
+                        in_state_ns: now.saturating_sub(slot.changed_ns.load(Ordering::Relaxed)),
+                        spawned_at: format!("{}:{}", location.file(), location.line()),
+                        created_by: None,
+                        waiting_in: Vec::new(),
+                    },
                     spawn_stack: id_plus_one(&slot.spawn_stack),
                     chain: id_plus_one(&slot.chain),
                 })
@@ -206,17 +216,10 @@ impl Registry {
     }
 }
 
-/// One live task, as the registry last saw it.
+/// One live task, as its slot last said.
 #[derive(Clone, Debug)]
-pub(crate) struct TaskRecord {
-    pub id: u64,
-    pub state: TaskState,
-    pub blocking: bool,
-    pub polls: u64,
-    pub age_ns: u64,
-    /// Time since the task last became idle or running.
-    pub in_state_ns: u64,
-    pub location: &'static Location<'static>,
+pub(crate) struct LiveTask {
+    pub info: TaskInfo,
     /// Stack-table id of the spawn stack.
     pub spawn_stack: Option<usize>,
     /// Stack-table id of the logical chain (innermost first) of its current wait.

@@ -13,14 +13,23 @@
 //!
 //! Every live thread appears in `/debug/pprof/goroutine` whether or not it was started
 //! here; the wrappers add where it was started from.
+//!
+//! Layout: this file is the public API; `spawned.rs` is the table of threads started
+//! here and their spawn stacks (threadcreate); `dump.rs` takes thread dumps, asking
+//! each thread for its stack with the signal whose handler is `signal.rs`; `proc.rs`
+//! reads what `/proc/self` says about threads.
+
+pub(crate) mod dump;
+pub(crate) mod proc;
+mod signal;
+pub(crate) mod spawned;
 
 use std::io;
 use std::thread::{JoinHandle, Scope, ScopedJoinHandle};
 
 use crate::stack::Stack;
-use crate::threads::spawned;
 
-pub use crate::threads::DumpState;
+pub use dump::DumpState;
 
 /// Spawns a thread as [`std::thread::spawn`] does, recording its spawn stack.
 ///
@@ -171,7 +180,7 @@ impl Builder {
 /// let _ = worker.join();
 /// ```
 pub fn thread_count() -> usize {
-    crate::threads::proc::thread_count()
+    proc::thread_count()
 }
 
 /// The state of the thread-dump machinery: the signal in use, whether its handler is
@@ -185,5 +194,11 @@ pub fn thread_count() -> usize {
 /// assert_eq!(state.slots_in_use, 0);
 /// ```
 pub fn dump_state() -> DumpState {
-    crate::threads::dump_state()
+    dump::dump_state()
+}
+
+/// The calling thread's id.
+pub(crate) fn current_tid() -> libc::pid_t {
+    // SAFETY: the gettid syscall has no preconditions.
+    unsafe { libc::syscall(libc::SYS_gettid) as libc::pid_t }
 }

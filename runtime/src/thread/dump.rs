@@ -1,22 +1,20 @@
-//! Live OS threads and their current stacks, captured without stopping the process.
+//! Thread dumps: live OS threads and their current stacks, captured without
+//! stopping the process.
 //!
 //! A dump lists every thread in `/proc/self/task` and asks each one for its stack with
-//! a real-time signal (see [`signal`] for the handler and its budget). Each thread
+//! a real-time signal (see `signal.rs` for the handler and its budget). Each thread
 //! stops only for its own handler, a bounded frame-pointer walk of a few microseconds;
 //! nobody waits for the whole process. Threads that do not answer within
 //! [`DUMP_TIMEOUT`], that block the signal, or that already have one pending are listed
 //! with their `/proc` state and an empty stack. The requesting thread walks its own
 //! stack directly. One dump runs at a time.
 
-pub(crate) mod proc;
-mod signal;
-pub(crate) mod spawned;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use super::{current_tid, proc, signal};
 use crate::control;
 use crate::stack::Stack;
 
@@ -102,12 +100,6 @@ pub(crate) struct ThreadDump {
     pub elapsed: Duration,
 }
 
-/// The calling thread's id.
-pub(crate) fn current_tid() -> libc::pid_t {
-    // SAFETY: the gettid syscall has no preconditions.
-    unsafe { libc::syscall(libc::SYS_gettid) as libc::pid_t }
-}
-
 /// Takes a dump of every live thread. Blocks while another dump runs.
 ///
 /// Signals go out before anything slow: on a loaded machine the requester gets the
@@ -115,121 +107,19 @@ pub(crate) fn current_tid() -> libc::pid_t {
 /// the handlers run. Only threads that failed to answer an earlier dump have their
 /// signal masks checked first (so a thread that blocks the signal, or still has one
 /// pending, gets at most one).
-pub(crate) fn dump() -> ThreadDump {
+pub(crate) fn take() -> ThreadDump {
     let mut lock = DUMP_LOCK.lock();
     let started = Instant::now();
     DUMPS.fetch_add(1, Ordering::Relaxed);
     let requester = current_tid();
-    let depth = control::max_stack_depth();
     let own = Stack::capture();
 
-    let mut threads: Vec<DumpedThread> = proc::tids()
-        .into_iter()
-        .map(|tid| DumpedThread {
-            tid,
-            status: proc::TaskStatus::default(),
-            frames: Vec::new(),
-            outcome: Outcome::NoSignal,
-        })
-        .collect();
-    let mut status_read = vec![false; threads.len()];
-
-    let signal = signal::installed_signal()
-        .ok()
-        .filter(|&signal| signal::still_installed(signal));
-    // Ranges may change only while no late handler still reads them.
-    let ranges_free = !signal::any_writing() || wait_for_writers(WRITING_GRACE);
-
-    // Requests: (index into `threads`, slot index).
-    let mut requests: Vec<(usize, usize)> = Vec::new();
-    let mut generation = lock.generation;
-    if let (Some(signal), true) = (signal, ranges_free) {
-        generation = generation.wrapping_add(1);
-        lock.generation = generation;
-        signal::set_ranges(&proc::stack_ranges());
-        let bit = proc::signal_bit(signal);
-        let wanted = threads.iter().filter(|t| t.tid != requester).count();
-        let available = signal::ensure_slots(wanted);
-        let mut next_slot = 0;
-        for (i, thread) in threads.iter_mut().enumerate() {
-            if thread.tid == requester {
-                continue;
-            }
-            if lock.suspects.contains(&thread.tid) {
-                let Some(status) = proc::status(thread.tid) else {
-                    thread.outcome = Outcome::Exited;
-                    continue;
-                };
-                status_read[i] = true;
-                thread.status = status;
-                let skip = if matches!(thread.status.state, 'Z' | 'X') {
-                    Some(Outcome::Exiting)
-                } else if thread.status.blocked & bit != 0 {
-                    Some(Outcome::Blocked)
-                } else if thread.status.pending & bit != 0 {
-                    Some(Outcome::Pending)
-                } else {
-                    None
-                };
-                if let Some(outcome) = skip {
-                    thread.outcome = outcome;
-                    continue;
-                }
-            }
-            // Skip slots a late handler still holds (they stay WRITING until done).
-            let slot = loop {
-                if next_slot >= available {
-                    break None;
-                }
-                let candidate = signal::slot(next_slot);
-                next_slot += 1;
-                if let Some(slot) = candidate {
-                    let state = slot.state.load(Ordering::Acquire);
-                    if signal::state_of(state) != signal::WRITING {
-                        break Some((next_slot - 1, slot));
-                    }
-                }
-            };
-            let Some((index, slot)) = slot else {
-                thread.outcome = Outcome::TooMany;
-                continue;
-            };
-            slot.tid.store(thread.tid, Ordering::Relaxed);
-            slot.depth.store(depth, Ordering::Relaxed);
-            slot.len.store(0, Ordering::Relaxed);
-            // Release: publishes tid, depth and the ranges to the handler's Acquire CAS.
-            let requested = u64::from(generation) << 2 | signal::REQUESTED;
-            slot.state.store(requested, Ordering::Release);
-            if signal::send(signal, thread.tid, index, generation) {
-                thread.outcome = Outcome::TimedOut; // until the handler answers
-                requests.push((i, index));
-            } else {
-                // Exited since it was listed: withdraw the request.
-                let free = u64::from(generation) << 2 | signal::FREE;
-                let _ = slot.state.compare_exchange(
-                    requested,
-                    free,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                );
-                thread.outcome = Outcome::Exited;
-            }
-        }
-    }
+    let mut threads = list();
+    let sent = signal_threads(&mut lock, &mut threads, requester);
     let deadline = Instant::now() + DUMP_TIMEOUT;
-
-    // Names and states, while the handlers run.
-    for (thread, read) in threads.iter_mut().zip(&status_read) {
-        if *read || thread.outcome == Outcome::Exited {
-            continue;
-        }
-        match proc::status(thread.tid) {
-            Some(status) => thread.status = status,
-            None => thread.outcome = Outcome::Exited,
-        }
-    }
-    if !requests.is_empty() {
-        collect(&mut threads, &requests, generation, deadline);
+    read_statuses(&mut threads, &sent.status_read);
+    if !sent.requests.is_empty() {
+        collect(&mut threads, &sent.requests, sent.generation, deadline);
     }
 
     if let Some(own_thread) = threads.iter_mut().find(|t| t.tid == requester) {
@@ -258,7 +148,170 @@ pub(crate) fn dump() -> ThreadDump {
     }
 }
 
-/// Waits for answers until `deadline`, then withdraws unanswered requests and
+/// Step 1: every live thread, without status or stack yet.
+fn list() -> Vec<DumpedThread> {
+    proc::tids()
+        .into_iter()
+        .map(|tid| DumpedThread {
+            tid,
+            status: proc::TaskStatus::default(),
+            frames: Vec::new(),
+            outcome: Outcome::NoSignal,
+        })
+        .collect()
+}
+
+/// What [`signal_threads`] sent.
+struct Sent {
+    /// The generation the requests carry.
+    generation: u32,
+    /// (index into the threads, slot index) of every request sent.
+    requests: Vec<(usize, usize)>,
+    /// Per thread: its status was read already (a suspect's, before signalling).
+    status_read: Vec<bool>,
+}
+
+/// Step 2: fills a slot for each thread but the requester and sends it the dump
+/// signal; sets the outcome of threads that get no request. Sends nothing when no
+/// signal is usable, or a late handler from an earlier dump still reads the ranges.
+fn signal_threads(
+    lock: &mut DumpLockState,
+    threads: &mut [DumpedThread],
+    requester: libc::pid_t,
+) -> Sent {
+    let mut sent = Sent {
+        generation: lock.generation,
+        requests: Vec::new(),
+        status_read: vec![false; threads.len()],
+    };
+    let signal = signal::installed_signal()
+        .ok()
+        .filter(|&signal| signal::still_installed(signal));
+    // Ranges may change only while no late handler still reads them.
+    let ranges_free = !signal::any_writing() || wait_for_writers(WRITING_GRACE);
+    let (Some(signal), true) = (signal, ranges_free) else {
+        return sent;
+    };
+    let generation = lock.generation.wrapping_add(1);
+    lock.generation = generation;
+    sent.generation = generation;
+    signal::set_ranges(&proc::stack_ranges());
+    let bit = proc::signal_bit(signal);
+    let depth = control::max_stack_depth();
+    let wanted = threads.iter().filter(|t| t.tid != requester).count();
+    let mut slots = FreeSlots {
+        next: 0,
+        available: signal::ensure_slots(wanted),
+    };
+    for (i, thread) in threads.iter_mut().enumerate() {
+        if thread.tid == requester {
+            continue;
+        }
+        if lock.suspects.contains(&thread.tid) {
+            sent.status_read[i] = true;
+            if let Some(outcome) = skip_suspect(thread, bit) {
+                thread.outcome = outcome;
+                continue;
+            }
+        }
+        let Some((index, slot)) = slots.next() else {
+            thread.outcome = Outcome::TooMany;
+            continue;
+        };
+        if request(slot, signal, thread.tid, index, generation, depth) {
+            thread.outcome = Outcome::TimedOut; // until the handler answers
+            sent.requests.push((i, index));
+        } else {
+            thread.outcome = Outcome::Exited;
+        }
+    }
+    sent
+}
+
+/// Reads the status of a thread that did not answer the last dump; the reason not
+/// to signal it again (exited, exiting, blocks the signal, one still pending).
+fn skip_suspect(thread: &mut DumpedThread, bit: u64) -> Option<Outcome> {
+    let Some(status) = proc::status(thread.tid) else {
+        return Some(Outcome::Exited);
+    };
+    thread.status = status;
+    if matches!(thread.status.state, 'Z' | 'X') {
+        Some(Outcome::Exiting)
+    } else if thread.status.blocked & bit != 0 {
+        Some(Outcome::Blocked)
+    } else if thread.status.pending & bit != 0 {
+        Some(Outcome::Pending)
+    } else {
+        None
+    }
+}
+
+/// The slots one dump hands out, in order, skipping those a late handler still
+/// holds (they stay `WRITING` until it is done).
+struct FreeSlots {
+    next: usize,
+    available: usize,
+}
+
+impl Iterator for FreeSlots {
+    type Item = (usize, &'static signal::Slot);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.next < self.available {
+            let index = self.next;
+            self.next += 1;
+            if let Some(slot) = signal::slot(index) {
+                let state = slot.state.load(Ordering::Acquire);
+                if signal::state_of(state) != signal::WRITING {
+                    return Some((index, slot));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Fills `slot` (number `index`) for thread `tid` and sends it `signal`. False, with
+/// the request withdrawn, when the thread exited since it was listed.
+fn request(
+    slot: &signal::Slot,
+    signal: libc::c_int,
+    tid: libc::pid_t,
+    index: usize,
+    generation: u32,
+    depth: usize,
+) -> bool {
+    slot.tid.store(tid, Ordering::Relaxed);
+    slot.depth.store(depth, Ordering::Relaxed);
+    slot.len.store(0, Ordering::Relaxed);
+    // Release: publishes tid, depth and the ranges to the handler's Acquire CAS.
+    let requested = signal::tag(generation, signal::REQUESTED);
+    slot.state.store(requested, Ordering::Release);
+    if signal::send(signal, tid, index, generation) {
+        return true;
+    }
+    let free = signal::tag(generation, signal::FREE);
+    let _ = slot
+        .state
+        .compare_exchange(requested, free, Ordering::Relaxed, Ordering::Relaxed);
+    false
+}
+
+/// Step 3, while the handlers run: names and states of the threads whose status was
+/// not read yet.
+fn read_statuses(threads: &mut [DumpedThread], status_read: &[bool]) {
+    for (thread, read) in threads.iter_mut().zip(status_read) {
+        if *read || thread.outcome == Outcome::Exited {
+            continue;
+        }
+        match proc::status(thread.tid) {
+            Some(status) => thread.status = status,
+            None => thread.outcome = Outcome::Exited,
+        }
+    }
+}
+
+/// Step 4: waits for answers until `deadline`, then withdraws unanswered requests and
 /// copies the captured frames out of the slots, releasing them.
 fn collect(
     threads: &mut [DumpedThread],
@@ -266,7 +319,7 @@ fn collect(
     generation: u32,
     deadline: Instant,
 ) {
-    let done = u64::from(generation) << 2 | signal::DONE;
+    let done = signal::tag(generation, signal::DONE);
     let all_done = || {
         requests.iter().all(|&(_, index)| {
             signal::slot(index).is_some_and(|slot| slot.state.load(Ordering::Acquire) == done)
@@ -283,8 +336,8 @@ fn collect(
             std::thread::sleep(Duration::from_micros(100));
         }
     }
-    let requested = u64::from(generation) << 2 | signal::REQUESTED;
-    let free = u64::from(generation) << 2 | signal::FREE;
+    let requested = signal::tag(generation, signal::REQUESTED);
+    let free = signal::tag(generation, signal::FREE);
     // One grace period for every handler caught mid-walk, not one each.
     let grace_deadline = Instant::now() + WRITING_GRACE;
     for &(i, index) in requests {

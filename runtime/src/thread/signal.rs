@@ -5,10 +5,10 @@
 //! memory proven mapped by the bounds checks below, and the async-signal-safe
 //! `getpid`/`gettid` syscalls. `errno` is saved and restored.
 //!
-//! Protocol (the requester is serialized by `threads::DUMP_LOCK`):
+//! Protocol (the requester is serialized by `dump::DUMP_LOCK`):
 //! 1. The requester writes the process's stack-like mappings into [`RANGES`], fills a
 //!    [`Slot`] per thread (tid, wanted depth) and publishes it with a Release store of
-//!    `generation << 2 | REQUESTED`.
+//!    [`tag`]`(generation, REQUESTED)`.
 //! 2. It sends the signal with `rt_tgsigqueueinfo`, whose payload names the slot and
 //!    the generation (`generation << 32 | index`).
 //! 3. The handler claims the slot with a CAS `REQUESTED -> WRITING` for exactly that
@@ -27,6 +27,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 use crate::control::MAX_STACK_DEPTH_LIMIT;
+use crate::stack::frame_pointer;
 
 /// Slot states, in the low two bits of [`Slot::state`]; the generation is above them.
 pub(super) const FREE: u64 = 0;
@@ -44,7 +45,7 @@ pub(super) const MAX_RANGES: usize = 8192;
 
 /// One thread's capture: written by that thread's handler, read by the requester.
 pub(super) struct Slot {
-    /// `generation << 2 | FREE/REQUESTED/WRITING/DONE`.
+    /// [`tag`]`(generation, FREE/REQUESTED/WRITING/DONE)`.
     pub(super) state: AtomicU64,
     /// The thread this slot is for; the handler compares it with its own tid.
     pub(super) tid: AtomicI32,
@@ -302,7 +303,7 @@ unsafe fn capture(info: *const libc::siginfo_t, context: *const libc::c_void) {
     // SAFETY: si_value is the payload of an SI_QUEUE signal.
     let value = unsafe { info.si_ptr() } as usize;
     let index = value & 0xffff_ffff;
-    let generation = (value >> 32) as u64;
+    let generation = (value >> 32) as u32;
     let Some(slot) = slot(index) else {
         return;
     };
@@ -311,8 +312,8 @@ unsafe fn capture(info: *const libc::siginfo_t, context: *const libc::c_void) {
     if slot
         .state
         .compare_exchange(
-            generation << 2 | REQUESTED,
-            generation << 2 | WRITING,
+            tag(generation, REQUESTED),
+            tag(generation, WRITING),
             Ordering::Acquire,
             Ordering::Relaxed,
         )
@@ -332,14 +333,14 @@ unsafe fn capture(info: *const libc::siginfo_t, context: *const libc::c_void) {
     slot.len.store(len, Ordering::Relaxed);
     slot.no_range.store(no_range, Ordering::Relaxed);
     // Release: publishes frames, len and no_range to the requester's Acquire load.
-    slot.state.store(generation << 2 | DONE, Ordering::Release);
+    slot.state.store(tag(generation, DONE), Ordering::Release);
 }
 
 /// Walks the interrupted thread's frame-pointer chain into `slot`: the pc first, then
 /// each saved return address. Every frame record read lies in `[sp, end)` of the
-/// mapping that contains the interrupted stack pointer, is aligned, and lies strictly
-/// above the previous one, so the walk ends and never reads unmapped memory.
-fn walk(slot: &Slot, pc: usize, mut fp: usize, sp: usize) -> (usize, usize) {
+/// mapping that contains the interrupted stack pointer (see
+/// [`frame_pointer::walk_records`]), so the walk ends and never reads unmapped memory.
+fn walk(slot: &Slot, pc: usize, fp: usize, sp: usize) -> (usize, usize) {
     let depth = slot
         .depth
         .load(Ordering::Relaxed)
@@ -352,41 +353,20 @@ fn walk(slot: &Slot, pc: usize, mut fp: usize, sp: usize) -> (usize, usize) {
     }
     // +1: symbolization looks up `return address - 1`, which must be the pc itself.
     first.store(pc.wrapping_add(1), Ordering::Relaxed);
-    let mut len = 1;
     let Some(end) = range_end(sp) else {
-        return (len, 1);
+        return (1, 1);
     };
-    let word = std::mem::size_of::<usize>();
-    while len < depth {
-        let in_bounds = fp >= sp
-            && fp.is_multiple_of(word)
-            && fp
-                .checked_add(2 * word)
-                .is_some_and(|record_end| record_end <= end);
-        if !in_bounds {
-            break;
-        }
-        // SAFETY: [fp, fp + 2 words) is aligned and inside [sp, end), part of the mapping
-        // holding the interrupted thread's live stack (this thread is running on or above
-        // it, so it stays mapped).
-        let (next, ret) = unsafe {
-            let record = fp as *const usize;
-            (record.read_volatile(), record.add(1).read_volatile())
-        };
-        if ret == 0 {
-            break;
-        }
-        let Some(cell) = slot.frames.get(len) else {
-            break;
-        };
-        cell.store(ret, Ordering::Relaxed);
-        len += 1;
-        if next <= fp {
-            break;
-        }
-        fp = next;
-    }
-    (len, 0)
+    let rest = slot.frames.get(1..depth).unwrap_or_default();
+    // SAFETY: `[sp, end)` is the mapping holding the interrupted thread's live stack
+    // (this thread is running on or above it, so it stays mapped).
+    let walked = unsafe {
+        frame_pointer::walk_records(fp, sp, end, rest.len(), |i, ret| {
+            if let Some(cell) = rest.get(i) {
+                cell.store(ret, Ordering::Relaxed);
+            }
+        })
+    };
+    (1 + walked, 0)
 }
 
 /// (pc, frame pointer, stack pointer) of the interrupted context.
@@ -425,6 +405,11 @@ unsafe fn registers(context: *const libc::c_void) -> (usize, usize, usize) {
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 unsafe fn registers(_context: *const libc::c_void) -> (usize, usize, usize) {
     (0, 0, 0)
+}
+
+/// A slot state tagged with its dump's generation, as [`Slot::state`] holds it.
+pub(super) const fn tag(generation: u32, state: u64) -> u64 {
+    (generation as u64) << 2 | state
 }
 
 /// Slot state without the generation.

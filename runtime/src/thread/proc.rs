@@ -1,5 +1,8 @@
 //! What `/proc/self` says about threads: the live tids, each one's name, scheduler
-//! state and signal masks, and the mappings a stack can live in.
+//! state and signal masks, and the mappings a stack can live in (parsed by
+//! `procfs.rs`).
+
+use crate::procfs;
 
 /// One thread as `/proc/self/task/<tid>/status` describes it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -46,11 +49,7 @@ pub(crate) fn status(tid: libc::pid_t) -> Option<TaskStatus> {
 
 pub(crate) fn parse_status(text: &str) -> TaskStatus {
     let mut status = TaskStatus::default();
-    for line in text.lines() {
-        let Some((key, value)) = line.split_once(':') else {
-            continue;
-        };
-        let value = value.trim_start_matches([' ', '\t']);
+    for (key, value) in procfs::status_fields(text) {
         match key {
             "Name" => status.name = unescape_name(value),
             "State" => {
@@ -90,22 +89,11 @@ pub(crate) fn stack_ranges() -> Vec<(usize, usize)> {
 }
 
 pub(crate) fn parse_stack_ranges(text: &str) -> Vec<(usize, usize)> {
-    let mut ranges: Vec<(usize, usize)> = text
-        .lines()
+    let mut ranges: Vec<(usize, usize)> = procfs::maps_lines(text)
         .filter_map(|line| {
-            let mut fields = line.splitn(6, ' ');
-            let range = fields.next()?;
-            let perms = fields.next()?;
-            let path = fields.nth(3).unwrap_or("").trim();
+            let path = line.path.trim_end();
             let anonymous = path.is_empty() || path.starts_with("[stack");
-            if !perms.starts_with("rw") || !anonymous {
-                return None;
-            }
-            let (start, end) = range.split_once('-')?;
-            Some((
-                usize::from_str_radix(start, 16).ok()?,
-                usize::from_str_radix(end, 16).ok()?,
-            ))
+            (line.perms.starts_with("rw") && anonymous).then_some((line.start, line.end))
         })
         .filter(|(start, end)| start < end)
         .collect();

@@ -1,0 +1,278 @@
+//! The waiter bookkeeping of one lock: pure arithmetic over clock ticks, behind a
+//! spin lock held for a few instructions, on contended paths only.
+//!
+//! Waiters register on arrival and leave on acquisition, which lets a releasing
+//! holder compute exactly how much waiting others did during its hold: with `N`
+//! waiters whose waits started at `t_i`, the accumulated waiter-time is
+//! `W(T) = D + N * T`, where `D` gains `-t_i` on arrival and `+t_exit` on exit. The
+//! holder owes `W(now) - W(last charge)` (Go 1.22+ semantics: 3 waiters for 100 ms
+//! charge 300 ms).
+//!
+//! Nothing here reads a clock, captures a stack or knows about threads: every
+//! method takes the time it happens at, in ticks, so a lock of any kind (a blocking
+//! one in `sync/`, an async one) can keep its books here, and the tests below drive
+//! it with made-up tick values.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+/// The waiter books of one lock, in ticks. Only [`WaitBooks::needs_charge`] is read
+/// outside the contended paths.
+pub(crate) struct WaitBooks {
+    /// Ticks at which waiting began since the last charge; 0 when nobody has
+    /// waited since. Release reads it with one relaxed load to pick the slow path.
+    since: AtomicU64,
+    /// Spin lock over the fields below. Held for a few instructions, only on
+    /// contended paths.
+    busy: AtomicBool,
+    waiters: AtomicU32,
+    /// `D` above, as wrapping u64.
+    wait_sum: AtomicU64,
+    /// `W` at the last charge, as wrapping u64.
+    charged: AtomicU64,
+    /// Ticks of the last charge: a release whose charge is computed after a later
+    /// release already settled the books finds `now` before this, and charges nothing.
+    charged_at: AtomicU64,
+    /// Ticks at which the last waiter acquired (or gave up).
+    last_departure: AtomicU64,
+}
+
+/// What a holder owes, in ticks, from [`WaitBooks::settle`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Settled {
+    /// Waiter-ticks accumulated during the hold.
+    pub charge: u64,
+    /// How long the hold was contended (someone waited).
+    pub contended_for: u64,
+}
+
+impl WaitBooks {
+    /// Books with nobody waiting and nothing charged.
+    pub(crate) const fn new() -> WaitBooks {
+        WaitBooks {
+            since: AtomicU64::new(0),
+            busy: AtomicBool::new(false),
+            waiters: AtomicU32::new(0),
+            wait_sum: AtomicU64::new(0),
+            charged: AtomicU64::new(0),
+            charged_at: AtomicU64::new(0),
+            last_departure: AtomicU64::new(0),
+        }
+    }
+
+    /// True when others waited during the current hold, so its release must settle.
+    #[inline(always)]
+    pub(crate) fn needs_charge(&self) -> bool {
+        // Relaxed: a stale 0 only moves a just-arrived waiter's first nanoseconds of
+        // waiting to the next holder's charge.
+        self.since.load(Ordering::Relaxed) != 0
+    }
+
+    /// Registers a waiter whose wait began at `start` (before its spin).
+    pub(crate) fn arrive(&self, start: u64) {
+        let _busy = self.lock();
+        self.waiters.fetch_add(1, Ordering::Relaxed);
+        self.wait_sum.fetch_sub(start, Ordering::Relaxed);
+        if self.since.load(Ordering::Relaxed) == 0 {
+            self.since.store(start, Ordering::Relaxed);
+        }
+    }
+
+    /// Unregisters a waiter that acquired (or gave up) at the time `now` returns,
+    /// and returns that time. `now` is read while the books are locked, so
+    /// departures are booked in the order they happen.
+    pub(crate) fn leave(&self, now: impl FnOnce() -> u64) -> u64 {
+        let _busy = self.lock();
+        let now = now();
+        self.waiters.fetch_sub(1, Ordering::Relaxed);
+        self.wait_sum.fetch_add(now, Ordering::Relaxed);
+        self.last_departure.store(now, Ordering::Relaxed);
+        now
+    }
+
+    /// Settles the books as of `now` (the release): the waiter-ticks accumulated
+    /// since the last charge, and how long the hold was contended. Resets both.
+    pub(crate) fn settle(&self, now: u64) -> Settled {
+        let _busy = self.lock();
+        // Shared holders release concurrently: one whose books come after a later
+        // release's were settled owes nothing more (that charge covered it).
+        if now < self.charged_at.load(Ordering::Relaxed) {
+            return Settled::default();
+        }
+        self.charged_at.store(now, Ordering::Relaxed);
+        let waiters = u64::from(self.waiters.load(Ordering::Relaxed));
+        let w = self
+            .wait_sum
+            .load(Ordering::Relaxed)
+            .wrapping_add(waiters.wrapping_mul(now));
+        let charge = w.wrapping_sub(self.charged.load(Ordering::Relaxed)) as i64;
+        self.charged.store(w, Ordering::Relaxed);
+        let since = self.since.load(Ordering::Relaxed);
+        self.since
+            .store(if waiters > 0 { now } else { 0 }, Ordering::Relaxed);
+        // A waiter that acquired before `now` started the current hold at the
+        // latest; if nobody waits any more, none of that hold was contended (what
+        // remains to charge is that waiter's hand-off). A waiter that acquired after
+        // `now` (a shared lock) waited through the whole contended span.
+        let departed = self.last_departure.load(Ordering::Relaxed);
+        let contended_for = if since == 0 {
+            0 // nobody waited since the last charge
+        } else if departed > now {
+            now.saturating_sub(since)
+        } else if waiters == 0 && departed >= since {
+            0
+        } else {
+            now.saturating_sub(since.max(departed))
+        };
+        Settled {
+            charge: u64::try_from(charge).unwrap_or(0),
+            contended_for,
+        }
+    }
+
+    fn lock(&self) -> BooksGuard<'_> {
+        let mut spins = 0u32;
+        // Acquire/Release: the fields behind `busy` are read and written only while
+        // it is held, so this pair orders them between holders.
+        while self
+            .busy
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        BooksGuard(&self.busy)
+    }
+}
+
+struct BooksGuard<'a>(&'a AtomicBool);
+
+impl Drop for BooksGuard<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settled(charge: u64, contended_for: u64) -> Settled {
+        Settled {
+            charge,
+            contended_for,
+        }
+    }
+
+    #[test]
+    fn uncontended_hold_owes_nothing() {
+        let books = WaitBooks::new();
+        assert!(!books.needs_charge());
+        assert_eq!(books.settle(1_000), Settled::default());
+        assert!(!books.needs_charge());
+    }
+
+    #[test]
+    fn three_waiters_for_100_ticks_charge_300() {
+        let books = WaitBooks::new();
+        for _ in 0..3 {
+            books.arrive(1_000);
+        }
+        assert!(books.needs_charge());
+        // The holder releases at 1_100: each waiter waited 100 ticks of its hold.
+        assert_eq!(books.settle(1_100), settled(300, 100));
+        // The waiters are still waiting (none acquired yet): the next holder owes
+        // what they wait from here on.
+        assert!(books.needs_charge());
+    }
+
+    #[test]
+    fn waiters_arriving_at_different_times_charge_their_own_waits() {
+        // W(T) = D + N * T: arrivals at 100, 150 and 180, release at 200:
+        // 100 + 50 + 20 = 170 waiter-ticks, contended since the first arrival.
+        let books = WaitBooks::new();
+        books.arrive(100);
+        books.arrive(150);
+        books.arrive(180);
+        assert_eq!(books.settle(200), settled(170, 100));
+    }
+
+    #[test]
+    fn a_charge_covers_only_the_waiting_since_the_last_one() {
+        let books = WaitBooks::new();
+        books.arrive(100);
+        books.arrive(100);
+        assert_eq!(books.settle(150), settled(100, 50));
+        // Both still wait: the next hold owes 2 x 50 more, contended for all of it.
+        assert_eq!(books.settle(200), settled(100, 50));
+    }
+
+    #[test]
+    fn departures_stop_a_waiters_meter() {
+        let books = WaitBooks::new();
+        books.arrive(100);
+        books.arrive(100);
+        // One acquires at 160 (by a hand-off during someone else's hold) ...
+        assert_eq!(books.leave(|| 160), 160);
+        // ... and the holder releasing at 200 owes 60 for it plus 100 for the other.
+        assert_eq!(books.settle(200), settled(160, 40));
+    }
+
+    #[test]
+    fn a_hand_off_with_no_waiters_left_is_not_contended() {
+        let books = WaitBooks::new();
+        books.arrive(100);
+        // The holder releases at 200 and hands the lock to the waiter.
+        assert_eq!(books.settle(200), settled(100, 100));
+        assert!(books.needs_charge());
+        assert_eq!(books.leave(|| 210), 210);
+        // The waiter, now the holder, releases with nobody waiting: it owes the
+        // 10 ticks of its own hand-off, and none of its hold was contended.
+        assert_eq!(books.settle(300), settled(10, 0));
+        assert!(!books.needs_charge());
+        assert_eq!(books.settle(400), Settled::default());
+    }
+
+    #[test]
+    fn a_late_shared_release_charges_nothing() {
+        // Two readers hold the lock while a writer waits from 100. The second
+        // reader's release at 300 settles first; the first reader's release at 250
+        // settles after it, and that charge already covered it.
+        let books = WaitBooks::new();
+        books.arrive(100);
+        assert_eq!(books.settle(300), settled(200, 200));
+        assert_eq!(books.settle(250), Settled::default());
+        // The writer acquires at 310 and releases at 400 with nobody waiting.
+        books.leave(|| 310);
+        assert_eq!(books.settle(400), settled(10, 0));
+    }
+
+    #[test]
+    fn a_shared_waiter_that_acquired_after_the_release_waited_through_it() {
+        // Departures booked with a later time than the release (a reader that got
+        // in concurrently) leave the whole span contended.
+        let books = WaitBooks::new();
+        books.arrive(100);
+        books.arrive(120);
+        books.leave(|| 260);
+        assert_eq!(books.settle(250), settled(290, 150));
+    }
+
+    #[test]
+    fn a_new_waiter_after_a_hand_off_makes_the_hold_contended() {
+        let books = WaitBooks::new();
+        books.arrive(100);
+        assert_eq!(books.settle(200), settled(100, 100));
+        books.leave(|| 200);
+        // During the new hold another waiter arrives at 250.
+        books.arrive(250);
+        // Released at 300: 0 ticks of hand-off plus 50 of the new waiter. The
+        // contended span is counted from the hand-off (the books keep the last
+        // release as the start of waiting until a release finds nobody waiting).
+        assert_eq!(books.settle(300), settled(50, 100));
+    }
+}
