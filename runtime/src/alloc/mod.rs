@@ -9,6 +9,7 @@
 //! stack of a sampled allocation and tracking its free.
 
 mod hot;
+pub(crate) mod own;
 pub(crate) mod sampler;
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -29,6 +29,13 @@ pub(crate) struct Registry {
     pub(crate) block: EventTable,
 }
 
+impl Registry {
+    /// Heap bytes of its tables (fixed at creation).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.stacks.heap_bytes() + self.mutex.heap_bytes() + self.block.heap_bytes()
+    }
+}
+
 /// Sets the capacity used if the registry has not been allocated yet.
 /// Returns false when it already exists with its own capacity.
 pub(crate) fn set_capacity(max_stacks: usize) -> bool {

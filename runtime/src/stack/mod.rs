@@ -7,7 +7,9 @@
 //! encoded, once per distinct address.
 
 mod frame_pointer;
+mod index;
 pub(crate) mod maps;
+mod names;
 pub(crate) mod symbolize;
 
 use std::mem::MaybeUninit;
