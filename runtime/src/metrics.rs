@@ -268,7 +268,6 @@ impl Collector for ProfiledCollector {
             ConstGauge::new(i64::try_from(bytes).unwrap_or(i64::MAX))
                 .encode(family.encode_family(&labels)?)?;
         }
-        drop(family);
         gauge(
             &mut encoder,
             "profiled_tasks",

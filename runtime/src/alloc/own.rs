@@ -196,7 +196,7 @@ mod tests {
     fn threads_named_profiled_are_the_profilers_own() {
         let named = std::thread::Builder::new()
             .name("profiled-cpu".into())
-            .spawn(|| current())
+            .spawn(current)
             .unwrap();
         assert_eq!(named.join().unwrap(), Some(Component::Cpu));
         let user = std::thread::Builder::new()

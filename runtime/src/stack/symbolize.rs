@@ -223,6 +223,10 @@ pub(crate) fn resolve_user(return_address: usize) -> (Lines, bool) {
 }
 
 fn resolved(return_address: usize) -> Resolved {
+    resolved_with(return_address, baseline())
+}
+
+fn resolved_with(return_address: usize, baseline: bool) -> Resolved {
     if let Some(site) = crate::instrument::logical::decode(return_address) {
         let lines = logical_lines(site);
         return Resolved {
@@ -236,7 +240,7 @@ fn resolved(return_address: usize) -> Resolved {
     }
     // The symbolizer's own memory: not sampled, counted as its own.
     let _own = own::scope(own::Component::Symbolizer);
-    if baseline() {
+    if baseline {
         let lines = backtrace_lines(return_address);
         return lock(cache()).insert_lines(return_address, lines);
     }
@@ -286,6 +290,19 @@ pub(crate) fn clear() {
     drop(dropped);
     *lock(cache()) = Cache::default();
     backtrace::clear_symbol_cache();
+}
+
+/// For the `symbolize` bench: resolves every return address with this symbolizer
+/// or (`baseline`) the `backtrace` crate's, after dropping every cache if `cold`;
+/// returns the lines found.
+pub(crate) fn bench_resolve(return_addresses: &[usize], baseline: bool, cold: bool) -> usize {
+    if cold {
+        clear();
+    }
+    return_addresses
+        .iter()
+        .map(|&address| resolved_with(address, baseline).lines.len())
+        .sum()
 }
 
 /// What the symbolizer holds now, for `/debug/stats`.
