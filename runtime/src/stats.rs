@@ -47,6 +47,7 @@ pub struct Stats {
 /// let own = profiled::stats().own;
 /// assert!(own.symbolizer_cache_bytes <= profiled::SYMBOLIZER_CACHE_CAP_BYTES);
 /// assert!(own.total_bytes >= own.registry_bytes);
+/// assert!(!own.symbolizer_index_loaded || own.symbolizer_bytes > 0);
 /// ```
 #[derive(Clone, Debug, Default, Serialize)]
 #[non_exhaustive]
@@ -71,7 +72,11 @@ pub struct SelfStats {
     pub signals_bytes: u64,
     /// Live bytes of other `profiled-*` threads.
     pub other_bytes: u64,
-    /// The sum of the above (symbolizer, registries and threads).
+    /// Everything above: registries plus the live bytes of all components together
+    /// (exact in sum; a block one component allocates and another frees, such as a
+    /// CPU profile built on `profiled-cpu` and encoded by the server, is counted
+    /// against the first and credited to the second, so the per-component figures
+    /// can lean one way and the other).
     pub total_bytes: u64,
 }
 
@@ -100,12 +105,7 @@ pub(crate) fn self_stats() -> SelfStats {
         other_bytes: live_bytes(Component::Other),
         total_bytes: 0,
     };
-    stats.total_bytes = stats.symbolizer_bytes
-        + stats.registry_bytes
-        + stats.server_bytes
-        + stats.cpu_bytes
-        + stats.signals_bytes
-        + stats.other_bytes;
+    stats.total_bytes = crate::alloc::own::total_live_bytes() + stats.registry_bytes;
     stats
 }
 

@@ -188,6 +188,18 @@ pub(crate) fn live_bytes(component: Component) -> u64 {
         .saturating_sub(FREED[index].load(Ordering::Relaxed))
 }
 
+/// Bytes allocated minus bytes freed by every component together: exact in sum,
+/// where one component's blocks freed by another skew the per-component figures.
+pub(crate) fn total_live_bytes() -> u64 {
+    let sum = |counters: &[AtomicU64; 5]| {
+        counters
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .fold(0u64, u64::wrapping_add)
+    };
+    sum(&ALLOCATED).saturating_sub(sum(&FREED))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
