@@ -201,6 +201,8 @@ impl NamedProfile {
     /// assert_eq!(error.kind(), std::io::ErrorKind::Unsupported);
     /// ```
     pub fn write_to(&self, out: &mut dyn Write, debug: i64) -> io::Result<()> {
+        // Profile building is the profiler's own memory, on whatever thread calls it.
+        let _own = crate::alloc::own::scope(crate::alloc::own::Component::Server);
         if let Some(default_sample_type) = self.kind.heap_kind() {
             if !crate::alloc::sampler::installed() {
                 return Err(io::Error::new(io::ErrorKind::Unsupported, NOT_INSTALLED));
@@ -234,6 +236,8 @@ impl NamedProfile {
     /// profiled::lookup("block").unwrap().write_folded(&mut folded).unwrap();
     /// ```
     pub fn write_folded(&self, out: &mut dyn Write) -> io::Result<()> {
+        // Profile building is the profiler's own memory, on whatever thread calls it.
+        let _own = crate::alloc::own::scope(crate::alloc::own::Component::Server);
         self.write_output(&self.profile_of(&self.snapshot()), out, Output::Folded)
     }
 
@@ -245,6 +249,8 @@ impl NamedProfile {
     /// assert!(String::from_utf8(svg).unwrap().contains("<svg"));
     /// ```
     pub fn write_svg(&self, out: &mut dyn Write) -> io::Result<()> {
+        // Profile building is the profiler's own memory, on whatever thread calls it.
+        let _own = crate::alloc::own::scope(crate::alloc::own::Component::Server);
         self.write_output(&self.profile_of(&self.snapshot()), out, Output::Svg)
     }
 
@@ -287,6 +293,8 @@ impl NamedProfile {
     /// assert_eq!(delta[..2], [0x1f, 0x8b]);
     /// ```
     pub fn write_delta(&self, duration: Duration, out: &mut dyn Write) -> io::Result<()> {
+        // Profile building is the profiler's own memory, on whatever thread calls it.
+        let _own = crate::alloc::own::scope(crate::alloc::own::Component::Server);
         let before = self.snapshot();
         std::thread::sleep(duration);
         let after = self.snapshot();
