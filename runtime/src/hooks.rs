@@ -49,6 +49,22 @@ pub mod __bench {
             .map(|session| Box::new(session) as Box<dyn std::any::Any + Send>)
     }
 
+    /// Symbolizes return addresses with profiled's symbolizer or (`baseline`) the
+    /// `backtrace` crate's, from cold caches if `cold`; returns the lines found.
+    /// For the `symbolize` bench.
+    pub fn symbolize(return_addresses: &[usize], baseline: bool, cold: bool) -> usize {
+        crate::stack::symbolize::bench_resolve(return_addresses, baseline, cold)
+    }
+
+    /// The function names (innermost first) profiles show for a return address.
+    /// For the symbolizer's recovery test.
+    pub fn symbolize_names(return_address: usize) -> Vec<String> {
+        crate::stack::symbolize::resolve(return_address)
+            .iter()
+            .map(|line| line.function.to_string())
+            .collect()
+    }
+
     /// Captures the caller's stack with DWARF unwinding; returns its depth.
     /// For the `locks` bench.
     pub fn capture_stack_depth_dwarf() -> usize {

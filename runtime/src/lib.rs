@@ -189,7 +189,10 @@ pub use named::{NamedProfile, lookup, profiles};
 pub use profiled_macros::{profiled, profiled_mutex, profiled_rwlock};
 pub use profiler::{Profiler, StartError};
 pub use site::{FnKind, FunctionStats, LockKind, LockSiteStats, functions, lock_sites};
-pub use stats::{ProcessStats, RegistryStats, Settings, Stats, TaskStats, stats};
+pub use stats::{
+    ProcessStats, RegistryStats, SYMBOLIZER_CACHE_CAP_BYTES, SelfStats, Settings, Stats, TaskStats,
+    stats,
+};
 pub use sync::{
     MappedProfiledMutexGuard, MappedProfiledRwLockReadGuard, MappedProfiledRwLockWriteGuard,
     ProfiledCondvar, ProfiledMutex, ProfiledMutexGuard, ProfiledRwLock, ProfiledRwLockReadGuard,

@@ -207,10 +207,9 @@ pub fn trigger_gc() -> ReclaimReport {
     }
 }
 
-/// Go's `debug.FreeOSMemory`: runs the reclaim hooks, drops the symbolizer's parsed
-/// debug info (the `backtrace` crate's cache: megabytes per library once profiles
-/// have been symbolized; re-read on the next new address, while addresses already
-/// symbolized stay cached), then returns free heap memory to the operating system
+/// Go's `debug.FreeOSMemory`: runs the reclaim hooks, drops the symbolizer's caches
+/// (its address cache, and its DWARF index if a profile loaded it in the last
+/// second; both are rebuilt on demand), then returns free heap memory to the operating system
 /// with `malloc_trim(0)` (glibc; a no-op elsewhere, reported as `trimmed: false`).
 /// With a custom inner allocator, only the system allocator's free memory is
 /// trimmed.
@@ -222,7 +221,7 @@ pub fn trigger_gc() -> ReclaimReport {
 pub fn free_os_memory() -> ReclaimReport {
     let before = mem_stats();
     let (hooks_run, hooks_failed) = run_hooks();
-    backtrace::clear_symbol_cache();
+    crate::stack::symbolize::clear();
     let trimmed = trim();
     let after = mem_stats();
     ReclaimReport {

@@ -249,6 +249,25 @@ impl Collector for ProfiledCollector {
             "Distinct stacks held by the stack registry (bounded by max_stacks)",
             registry::existing().map_or(0, |r| i64::try_from(r.stacks.len()).unwrap_or(i64::MAX)),
         )?;
+        let own = crate::stats::self_stats();
+        let mut family = encoder.encode_descriptor(
+            "profiled_self",
+            "The profiler's own memory by component (kept out of the heap and allocs profiles)",
+            Some(&Unit::Bytes),
+            MetricType::Gauge,
+        )?;
+        for (component, bytes) in [
+            ("symbolizer", own.symbolizer_bytes),
+            ("registry", own.registry_bytes),
+            ("server", own.server_bytes),
+            ("cpu", own.cpu_bytes),
+            ("signals", own.signals_bytes),
+            ("other", own.other_bytes),
+        ] {
+            let labels: Labels = vec![("component", component.to_owned())];
+            ConstGauge::new(i64::try_from(bytes).unwrap_or(i64::MAX))
+                .encode(family.encode_family(&labels)?)?;
+        }
         gauge(
             &mut encoder,
             "profiled_tasks",

@@ -31,6 +31,82 @@ pub struct Stats {
     pub memory: crate::MemStats,
     /// Threads, uptime and CPU time of the process.
     pub process: ProcessStats,
+    /// The profiler's own memory, kept out of the `heap` and `allocs` profiles.
+    #[serde(rename = "self")]
+    pub own: SelfStats,
+}
+
+/// The profiler's own memory: what the tool costs. Allocations made by its threads
+/// (every thread named `profiled-*`) and by profiler work on other threads (a mounted
+/// `ProfiledService`, symbolization) are never sampled into the `heap` and `allocs`
+/// profiles; they are counted here instead. `*_bytes` of a component are bytes it
+/// allocated minus bytes it freed (exact, not sampled; 0 without the
+/// [`ProfiledAllocator`](crate::ProfiledAllocator)).
+///
+/// ```
+/// let own = profiled::stats().own;
+/// assert!(own.symbolizer_cache_bytes <= profiled::SYMBOLIZER_CACHE_CAP_BYTES);
+/// assert!(own.total_bytes >= own.registry_bytes);
+/// assert!(!own.symbolizer_index_loaded || own.symbolizer_bytes > 0);
+/// ```
+#[derive(Clone, Debug, Default, Serialize)]
+#[non_exhaustive]
+pub struct SelfStats {
+    /// Bytes held by the symbolizer: its address cache, and its DWARF index while
+    /// loaded (from a profile's first new address until a second after its last).
+    pub symbolizer_bytes: u64,
+    /// Estimated bytes of the symbolizer's address cache (at most
+    /// [`SYMBOLIZER_CACHE_CAP_BYTES`](crate::SYMBOLIZER_CACHE_CAP_BYTES) in practice).
+    pub symbolizer_cache_bytes: u64,
+    /// Addresses the symbolizer's cache holds.
+    pub symbolizer_cached_addresses: usize,
+    /// Whether the DWARF index is loaded now.
+    pub symbolizer_index_loaded: bool,
+    /// Bytes of the bounded registries (stack and event tables), by their capacity.
+    pub registry_bytes: u64,
+    /// Live bytes of the HTTP server, its blocking pool and profile encoding.
+    pub server_bytes: u64,
+    /// Live bytes of the CPU profiler's threads.
+    pub cpu_bytes: u64,
+    /// Live bytes of the signal thread.
+    pub signals_bytes: u64,
+    /// Live bytes of other `profiled-*` threads.
+    pub other_bytes: u64,
+    /// Everything above: registries plus the live bytes of all components together
+    /// (exact in sum; a block one component allocates and another frees, such as a
+    /// CPU profile built on `profiled-cpu` and encoded by the server, is counted
+    /// against the first and credited to the second, so the per-component figures
+    /// can lean one way and the other).
+    pub total_bytes: u64,
+}
+
+/// The address cache's size bound: two generations of addresses at a generous
+/// 512 bytes each (lines, inlined frames, names). Measured use is far below it
+/// (BENCHMARKS.md, "Symbolizer").
+///
+/// ```
+/// assert_eq!(profiled::SYMBOLIZER_CACHE_CAP_BYTES, 16 * 1024 * 1024);
+/// ```
+pub const SYMBOLIZER_CACHE_CAP_BYTES: u64 = (2 * crate::stack::symbolize::GENERATION * 512) as u64;
+
+pub(crate) fn self_stats() -> SelfStats {
+    use crate::alloc::own::{Component, live_bytes};
+    let usage = crate::stack::symbolize::usage();
+    let registry_bytes = registry::existing().map_or(0, |r| r.heap_bytes()) as u64;
+    let mut stats = SelfStats {
+        symbolizer_bytes: live_bytes(Component::Symbolizer),
+        symbolizer_cache_bytes: usage.cache_bytes as u64,
+        symbolizer_cached_addresses: usage.addresses,
+        symbolizer_index_loaded: usage.index_loaded,
+        registry_bytes,
+        server_bytes: live_bytes(Component::Server),
+        cpu_bytes: live_bytes(Component::Cpu),
+        signals_bytes: live_bytes(Component::Signals),
+        other_bytes: live_bytes(Component::Other),
+        total_bytes: 0,
+    };
+    stats.total_bytes = crate::alloc::own::total_live_bytes() + stats.registry_bytes;
+    stats
 }
 
 /// Counts of tracked tasks.
@@ -173,6 +249,7 @@ pub fn stats() -> Stats {
         },
         memory: crate::mem_stats(),
         process: process_stats(),
+        own: self_stats(),
     }
 }
 

@@ -53,6 +53,7 @@ pub(super) fn flush(local: &Local) {
     ALLOCS.fetch_add(local.allocs.replace(0), Ordering::Relaxed);
     FREE_BYTES.fetch_add(freed, Ordering::Relaxed);
     FREES.fetch_add(local.frees.replace(0), Ordering::Relaxed);
+    super::own::account(allocated, freed);
 }
 
 /// Flushes, and sends this thread's next allocation to the cold path.
@@ -135,7 +136,10 @@ pub(super) fn after_countdown(local: &Local, ptr: *mut u8, size: usize) {
         local.sample_left.set(next_sample(local, rate));
     }
     if rate > 0 && local.sample_left.get() <= 0 && !ptr.is_null() {
-        sample(ptr, size);
+        // The profiler's own allocations are counted (`own`), never sampled.
+        if !super::own::active() {
+            sample(ptr, size);
+        }
         local.sample_left.set(next_sample(local, rate));
     }
     let to_sample = u64::try_from(local.sample_left.get()).unwrap_or(0);

@@ -14,6 +14,7 @@
 mod cold;
 mod hot;
 mod live;
+pub(crate) mod own;
 
 pub(crate) use crate::registry::heap::{HeapRow, heap_rows, stack_usage};
 

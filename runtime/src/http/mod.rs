@@ -112,7 +112,12 @@ impl ProfiledService {
         B: hyper::body::Body<Data = bytes::Bytes>,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        match routes::handle(request, Arc::clone(&self.settings)).await {
+        // Profiler work on the user's executor: its own memory, not the user's.
+        let handled = crate::alloc::own::Scoped::new(
+            crate::alloc::own::Component::Server,
+            routes::handle(request, Arc::clone(&self.settings)),
+        );
+        match handled.await {
             Ok(response) => response,
             Err(never) => match never {},
         }
@@ -127,7 +132,10 @@ impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Profiled
     >;
 
     fn call(&self, request: hyper::Request<hyper::body::Incoming>) -> Self::Future {
-        Box::pin(routes::handle(request, Arc::clone(&self.settings)))
+        Box::pin(crate::alloc::own::Scoped::new(
+            crate::alloc::own::Component::Server,
+            routes::handle(request, Arc::clone(&self.settings)),
+        ))
     }
 }
 

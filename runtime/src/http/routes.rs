@@ -299,6 +299,11 @@ fn reclaim_response(report: crate::ReclaimReport) -> Response<Body> {
 pub(super) async fn on_blocking_pool(
     work: impl FnOnce() -> Response<Body> + Send + 'static,
 ) -> Response<Body> {
+    let work = move || {
+        // On a mounted service this is the user's blocking pool: still our memory.
+        let _own = crate::alloc::own::scope(crate::alloc::own::Component::Server);
+        work()
+    };
     tokio::task::spawn_blocking(work).await.unwrap_or_else(|_| {
         response::go_error(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -306,12 +306,16 @@ impl NamedProfile {
     /// assert_eq!(delta[..2], [0x1f, 0x8b]);
     /// ```
     pub fn write_delta(&self, duration: Duration, out: &mut dyn Write) -> io::Result<()> {
+        // Profile building is the profiler's own memory, on whatever thread calls it.
+        let _own = crate::alloc::own::scope(crate::alloc::own::Component::Server);
         let delta = self.start_delta(Output::Go { debug: 0 });
         std::thread::sleep(duration);
         delta.finish().write(out)
     }
 
     fn write_now(&self, output: Output, out: &mut dyn Write) -> io::Result<()> {
+        // Profile building is the profiler's own memory, on whatever thread calls it.
+        let _own = crate::alloc::own::scope(crate::alloc::own::Component::Server);
         self.document(output).write(out)
     }
 }

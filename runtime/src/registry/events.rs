@@ -41,6 +41,11 @@ impl EventTable {
         }
     }
 
+    /// Heap bytes of the table (fixed at creation).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        std::mem::size_of_val::<[Totals]>(&self.cells)
+    }
+
     /// Adds to a stack's totals; relaxed, as these are independent counters.
     pub(crate) fn add(&self, stack: Option<StackId>, count_milli: u64, delay_ns: u64) {
         match stack.and_then(|id| self.cells.get(id)) {

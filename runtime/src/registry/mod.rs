@@ -33,6 +33,13 @@ pub(crate) struct Registry {
     pub(crate) block: EventTable,
 }
 
+impl Registry {
+    /// Heap bytes of its tables (fixed at creation).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.stacks.heap_bytes() + self.mutex.heap_bytes() + self.block.heap_bytes()
+    }
+}
+
 /// Sets the capacity of the tables not allocated yet (the contention registry and
 /// the heap registry); a table that already exists keeps its own, which
 /// `/debug/stats` reports.

@@ -55,6 +55,12 @@ impl StackTable {
         }
     }
 
+    /// Heap bytes of the table (fixed at creation).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        std::mem::size_of_val::<[Slot]>(&self.slots)
+            + std::mem::size_of_val::<[AtomicUsize]>(&self.arena)
+    }
+
     /// Number of slots; every [`StackId`] is below this.
     pub(crate) fn capacity(&self) -> usize {
         self.slots.len()

@@ -48,13 +48,18 @@ fn parse_line(line: crate::procfs::MapsLine<'_>) -> Option<Mapping> {
 }
 
 /// The GNU build ID of an ELF file, cached per path; empty when absent or unreadable.
+/// A file that could not be opened for a reason that may pass (`EMFILE`) is not
+/// cached, so its build ID comes back.
 fn build_id(path: &str) -> String {
     static CACHE: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Some(id) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(path) {
         return id.clone();
     }
-    let id = read_build_id(path).unwrap_or_default();
+    let Ok(read) = read_build_id(path) else {
+        return String::new();
+    };
+    let id = read.unwrap_or_default();
     cache
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -62,9 +67,18 @@ fn build_id(path: &str) -> String {
     id
 }
 
-fn read_build_id(path: &str) -> Option<String> {
+/// `Err` when the file could not be opened now (but exists or may be readable later).
+fn read_build_id(path: &str) -> Result<Option<String>, std::io::Error> {
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(parse_build_id(file))
+}
+
+fn parse_build_id(file: std::fs::File) -> Option<String> {
     use object::Object;
-    let file = std::fs::File::open(path).ok()?;
     // ReadCache reads only the headers and the note section, not the whole file.
     let data = object::ReadCache::new(file);
     let elf = object::File::parse(&data).ok()?;

@@ -8,7 +8,9 @@
 
 pub(crate) mod frame;
 pub(crate) mod frame_pointer;
+mod index;
 pub(crate) mod maps;
+mod names;
 pub(crate) mod symbolize;
 
 use std::mem::MaybeUninit;

@@ -1,8 +1,22 @@
-//! In-process symbolization with a per-address cache, and trimming of `profiled`'s own
-//! frames from the top of captured stacks.
+//! In-process symbolization with a bounded per-address cache, and trimming of
+//! `profiled`'s own frames from the top of captured stacks.
+//!
+//! What stays resident is proportional to the addresses symbolized: a cache of at
+//! most two [`GENERATION`]s of addresses (lines, inlined frames, one shared copy of
+//! each name and path). The DWARF index that answers new addresses (`index.rs`,
+//! through `addr2line`) is loaded on the first miss and dropped [`INDEX_IDLE`] after
+//! the last one, so between profiles it costs nothing. A failure to read an object
+//! file (`EMFILE`) is not cached: names come back with the next profile. Function
+//! names keep their type (`names.rs`). All of it is the profiler's own memory:
+//! never sampled into the user's heap profile, reported in `/debug/stats` `self`.
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use super::{index, names};
+use crate::alloc::own;
 
 /// One source line of a location; several for inlined calls, innermost first.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,41 +41,76 @@ struct Resolved {
     all_internal: bool,
 }
 
-/// Addresses the cache holds at most. CPU profiles bring new addresses (any
-/// instruction can be a sample), so without a bound a long-lived process that is
-/// profiled now and then would grow the cache forever. When full, it starts over.
-const MAX_CACHED_ADDRESSES: usize = if cfg!(test) { 64 } else { 32_768 };
+/// Addresses one generation of the cache holds; two generations are kept. CPU
+/// profiles bring new addresses (any instruction can be a sample), so without a
+/// bound a long-lived process that is profiled now and then would grow the cache
+/// forever. When the current generation is full it becomes the previous one (whose
+/// addresses are forgotten unless asked for again), so a working set of up to one
+/// generation stays cached through any number of profiles.
+pub(crate) const GENERATION: usize = if cfg!(test) { 64 } else { 16_384 };
 
-/// Resolved addresses, and one shared copy of each function name and file path
-/// (thousands of addresses share a few hundred of them).
+/// The DWARF index is dropped after this long without a new address to resolve.
+pub(crate) const INDEX_IDLE: Duration = if cfg!(test) {
+    Duration::from_millis(100)
+} else {
+    Duration::from_secs(1)
+};
+
+/// Resolved addresses in two generations, and one shared copy of each function name
+/// and file path (thousands of addresses share a few hundred of them).
 #[derive(Default)]
 struct Cache {
-    by_address: HashMap<usize, Resolved>,
+    current: HashMap<usize, Resolved>,
+    previous: HashMap<usize, Resolved>,
     strings: HashSet<Arc<str>>,
+    /// Estimated heap bytes of each generation (entries, lines and new strings).
+    current_bytes: usize,
+    previous_bytes: usize,
 }
 
 impl Cache {
-    fn intern(&mut self, s: &Arc<str>) -> Arc<str> {
+    fn intern(&mut self, s: &str) -> Arc<str> {
         if let Some(shared) = self.strings.get(s) {
             return Arc::clone(shared);
         }
-        self.strings.insert(Arc::clone(s));
-        Arc::clone(s)
+        let shared: Arc<str> = s.into();
+        self.current_bytes += 2 * std::mem::size_of::<Arc<str>>() + 16 + s.len();
+        self.strings.insert(Arc::clone(&shared));
+        shared
     }
 
-    fn insert(&mut self, return_address: usize, lines: Lines) -> Resolved {
-        if self.by_address.len() >= MAX_CACHED_ADDRESSES {
-            self.by_address.clear();
+    fn get(&mut self, return_address: usize) -> Option<Resolved> {
+        if let Some(resolved) = self.current.get(&return_address) {
+            return Some(resolved.clone());
+        }
+        let resolved = self.previous.remove(&return_address)?;
+        self.keep(return_address, resolved.clone());
+        Some(resolved)
+    }
+
+    fn keep(&mut self, return_address: usize, resolved: Resolved) {
+        if self.current.len() >= GENERATION {
+            self.previous = std::mem::take(&mut self.current);
+            self.previous_bytes = std::mem::take(&mut self.current_bytes);
             self.strings.clear();
         }
-        let lines: Lines = lines
+        self.current_bytes += entry_bytes(&resolved);
+        self.current.insert(return_address, resolved);
+    }
+
+    fn insert(&mut self, return_address: usize, raw: Vec<index::RawLine>) -> Resolved {
+        let lines: Lines = raw
             .iter()
             .map(|line| Line {
-                function: self.intern(&line.function),
+                function: self.intern(&names::short(&line.function)),
                 file: self.intern(&line.file),
                 line: line.line,
             })
             .collect();
+        self.insert_lines(return_address, lines)
+    }
+
+    fn insert_lines(&mut self, return_address: usize, lines: Lines) -> Resolved {
         let first_user = lines.iter().position(|line| !is_internal(line));
         let resolved = Resolved {
             user: match first_user {
@@ -71,9 +120,25 @@ impl Cache {
             all_internal: !lines.is_empty() && first_user.is_none(),
             lines,
         };
-        self.by_address.insert(return_address, resolved.clone());
+        self.keep(return_address, resolved.clone());
         resolved
     }
+
+    fn len(&self) -> usize {
+        self.current.len() + self.previous.len()
+    }
+}
+
+/// Heap bytes of one cache entry: its hash-table slot and its lines.
+fn entry_bytes(resolved: &Resolved) -> usize {
+    let slot = std::mem::size_of::<(usize, Resolved)>() + 8;
+    let lines = |l: &Lines| 16 + std::mem::size_of_val::<[Line]>(l);
+    let user = if Arc::ptr_eq(&resolved.lines, &resolved.user) {
+        0
+    } else {
+        lines(&resolved.user)
+    };
+    slot + lines(&resolved.lines) + user
 }
 
 fn cache() -> &'static Mutex<Cache> {
@@ -81,11 +146,69 @@ fn cache() -> &'static Mutex<Cache> {
     CACHE.get_or_init(Default::default)
 }
 
+/// The DWARF index while loaded, and when it was last used.
+struct Loaded {
+    index: index::Index,
+    last_used: Instant,
+}
+
+fn loaded() -> &'static Mutex<Option<Loaded>> {
+    static INDEX: Mutex<Option<Loaded>> = Mutex::new(None);
+    &INDEX
+}
+
+/// Whether the thread that drops an idle index runs. Changed only with
+/// [`loaded`]'s lock held, or (when set) right after releasing it.
+static REAPER: AtomicBool = AtomicBool::new(false);
+
+/// Runs `work` on the index, loading it first if it was dropped.
+fn with_index<R>(work: impl FnOnce(&mut index::Index) -> R) -> R {
+    let mut guard = loaded().lock().unwrap_or_else(|e| e.into_inner());
+    let loaded = guard.get_or_insert_with(|| Loaded {
+        index: index::Index::new(),
+        last_used: Instant::now(),
+    });
+    let result = work(&mut loaded.index);
+    loaded.last_used = Instant::now();
+    drop(guard);
+    if !REAPER.swap(true, Ordering::AcqRel) {
+        let spawned = std::thread::Builder::new()
+            .name("profiled-symbolizer".into())
+            .spawn(reap_when_idle);
+        if spawned.is_err() {
+            // No thread: the index stays until `free_os_memory` or the next miss.
+            REAPER.store(false, Ordering::Release);
+        }
+    }
+    result
+}
+
+/// The reaper thread: drops the index once it was idle for [`INDEX_IDLE`], returns
+/// the freed memory to the OS, and exits.
+fn reap_when_idle() {
+    loop {
+        std::thread::sleep(INDEX_IDLE / 2);
+        let mut guard = loaded().lock().unwrap_or_else(|e| e.into_inner());
+        let idle = guard
+            .as_ref()
+            .is_none_or(|l| l.last_used.elapsed() >= INDEX_IDLE);
+        if idle {
+            let dropped = guard.take();
+            REAPER.store(false, Ordering::Release);
+            drop(guard);
+            if dropped.is_some() {
+                drop(dropped);
+                crate::memory::trim();
+            }
+            return;
+        }
+    }
+}
+
 /// Resolves a return address captured by [`super::Stack`].
 ///
-/// The address looked up is `return_address - 1` (the `backtrace` crate subtracts
-/// the one), inside the call instruction, so the line is the call's and inlining is
-/// resolved at the call site.
+/// The address looked up is `return_address - 1`, inside the call instruction, so
+/// the line is the call's and inlining is resolved at the call site.
 pub(crate) fn resolve(return_address: usize) -> Lines {
     resolved(return_address).lines
 }
@@ -100,6 +223,10 @@ pub(crate) fn resolve_user(return_address: usize) -> (Lines, bool) {
 }
 
 fn resolved(return_address: usize) -> Resolved {
+    resolved_with(return_address, baseline())
+}
+
+fn resolved_with(return_address: usize, baseline: bool) -> Resolved {
     if let Some(site) = super::frame::decode(return_address) {
         let lines = logical_lines(site);
         return Resolved {
@@ -108,33 +235,106 @@ fn resolved(return_address: usize) -> Resolved {
             all_internal: false,
         };
     }
-    if let Some(resolved) = cache()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .by_address
-        .get(&return_address)
-    {
-        return resolved.clone();
+    if let Some(resolved) = lock(cache()).get(return_address) {
+        return resolved;
+    }
+    // The symbolizer's own memory: not sampled, counted as its own.
+    let _own = own::scope(own::Component::Symbolizer);
+    if baseline {
+        let lines = backtrace_lines(return_address);
+        return lock(cache()).insert_lines(return_address, lines);
     }
     // Resolved without the cache's lock: the first symbolization is slow.
-    let lines = resolve_uncached(return_address);
-    cache()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(return_address, lines)
+    match with_index(|index| index.resolve(return_address.wrapping_sub(1))) {
+        index::Outcome::Found(raw) => lock(cache()).insert(return_address, raw),
+        // Not cached: the next profile tries again.
+        index::Outcome::Unavailable => Resolved {
+            lines: Lines::default(),
+            user: Lines::default(),
+            all_internal: false,
+        },
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The function containing code address `pc` (innermost when inlined), as Go's
-/// `runtime.FuncForPC(pc).Name()`; `None` when no symbol covers it.
+/// `runtime.FuncForPC(pc).Name()`; `None` when no symbol covers it. Not cached:
+/// the `symbol` endpoint may ask for any number of addresses.
 pub(crate) fn function_at(pc: usize) -> Option<String> {
-    let mut name = None;
-    // `backtrace::resolve` looks up `address - 1`: hand it `pc + 1` to get `pc`.
-    backtrace::resolve(pc.wrapping_add(1) as *mut std::ffi::c_void, |symbol| {
-        if name.is_none() {
-            name = symbol.name().map(|n| format!("{n:#}"));
-        }
-    });
-    name
+    let _own = own::scope(own::Component::Symbolizer);
+    if baseline() {
+        let mut name = None;
+        // `backtrace::resolve` looks up `address - 1`: hand it `pc + 1` to get `pc`.
+        backtrace::resolve(pc.wrapping_add(1) as *mut std::ffi::c_void, |symbol| {
+            if name.is_none() {
+                name = symbol.name().map(|n| format!("{n:#}"));
+            }
+        });
+        return name;
+    }
+    match with_index(|index| index.resolve(pc)) {
+        index::Outcome::Found(raw) => raw
+            .first()
+            .map(|line| names::short(&line.function).into_owned()),
+        index::Outcome::Unavailable => None,
+    }
+}
+
+/// Drops the symbolizer's caches and its DWARF index (for `free_os_memory`).
+pub(crate) fn clear() {
+    let _own = own::scope(own::Component::Symbolizer);
+    let dropped = lock(loaded()).take();
+    drop(dropped);
+    *lock(cache()) = Cache::default();
+    backtrace::clear_symbol_cache();
+}
+
+/// For the `symbolize` bench: resolves every return address with this symbolizer
+/// or (`baseline`) the `backtrace` crate's, after dropping every cache if `cold`;
+/// returns the lines found.
+pub(crate) fn bench_resolve(return_addresses: &[usize], baseline: bool, cold: bool) -> usize {
+    if cold {
+        clear();
+    }
+    return_addresses
+        .iter()
+        .map(|&address| resolved_with(address, baseline).lines.len())
+        .sum()
+}
+
+/// What the symbolizer holds now, for `/debug/stats`.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Usage {
+    /// Addresses cached.
+    pub addresses: usize,
+    /// Estimated heap bytes of the address cache.
+    pub cache_bytes: usize,
+    /// Whether the DWARF index is loaded (it is dropped when idle).
+    pub index_loaded: bool,
+}
+
+/// What the symbolizer holds now.
+pub(crate) fn usage() -> Usage {
+    let (addresses, cache_bytes) = {
+        let cache = lock(cache());
+        (cache.len(), cache.current_bytes + cache.previous_bytes)
+    };
+    Usage {
+        addresses,
+        cache_bytes,
+        index_loaded: lock(loaded()).is_some(),
+    }
+}
+
+/// `PROFILED_SYMBOLIZER=backtrace`: today's baseline, the `backtrace` crate's
+/// resolver with its caches kept for the process's life (for benchmarks only).
+fn baseline() -> bool {
+    static BASELINE: OnceLock<bool> = OnceLock::new();
+    *BASELINE
+        .get_or_init(|| std::env::var_os("PROFILED_SYMBOLIZER").is_some_and(|v| v == "backtrace"))
 }
 
 /// A logical frame (a `#[profiled]` function in an async chain) as one line.
@@ -147,8 +347,8 @@ fn logical_lines(site: &crate::site::FnSite) -> Lines {
     .into()
 }
 
-/// `backtrace::resolve` looks up `address - 1`, as for a return address.
-fn resolve_uncached(return_address: usize) -> Lines {
+/// The baseline: `backtrace::resolve` looks up `address - 1`, as for a return address.
+fn backtrace_lines(return_address: usize) -> Lines {
     let mut lines = Vec::new();
     backtrace::resolve(return_address as *mut std::ffi::c_void, |symbol| {
         let Some(name) = symbol.name() else {
@@ -235,11 +435,62 @@ mod tests {
         let second = resolve(base + 9);
         assert!(first[0].function.contains("long_function"), "{first:?}");
         assert!(Arc::ptr_eq(&first[0].function, &second[0].function));
-        for offset in 0..3 * MAX_CACHED_ADDRESSES {
+        for offset in 0..3 * GENERATION {
             resolve(base + 16 + offset);
-            let held = cache().lock().unwrap().by_address.len();
-            assert!(held <= MAX_CACHED_ADDRESSES, "{held} addresses cached");
+            let held = lock(cache()).len();
+            assert!(held <= 2 * GENERATION, "{held} addresses cached");
         }
+        assert!(usage().cache_bytes > 0);
+    }
+
+    #[test]
+    fn names_keep_inlined_frames_files_and_types() {
+        let lines = resolve(outer_with_inlined as *const () as usize + 12);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.function.ends_with("outer_with_inlined")
+                    && l.file.ends_with("symbolize.rs")
+                    && l.line > 0),
+            "{lines:?}"
+        );
+        // A trait method keeps its type: not `<... as FnOnce>::call_once`.
+        let name = function_at(<Marker as Fn0>::call as *const () as usize).unwrap();
+        assert_eq!(name, format!("{}::Marker::call", module_path!()));
+    }
+
+    #[test]
+    fn the_index_is_dropped_when_idle_and_reloaded() {
+        std::hint::black_box(long_function(2));
+        let base = long_function as *const () as usize;
+        assert!(
+            resolve(base + 40)
+                .iter()
+                .any(|l| l.function.contains("long_function"))
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while usage().index_loaded && Instant::now() < deadline {
+            std::thread::sleep(INDEX_IDLE / 4);
+            // Other tests may load it again; what matters is that it goes away.
+        }
+        assert!(!usage().index_loaded || Instant::now() >= deadline);
+        assert!(function_at(base + 3).unwrap().contains("long_function"));
+    }
+
+    trait Fn0 {
+        fn call(&self) -> u64;
+    }
+    struct Marker;
+    impl Fn0 for Marker {
+        #[inline(never)]
+        fn call(&self) -> u64 {
+            std::hint::black_box(long_function(3))
+        }
+    }
+
+    #[inline(never)]
+    fn outer_with_inlined() -> u64 {
+        std::hint::black_box(Marker.call()) + std::hint::black_box(long_function(4))
     }
 
     fn line(function: &str, file: &str) -> Line {
