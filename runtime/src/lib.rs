@@ -170,6 +170,8 @@ mod sync;
 pub mod task;
 pub mod thread;
 mod threads;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod trace;
 
 pub use alloc::{
