@@ -1,0 +1,38 @@
+//! Swapping `use tokio::sync::{...}` for `use profiled::tokio::{...}` is the only
+//! change code written against tokio's types needs: `tokio_swap/app.rs` is compiled
+//! twice, once after each `use` line, and both builds behave the same.
+
+mod with_tokio {
+    use std::sync::Arc;
+    use tokio::sync::{
+        Mutex, MutexGuard, Notify, OwnedMutexGuard, OwnedSemaphorePermit, RwLock,
+        RwLockReadGuard, RwLockWriteGuard, Semaphore, SemaphorePermit, mpsc, oneshot,
+    };
+    include!("tokio_swap/app.rs");
+}
+
+mod with_profiled {
+    use std::sync::Arc;
+    use profiled::tokio::{
+        Mutex, MutexGuard, Notify, OwnedMutexGuard, OwnedSemaphorePermit, RwLock,
+        RwLockReadGuard, RwLockWriteGuard, Semaphore, SemaphorePermit, mpsc, oneshot,
+    };
+    include!("tokio_swap/app.rs");
+}
+
+#[test]
+fn swapping_the_use_line_is_the_only_change() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let expected = runtime.block_on(with_tokio::run());
+    let profiled = runtime.block_on(with_profiled::run());
+    assert_eq!(profiled, expected);
+    assert_eq!(
+        expected[0], "mutex 1 (2, \"ab\") 6",
+        "the log says what ran: {expected:?}"
+    );
+    assert_eq!(expected.last().unwrap(), "oneshot Ok(9)");
+}
