@@ -24,6 +24,7 @@ use crate::site::LockSite;
 use crate::stack::Stack;
 use crate::trace::{self, Category};
 
+
 /// Waiter and holder bookkeeping of one lock or semaphore, in clock ticks.
 /// Only `since` is read outside the cold paths.
 pub(crate) struct Books {
@@ -264,7 +265,10 @@ impl Waiting {
     #[cold]
     #[inline(never)]
     fn begin(&mut self, target: Target<'_>) {
-        if !control::contention_profiling() {
+        // A task whose coop budget is spent gets `Pending` from tokio's futures even
+        // when what it asked for is there: that is a yield, not a wait. (A real wait
+        // that starts just as the budget runs out is missed; the next one is not.)
+        if !control::contention_profiling() || !::tokio::task::coop::has_budget_remaining() {
             return;
         }
         self.start = ticks().max(1);
@@ -301,6 +305,24 @@ impl Waiting {
             trace::record(name, Category::LockWait, start, end);
         }
     }
+}
+
+/// Tries `try_acquire` once the task's coop budget allows, charging the budget as
+/// tokio's own acquisitions do (`Pending`, a yield, when it is spent): `Some` when
+/// acquired without waiting, `None` when the caller has to wait. The uncontended
+/// path of every lock: one budget check and tokio's `try_*`, no clock.
+#[inline(always)]
+pub(crate) fn try_first<R>(
+    mut try_acquire: impl FnMut() -> Option<R>,
+) -> impl Future<Output = Option<R>> {
+    std::future::poll_fn(move |cx| {
+        let coop = std::task::ready!(::tokio::task::coop::poll_proceed(cx));
+        let acquired = try_acquire();
+        if acquired.is_some() {
+            coop.made_progress();
+        }
+        Poll::Ready(acquired)
+    })
 }
 
 /// A future waiting for `target`: `fut` polled as is, with the wait recorded.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use ::tokio::sync as tk;
 
-use super::contended::{Books, Target, Wait};
+use super::contended::{Books, Target, Wait, try_first};
 use crate::site::LockSite;
 
 pub use ::tokio::sync::TryLockError;
@@ -79,7 +79,10 @@ impl<T: ?Sized> Mutex<T> {
     /// Locks, waiting (asynchronously) while another holds it. Waits are recorded
     /// from their first `Pending` under the waiter's stack.
     pub async fn lock(&self) -> MutexGuard<'_, T> {
-        let inner = Wait::new(Target::Lock(&self.books), self.inner.lock()).await;
+        let inner = match try_first(|| self.inner.try_lock().ok()).await {
+            Some(inner) => inner,
+            None => Wait::new(Target::Lock(&self.books), self.inner.lock()).await,
+        };
         MutexGuard {
             inner: ManuallyDrop::new(inner),
             lock: self,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use ::tokio::sync as tk;
 
-use super::contended::{Books, Target, Wait};
+use super::contended::{Books, Target, Wait, try_first};
 use super::mutex::TryLockError;
 use crate::site::LockSite;
 
@@ -87,13 +87,19 @@ impl<T> RwLock<T> {
 impl<T: ?Sized> RwLock<T> {
     /// Locks for reading, waiting while a writer holds or waits for the lock.
     pub async fn read(&self) -> RwLockReadGuard<'_, T> {
-        let inner = Wait::new(Target::Lock(&self.books), self.inner.read()).await;
+        let inner = match try_first(|| self.inner.try_read().ok()).await {
+            Some(inner) => inner,
+            None => Wait::new(Target::Lock(&self.books), self.inner.read()).await,
+        };
         RwLockReadGuard::wrap(inner, &self.books)
     }
 
     /// Locks for writing, waiting while anyone holds the lock.
     pub async fn write(&self) -> RwLockWriteGuard<'_, T> {
-        let inner = Wait::new(Target::Lock(&self.books), self.inner.write()).await;
+        let inner = match try_first(|| self.inner.try_write().ok()).await {
+            Some(inner) => inner,
+            None => Wait::new(Target::Lock(&self.books), self.inner.write()).await,
+        };
         RwLockWriteGuard::wrap(inner, &self.books)
     }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ::tokio::sync as tk;
 
-use super::contended::{Books, Target, Wait};
+use super::contended::{Books, Target, Wait, try_first};
 use crate::site::LockSite;
 
 pub use ::tokio::sync::{AcquireError, TryAcquireError};
@@ -82,13 +82,17 @@ impl Semaphore {
 
     /// Acquires one permit, waiting while none is available.
     pub async fn acquire(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
-        let inner = Wait::new(Target::Lock(&self.books), self.inner.acquire()).await?;
-        Ok(self.wrap(inner))
+        self.acquire_many(1).await
     }
 
     /// Acquires `n` permits at once, waiting while too few are available.
     pub async fn acquire_many(&self, n: u32) -> Result<SemaphorePermit<'_>, AcquireError> {
-        let inner = Wait::new(Target::Lock(&self.books), self.inner.acquire_many(n)).await?;
+        // A closed semaphore fails `try_acquire_many` too: tokio's call returns the
+        // error at its first poll, which is no wait.
+        let inner = match try_first(|| self.inner.try_acquire_many(n).ok()).await {
+            Some(inner) => inner,
+            None => Wait::new(Target::Lock(&self.books), self.inner.acquire_many(n)).await?,
+        };
         Ok(self.wrap(inner))
     }
 
