@@ -5,18 +5,18 @@
 mod with_tokio {
     use std::sync::Arc;
     use tokio::sync::{
-        Mutex, MutexGuard, Notify, OwnedMutexGuard, OwnedSemaphorePermit, RwLock,
-        RwLockReadGuard, RwLockWriteGuard, Semaphore, SemaphorePermit, mpsc, oneshot,
+        Mutex, MutexGuard, Notify, OwnedMutexGuard, OwnedSemaphorePermit, RwLock, RwLockReadGuard,
+        RwLockWriteGuard, Semaphore, SemaphorePermit, mpsc, oneshot,
     };
     include!("tokio_swap/app.rs");
 }
 
 mod with_profiled {
-    use std::sync::Arc;
     use profiled::tokio::{
-        Mutex, MutexGuard, Notify, OwnedMutexGuard, OwnedSemaphorePermit, RwLock,
-        RwLockReadGuard, RwLockWriteGuard, Semaphore, SemaphorePermit, mpsc, oneshot,
+        Mutex, MutexGuard, Notify, OwnedMutexGuard, OwnedSemaphorePermit, RwLock, RwLockReadGuard,
+        RwLockWriteGuard, Semaphore, SemaphorePermit, mpsc, oneshot,
     };
+    use std::sync::Arc;
     include!("tokio_swap/app.rs");
 }
 

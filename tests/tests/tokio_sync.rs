@@ -142,8 +142,14 @@ fn mutex_held_across_await_is_charged_to_its_holder() {
         .find(|l| l["name"] == "test-async-cache")
         .expect("the named tokio mutex is listed");
     assert_eq!(site["kind"], "async_mutex");
-    assert!(site["contentions"].as_u64().unwrap() >= READERS as u64, "{site}");
-    assert!(site["contended_hold_ns"].as_u64().unwrap() >= 10_000_000, "{site}");
+    assert!(
+        site["contentions"].as_u64().unwrap() >= READERS as u64,
+        "{site}"
+    );
+    assert!(
+        site["contended_hold_ns"].as_u64().unwrap() >= 10_000_000,
+        "{site}"
+    );
     let metrics = String::from_utf8(get(addr, "/metrics").body).unwrap();
     assert!(
         metrics
@@ -297,7 +303,10 @@ fn waiter_dropped_by_timeout_records_its_wait() {
         let (locked, is_locked) = tokio::sync::oneshot::channel();
         let holder = tokio::spawn(hold_then_release(locked));
         is_locked.await.unwrap();
-        assert!(tokio::spawn(impatient()).await.unwrap(), "the wait timed out");
+        assert!(
+            tokio::spawn(impatient()).await.unwrap(),
+            "the wait timed out"
+        );
         holder.await.unwrap();
         // The lock is still correct: free, then taken and released as usual.
         let guard = GATE.try_lock().expect("free after the holder left");

@@ -24,7 +24,6 @@ use crate::site::LockSite;
 use crate::stack::Stack;
 use crate::trace::{self, Category};
 
-
 /// Waiter and holder bookkeeping of one lock or semaphore, in clock ticks.
 /// Only `since` is read outside the cold paths.
 pub(crate) struct Books {
@@ -170,7 +169,8 @@ impl Books {
     }
 
     fn name(&self) -> &'static str {
-        self.site.map_or("unnamed profiled tokio lock", |s| s.name())
+        self.site
+            .map_or("unnamed profiled tokio lock", |s| s.name())
     }
 
     fn lock_books(&self) -> BooksGuard<'_> {

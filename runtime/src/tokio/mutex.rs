@@ -175,7 +175,10 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     }
 
     /// Maps the guard to a part of the data, as tokio's `MutexGuard::map`.
-    pub fn map<U: ?Sized, F: FnOnce(&mut T) -> &mut U>(this: Self, f: F) -> MappedMutexGuard<'a, U> {
+    pub fn map<U: ?Sized, F: FnOnce(&mut T) -> &mut U>(
+        this: Self,
+        f: F,
+    ) -> MappedMutexGuard<'a, U> {
         let books = &this.lock.books;
         MappedMutexGuard {
             inner: ManuallyDrop::new(tk::MutexGuard::map(this.into_tokio(), f)),

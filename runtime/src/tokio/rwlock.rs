@@ -314,9 +314,7 @@ unsafe fn erase_write<T: ?Sized + 'static>(
 ) -> ManuallyDrop<tk::RwLockWriteGuard<'static, T>> {
     // SAFETY: same type but for the lifetime; the caller keeps the borrow valid.
     ManuallyDrop::new(unsafe {
-        std::mem::transmute::<tk::RwLockWriteGuard<'_, T>, tk::RwLockWriteGuard<'static, T>>(
-            inner,
-        )
+        std::mem::transmute::<tk::RwLockWriteGuard<'_, T>, tk::RwLockWriteGuard<'static, T>>(inner)
     })
 }
 

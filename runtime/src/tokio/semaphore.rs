@@ -195,7 +195,6 @@ impl fmt::Debug for Semaphore {
     }
 }
 
-
 /// Permits acquired from a [`Semaphore`]; dropping them gives them back, charging
 /// the dropping code for the waiting others did meanwhile.
 #[must_use]
