@@ -330,3 +330,63 @@ fn waiter_dropped_by_timeout_records_its_wait() {
         "hold_then_release charged {charged} ns for a {waited} ns wait"
     );
 }
+
+static LEDGER: Mutex<u64> = Mutex::const_new(0);
+const LEDGER_HOLD: Duration = Duration::from_millis(30);
+
+#[inline(never)]
+async fn hold_ledger(locked: tokio::sync::oneshot::Sender<()>) {
+    let guard = LEDGER.lock().await;
+    locked.send(()).unwrap();
+    tokio::time::sleep(LEDGER_HOLD).await;
+    drop(guard);
+}
+
+#[profiled::profiled]
+async fn audited_read() -> u64 {
+    *LEDGER.lock().await
+}
+
+#[test]
+fn a_wait_inside_a_profiled_fn_is_recorded_once_with_its_logical_chain() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let addr = profiler();
+    let before = delay_of(&profile(addr, "block"), "audited_read");
+    let started = Instant::now();
+    runtime().block_on(async {
+        let (locked, is_locked) = tokio::sync::oneshot::channel();
+        let holder = tokio::spawn(hold_ledger(locked));
+        is_locked.await.unwrap();
+        tokio::spawn(audited_read()).await.unwrap();
+        holder.await.unwrap();
+    });
+    let elapsed = started.elapsed().as_nanos() as f64;
+    let block = profile(addr, "block");
+    let waited = (delay_of(&block, "audited_read") - before) as f64;
+    eprintln!("audited_read waited {waited} ns in {elapsed} ns");
+    assert!(
+        waited >= 0.5 * LEDGER_HOLD.as_nanos() as f64 && waited <= elapsed,
+        "the wait counts once, not once per frame: {waited} ns of {elapsed} ns"
+    );
+    // Recorded under the real stack, with the logical chain as its label.
+    let label = |s: &pprof::protos::Sample| -> Option<String> {
+        s.label
+            .iter()
+            .find(|l| block.string_table[l.key as usize] == "logical_stack")
+            .map(|l| block.string_table[l.str as usize].clone())
+    };
+    let sample = block
+        .sample
+        .iter()
+        .find(|s| {
+            stack_names(&block, s)
+                .iter()
+                .any(|n| is_fn(n, "audited_read"))
+        })
+        .expect("a sample under audited_read's real frames");
+    assert_eq!(
+        label(sample).as_deref(),
+        Some("tokio_sync::audited_read"),
+        "{sample:?}"
+    );
+}

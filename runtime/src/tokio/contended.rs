@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 
 use crate::clock::{self, ticks};
 use crate::control;
-use crate::instrument::wait;
+use crate::instrument::{logical, wait};
 use crate::registry::{self, Sampler, StackId};
 use crate::site::LockSite;
 use crate::stack::Stack;
@@ -239,9 +239,17 @@ impl Waiting {
     #[inline(always)]
     pub(crate) fn on_poll<R>(&mut self, target: Target<'_>, poll: Poll<R>) -> Poll<R> {
         match &poll {
-            Poll::Pending if self.start == 0 => {
-                self.begin(target);
-                keep_frame();
+            Poll::Pending => {
+                if self.start == 0 {
+                    self.begin(target);
+                    keep_frame();
+                }
+                if self.start != 0 {
+                    // This wait is recorded here, under the full stack: an enclosing
+                    // `#[profiled]` future counts it as idle time but does not
+                    // record it in the block profile a second time.
+                    logical::claim_wait();
+                }
             }
             Poll::Ready(_) if self.start != 0 => {
                 self.finish(target);
