@@ -390,3 +390,90 @@ fn a_wait_inside_a_profiled_fn_is_recorded_once_with_its_logical_chain() {
         "{sample:?}"
     );
 }
+
+static CONFIG: profiled::tokio::RwLock<u64> = profiled::tokio_rwlock!("test-async-config", 0);
+static SIGNAL: profiled::tokio::Notify = profiled::tokio_notify!("test-async-signal");
+const PAUSE: Duration = Duration::from_millis(20);
+
+#[inline(never)]
+async fn rewrite_config(locked: tokio::sync::oneshot::Sender<()>) {
+    let mut config = CONFIG.write().await;
+    locked.send(()).unwrap();
+    tokio::time::sleep(PAUSE).await;
+    *config += 1;
+    drop(config);
+}
+
+#[inline(never)]
+async fn read_config() -> u64 {
+    *CONFIG.read().await
+}
+
+#[inline(never)]
+async fn await_signal() {
+    SIGNAL.notified().await
+}
+
+#[inline(never)]
+async fn await_reply(reply: profiled::tokio::oneshot::Receiver<u64>) -> u64 {
+    reply.await.unwrap()
+}
+
+#[test]
+fn rwlock_notify_and_oneshot_waits_are_recorded() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let addr = profiler();
+    let (mutex_before, block_before) = (profile(addr, "mutex"), profile(addr, "block"));
+    runtime().block_on(async {
+        let (locked, is_locked) = tokio::sync::oneshot::channel();
+        let writer = tokio::spawn(rewrite_config(locked));
+        is_locked.await.unwrap();
+        let readers: Vec<_> = (0..3).map(|_| tokio::spawn(read_config())).collect();
+        writer.await.unwrap();
+        for reader in readers {
+            assert_eq!(reader.await.unwrap(), 1);
+        }
+
+        let waiter = tokio::spawn(await_signal());
+        let (reply, replied) = profiled::tokio::oneshot::channel();
+        let asker = tokio::spawn(await_reply(replied));
+        tokio::time::sleep(PAUSE).await;
+        SIGNAL.notify_one();
+        reply.send(7).unwrap();
+        waiter.await.unwrap();
+        assert_eq!(asker.await.unwrap(), 7);
+    });
+    let (mutex, block) = (profile(addr, "mutex"), profile(addr, "block"));
+    let delta =
+        |p: &Profile, before: &Profile, f: &str| (delay_of(p, f) - delay_of(before, f)) as f64;
+    let pause = PAUSE.as_nanos() as f64;
+    let readers = delta(&block, &block_before, "read_config");
+    let charged = delta(&mutex, &mutex_before, "rewrite_config");
+    eprintln!("read_config waited {readers} ns; rewrite_config charged {charged} ns");
+    assert!(
+        readers >= 0.5 * 3.0 * pause,
+        "3 readers waited for the writer: {readers} ns"
+    );
+    assert!(
+        within(charged, readers, 0.25),
+        "the writer is charged the readers' waiting: {charged} vs {readers} ns"
+    );
+    for function in ["await_signal", "await_reply"] {
+        let waited = delta(&block, &block_before, function);
+        assert!(
+            waited >= 0.5 * pause && waited <= 20.0 * pause,
+            "{function} waited {waited} ns for a {pause} ns pause"
+        );
+    }
+    let stats: serde_json::Value = serde_json::from_slice(&get(addr, "/debug/stats").body).unwrap();
+    let kind = |name: &str| {
+        stats["locks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == name)
+            .map(|l| l["kind"].clone())
+    };
+    assert_eq!(kind("test-async-config"), Some("async_rwlock".into()));
+    assert_eq!(kind("test-async-signal"), Some("notify".into()));
+}

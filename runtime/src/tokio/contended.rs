@@ -411,3 +411,24 @@ fn keep_frame() {
     // SAFETY: an empty asm block: no instructions, no operands, no stack use.
     unsafe { std::arch::asm!("", options(nostack, preserves_flags)) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Books;
+
+    #[test]
+    fn a_release_is_charged_the_waiting_done_during_its_hold() {
+        let books = Books::new(None);
+        assert!(!books.needs_charge());
+        books.arrive(100);
+        books.arrive(150);
+        assert!(books.needs_charge());
+        // Two waiters, since 100 and 150: W(200) = 100 + 50 waiter-ticks, contended
+        // since the first arrival.
+        assert_eq!(books.settle(200), (150, 100));
+        // Still waiting: the next release is charged only what came after 200.
+        assert_eq!(books.settle(260), (120, 60));
+        // A release settled before the last one owes nothing (shared holders).
+        assert_eq!(books.settle(250), (0, 0));
+    }
+}
