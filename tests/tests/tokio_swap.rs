@@ -36,3 +36,26 @@ fn swapping_the_use_line_is_the_only_change() {
     );
     assert_eq!(expected.last().unwrap(), "oneshot Ok(9)");
 }
+
+/// The futures and guards are `Send` wherever tokio's are, so they cross `spawn`.
+#[test]
+fn futures_and_guards_are_send() {
+    fn send<T: Send>(_: &T) {}
+    let mutex = profiled::tokio::Mutex::new(0u8);
+    let rwlock = profiled::tokio::RwLock::new(0u8);
+    let pool = profiled::tokio::Semaphore::new(1);
+    let notify = profiled::tokio::Notify::new();
+    let (tx, mut rx) = profiled::tokio::mpsc::channel::<u8>(1);
+    let (_otx, orx) = profiled::tokio::oneshot::channel::<u8>();
+    send(&mutex.lock());
+    send(&rwlock.read());
+    send(&rwlock.write());
+    send(&pool.acquire());
+    send(&notify.notified());
+    send(&tx.send(1));
+    send(&tx.reserve());
+    send(&orx);
+    send(&rx.recv());
+    send(&mutex.try_lock().unwrap());
+    send(&pool.try_acquire().unwrap());
+}
