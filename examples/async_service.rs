@@ -1,6 +1,9 @@
 //! An async service whose handlers wait on a slow dependency and a contended lock:
 //! the block profile shows where requests wait by logical async stack, and
-//! /debug/stats shows each handler's calls, busy and idle time.
+//! /debug/stats shows each handler's calls, busy and idle time. Its checkout
+//! handler uses `tokio::sync`-style primitives (`profiled::tokio`): a price cache
+//! whose refresher holds the `Mutex` across an `.await` (the mutex profile's
+//! culprit) and a pool of two database connections (a `Semaphore`).
 //!
 //! ```text
 //! cargo run --release --example async_service [-- --addr 127.0.0.1:6060] [--seconds N]
@@ -9,6 +12,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use profiled::tokio::{Mutex, Semaphore}; // was: use tokio::sync::{Mutex, Semaphore};
 use profiled::{ProfiledMutex, profiled, profiled_mutex};
 
 /// Sessions by user id, shared by every request.
@@ -47,6 +51,36 @@ async fn record_visit(user: u64) -> u64 {
     *visits
 }
 
+/// Prices every checkout reads, refreshed by `refresh_prices`.
+static PRICE_CACHE: Mutex<u64> = profiled::tokio_mutex!("price_cache", 100);
+
+/// Two database connections shared by every checkout.
+static DB_POOL: Semaphore = profiled::tokio_semaphore!("db_pool", 2);
+
+/// Refreshes the price cache, holding its lock across the slow fetch: every
+/// checkout meanwhile waits (the mutex profile charges this function).
+#[profiled]
+async fn refresh_prices() {
+    let mut prices = PRICE_CACHE.lock().await;
+    *prices = fetch_prices(*prices).await; // the lock is held across this .await
+}
+
+/// The price service (a remote call, simulated by a timer).
+async fn fetch_prices(old: u64) -> u64 {
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    old % 1_000 + 1
+}
+
+/// A checkout: reads the price cache, then queries the database through the pool.
+#[profiled]
+async fn handle_checkout(id: u64) -> u64 {
+    let price = *PRICE_CACHE.lock().await;
+    let connection = DB_POOL.acquire().await.expect("the pool is never closed");
+    tokio::time::sleep(Duration::from_millis(2)).await; // the query
+    drop(connection);
+    price + id % 7
+}
+
 /// CPU work after the waits.
 #[profiled]
 fn render(user: u64, visits: u64) -> u64 {
@@ -69,7 +103,10 @@ fn main() {
         "  curl http://{addr}/debug/stats                       # per-function calls, busy_ns and idle_ns"
     );
     println!(
-        "  go tool pprof -top http://{addr}/debug/pprof/mutex   # record_visit holds the sessions lock"
+        "  go tool pprof -top http://{addr}/debug/pprof/mutex   # refresh_prices holds price_cache across an .await; record_visit holds sessions"
+    );
+    println!(
+        "  go tool pprof -top -focus=handle_checkout http://{addr}/debug/pprof/block   # checkouts wait for price_cache and db_pool"
     );
     println!();
     println!("Press Ctrl-C to stop.");
@@ -87,6 +124,12 @@ fn main() {
             for _ in 0..10 {
                 id += 1;
                 tokio::spawn(handle_request(id));
+            }
+            // A price refresh and a burst of checkouts every tick.
+            tokio::spawn(refresh_prices());
+            for _ in 0..3 {
+                id += 1;
+                tokio::spawn(handle_checkout(id));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
             if args.expired(started) {

@@ -172,6 +172,8 @@ pub mod stats;
 mod sync;
 pub mod task;
 pub mod thread;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod trace;
 
 pub use alloc::{

@@ -77,6 +77,46 @@ fn async_service_example_shows_waits_by_logical_stack() {
         .unwrap_or_else(|| panic!("{stats}"));
     assert!(handler["calls"].as_u64().unwrap() > 10, "{handler}");
     assert!(handler["idle_ns"].as_u64().unwrap() > handler["busy_ns"].as_u64().unwrap());
+
+    // The tokio::sync-style culprit: refresh_prices holds the price_cache Mutex
+    // across an .await, so it leads the mutex profile; checkouts wait for it and
+    // for the db_pool Semaphore.
+    let in_fn = |name: &str, function: &str| name.contains(&format!("::{function}"));
+    let delay_in = |profile: &pprof::protos::Profile, function: &str| -> i64 {
+        profile
+            .sample
+            .iter()
+            .filter(|s| stack_names(profile, s).iter().any(|n| in_fn(n, function)))
+            .map(|s| s.value[1])
+            .sum()
+    };
+    let mutex = decode(&get(addr, "/debug/pprof/mutex").body);
+    let refresh = delay_in(&mutex, "refresh_prices");
+    assert!(
+        refresh * 2 > total(&mutex, 1),
+        "refresh_prices charged {refresh} of {} ns",
+        total(&mutex, 1)
+    );
+    assert!(
+        delay_in(&block, "handle_checkout") > 0,
+        "checkouts never waited"
+    );
+    for (lock, kind) in [("price_cache", "async_mutex"), ("db_pool", "semaphore")] {
+        let site = stats["locks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == lock)
+            .unwrap_or_else(|| panic!("{lock} is not listed: {stats}"));
+        assert_eq!(site["kind"], kind, "{site}");
+        assert!(site["contentions"].as_u64().unwrap() > 0, "{site}");
+    }
+    if let Some(go) = go_binary() {
+        let url = format!("http://{addr}/debug/pprof/mutex");
+        let top = go_tool_pprof(&go, &["-top", &url]);
+        let first_entry = profiled_tests::pprof_top_entry(&top.stdout);
+        assert!(first_entry.contains("refresh_prices"), "{}", top.stdout);
+    }
 }
 
 #[test]

@@ -122,20 +122,29 @@ impl PollFrame {
     /// future already owns this wait, in which case this frame now owns it.
     #[inline(always)]
     pub(crate) fn claim_wait(&self) -> bool {
-        LOGICAL
-            .try_with(|stack| {
-                let innermost = !stack.claimed.replace(true);
-                if innermost {
-                    let depth = stack.depth.get().min(CAPACITY);
-                    for (copy, frame) in stack.claimed_frames.iter().zip(&stack.frames[..depth]) {
-                        copy.set(frame.get());
-                    }
-                    stack.claimed_len.set(depth);
-                }
-                innermost
-            })
-            .unwrap_or(false)
+        claim_wait()
     }
+}
+
+/// Claims the wait of the current `Pending` for its innermost owner: an
+/// instrumented future, or a `profiled::tokio` wait that records itself (so that
+/// no enclosing instrumented future records the same wait again). True if no
+/// deeper owner had claimed it.
+#[inline(always)]
+pub(crate) fn claim_wait() -> bool {
+    LOGICAL
+        .try_with(|stack| {
+            let innermost = !stack.claimed.replace(true);
+            if innermost {
+                let depth = stack.depth.get().min(CAPACITY);
+                for (copy, frame) in stack.claimed_frames.iter().zip(&stack.frames[..depth]) {
+                    copy.set(frame.get());
+                }
+                stack.claimed_len.set(depth);
+            }
+            innermost
+        })
+        .unwrap_or(false)
 }
 
 impl Drop for PollFrame {

@@ -23,6 +23,18 @@ pub enum LockKind {
     Mutex,
     /// A [`ProfiledRwLock`](crate::ProfiledRwLock).
     RwLock,
+    /// A `profiled::tokio::Mutex` (feature `tokio`).
+    #[serde(rename = "async_mutex")]
+    AsyncMutex,
+    /// A `profiled::tokio::RwLock` (feature `tokio`).
+    #[serde(rename = "async_rwlock")]
+    AsyncRwLock,
+    /// A `profiled::tokio::Semaphore` (feature `tokio`).
+    Semaphore,
+    /// A `profiled::tokio::Notify` (feature `tokio`).
+    Notify,
+    /// A `profiled::tokio::mpsc` channel (feature `tokio`).
+    Channel,
 }
 
 impl LockKind {
@@ -35,6 +47,11 @@ impl LockKind {
         match self {
             LockKind::Mutex => "mutex",
             LockKind::RwLock => "rwlock",
+            LockKind::AsyncMutex => "async_mutex",
+            LockKind::AsyncRwLock => "async_rwlock",
+            LockKind::Semaphore => "semaphore",
+            LockKind::Notify => "notify",
+            LockKind::Channel => "channel",
         }
     }
 }

@@ -1,0 +1,217 @@
+//! `profiled::tokio`'s types against `tokio::sync`'s own in the same run (feature
+//! `tokio`). In each group the bench named `plain` is tokio's type, the baseline.
+//!
+//! Run: `cargo bench -p profiled --features tokio --bench tokio_sync`, then
+//! `python3 scripts/bench_report.py` prints each row as a ratio over `plain`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn profiles_on() {
+    profiled::set_block_rate(1);
+    profiled::set_mutex_fraction(1);
+}
+
+fn profiles_off() {
+    profiled::set_block_rate(0);
+    profiled::set_mutex_fraction(0);
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+}
+
+fn two_workers() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap()
+}
+
+/// `lock().await`, increment, drop, `iters` times in one task.
+fn uncontended(c: &mut Criterion) {
+    let runtime = current_thread();
+    let mut group = c.benchmark_group("tokio_uncontended_lock");
+    let plain = tokio::sync::Mutex::new(0u64);
+    group.bench_function("plain", |b| {
+        b.iter_custom(|iters| {
+            runtime.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    *black_box(&plain).lock().await += 1;
+                }
+                start.elapsed()
+            })
+        })
+    });
+    let profiled = profiled::tokio::Mutex::new(0u64);
+    profiles_on();
+    group.bench_function("profiled", |b| {
+        b.iter_custom(|iters| {
+            runtime.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    *black_box(&profiled).lock().await += 1;
+                }
+                start.elapsed()
+            })
+        })
+    });
+    profiles_off();
+    group.finish();
+
+    let mut group = c.benchmark_group("tokio_try_acquire");
+    let plain = tokio::sync::Semaphore::new(4);
+    group.bench_function("plain", |b| {
+        b.iter(|| drop(black_box(&plain).try_acquire().unwrap()))
+    });
+    let profiled = profiled::tokio::Semaphore::new(4);
+    profiles_on();
+    group.bench_function("profiled", |b| {
+        b.iter(|| drop(black_box(&profiled).try_acquire().unwrap()))
+    });
+    profiles_off();
+    group.finish();
+}
+
+const TASKS: usize = 8;
+const INCREMENTS: u64 = 100_000;
+
+/// 8 tasks x 100k `lock().await` + increment on 2 workers; one iteration is the
+/// whole run.
+fn contended(c: &mut Criterion) {
+    let runtime = two_workers();
+    let mut group = c.benchmark_group("tokio_contended_8x100k");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(8));
+    group.bench_function("plain", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    let lock = Arc::new(tokio::sync::Mutex::new(0u64));
+                    runtime.block_on(async move {
+                        let start = Instant::now();
+                        let tasks: Vec<_> = (0..TASKS)
+                            .map(|_| {
+                                let lock = Arc::clone(&lock);
+                                tokio::spawn(async move {
+                                    for _ in 0..INCREMENTS {
+                                        *lock.lock().await += 1;
+                                    }
+                                })
+                            })
+                            .collect();
+                        for task in tasks {
+                            task.await.unwrap();
+                        }
+                        assert_eq!(*lock.lock().await, TASKS as u64 * INCREMENTS);
+                        start.elapsed()
+                    })
+                })
+                .sum()
+        })
+    });
+    profiles_on();
+    group.bench_function("profiled", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    let lock = Arc::new(profiled::tokio::Mutex::new(0u64));
+                    runtime.block_on(async move {
+                        let start = Instant::now();
+                        let tasks: Vec<_> = (0..TASKS)
+                            .map(|_| {
+                                let lock = Arc::clone(&lock);
+                                tokio::spawn(async move {
+                                    for _ in 0..INCREMENTS {
+                                        *lock.lock().await += 1;
+                                    }
+                                })
+                            })
+                            .collect();
+                        for task in tasks {
+                            task.await.unwrap();
+                        }
+                        assert_eq!(*lock.lock().await, TASKS as u64 * INCREMENTS);
+                        start.elapsed()
+                    })
+                })
+                .sum()
+        })
+    });
+    profiles_off();
+    group.finish();
+}
+
+const MESSAGES: u64 = 200_000;
+const CAPACITY: usize = 64;
+
+/// One producer task sends 200k messages through a bounded channel of 64 slots to
+/// one consumer task, on 2 workers; one iteration is the whole transfer.
+fn channel(c: &mut Criterion) {
+    let runtime = two_workers();
+    let mut group = c.benchmark_group("tokio_channel_200k");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(6));
+    group.bench_function("plain", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    runtime.block_on(async {
+                        let start = Instant::now();
+                        let (tx, mut rx) = tokio::sync::mpsc::channel(CAPACITY);
+                        let producer = tokio::spawn(async move {
+                            for i in 0..MESSAGES {
+                                tx.send(i).await.unwrap();
+                            }
+                        });
+                        let mut sum = 0;
+                        while let Some(i) = rx.recv().await {
+                            sum += i;
+                        }
+                        producer.await.unwrap();
+                        assert_eq!(sum, MESSAGES * (MESSAGES - 1) / 2);
+                        start.elapsed()
+                    })
+                })
+                .sum()
+        })
+    });
+    profiles_on();
+    group.bench_function("profiled", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    runtime.block_on(async {
+                        let start = Instant::now();
+                        let (tx, mut rx) = profiled::tokio::mpsc::channel(CAPACITY);
+                        let producer = tokio::spawn(async move {
+                            for i in 0..MESSAGES {
+                                tx.send(i).await.unwrap();
+                            }
+                        });
+                        let mut sum = 0;
+                        while let Some(i) = rx.recv().await {
+                            sum += i;
+                        }
+                        producer.await.unwrap();
+                        assert_eq!(sum, MESSAGES * (MESSAGES - 1) / 2);
+                        start.elapsed()
+                    })
+                })
+                .sum()
+        })
+    });
+    profiles_off();
+    group.finish();
+}
+
+criterion_group!(benches, uncontended, contended, channel);
+criterion_main!(benches);

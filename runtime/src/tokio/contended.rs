@@ -1,0 +1,434 @@
+//! COLD: the waits and contended holds of the tokio wrappers, entered through
+//! `#[cold] #[inline(never)]` functions only.
+//!
+//! The books are the same as the sync locks' (`sync/contended.rs`): each lock (and
+//! semaphore) carries a [`Books`] record; a waiter registers at its first `Pending`
+//! and leaves when it acquires, so a releasing holder is charged exactly the waiting
+//! others did during its hold, `W(T) = D + N * T` with `N` waiters, `D` gaining
+//! `-t_i` at each arrival and `+t_exit` at each exit. The waiter's own wait goes to the
+//! block profile under the stack it had at its first `Pending` poll.
+//!
+//! An uncontended acquisition (ready at its first poll) and a release nobody waited
+//! for read no clock and capture no stack: one relaxed load each.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use crate::clock::{self, ticks};
+use crate::control;
+use crate::instrument::{logical, wait};
+use crate::registry::{self, StackId, sampling};
+use crate::site::LockSite;
+use crate::stack::Stack;
+use crate::trace::{self, Category};
+
+/// Waiter and holder bookkeeping of one lock or semaphore, in clock ticks.
+/// Only `since` is read outside the cold paths.
+pub(crate) struct Books {
+    site: Option<&'static LockSite>,
+    /// Ticks at which waiting began since the last charge; 0 when nobody has waited
+    /// since. A release reads it with one relaxed load to pick the slow path.
+    since: AtomicU64,
+    /// Spin lock over the fields below, held for a few instructions on cold paths.
+    busy: AtomicBool,
+    waiters: AtomicU32,
+    /// `D` above, as wrapping u64.
+    wait_sum: AtomicU64,
+    /// `W` at the last charge, as wrapping u64.
+    charged: AtomicU64,
+    /// Ticks of the last charge: a release settled after a later one charges nothing.
+    charged_at: AtomicU64,
+    /// Ticks at which the last waiter acquired (or gave up).
+    last_departure: AtomicU64,
+}
+
+impl Books {
+    pub(crate) const fn new(site: Option<&'static LockSite>) -> Books {
+        Books {
+            site,
+            since: AtomicU64::new(0),
+            busy: AtomicBool::new(false),
+            waiters: AtomicU32::new(0),
+            wait_sum: AtomicU64::new(0),
+            charged: AtomicU64::new(0),
+            charged_at: AtomicU64::new(0),
+            last_departure: AtomicU64::new(0),
+        }
+    }
+
+    /// True when others waited during the current hold, so the release must charge.
+    #[inline(always)]
+    pub(crate) fn needs_charge(&self) -> bool {
+        // Relaxed: a stale 0 only moves a just-arrived waiter's first nanoseconds of
+        // waiting to the next holder's charge.
+        self.since.load(Ordering::Relaxed) != 0
+    }
+
+    /// Runs `release` (which gives the lock or permits back), charging the caller's
+    /// stack first if others waited. Inlined into the guard's drop and so into the
+    /// releasing code.
+    #[inline(always)]
+    pub(crate) fn release<R>(&self, release: impl FnOnce() -> R) -> R {
+        if self.needs_charge() {
+            let released = self.release_charged_cold(release);
+            keep_frame();
+            released
+        } else {
+            release()
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn release_charged_cold<R>(&self, release: impl FnOnce() -> R) -> R {
+        // Settled while the lock is still held, so no later holder settles first;
+        // the stack capture waits until after the release.
+        let now = ticks();
+        let (charge, contended_for) = self.settle(now);
+        let released = release();
+        if contended_for > 0 {
+            if let Some(site) = self.site {
+                site.record_contended_hold(clock::ticks_to_ns(contended_for));
+            }
+            if tracing() {
+                trace::record(self.name(), Category::LockHold, now - contended_for, now);
+            }
+        }
+        record_charge(clock::ticks_to_ns(charge));
+        released
+    }
+
+    /// Waits in `acquire` (a blocking call: `blocking_lock` and friends), recorded
+    /// and charged as an async wait is.
+    #[inline(always)]
+    pub(crate) fn wait_blocking<R>(&self, acquire: impl FnOnce() -> R) -> R {
+        let acquired = self.wait_blocking_cold(acquire);
+        keep_frame();
+        acquired
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wait_blocking_cold<R>(&self, acquire: impl FnOnce() -> R) -> R {
+        let mut waiting = Waiting::idle();
+        waiting.begin(Target::Lock(self));
+        let acquired = acquire();
+        waiting.finish(Target::Lock(self));
+        acquired
+    }
+
+    /// Settles the books as of `now`: (waiter-ticks since the last charge, ticks the
+    /// hold was contended). Same rules as the sync locks' `Contention::settle`.
+    fn settle(&self, now: u64) -> (u64, u64) {
+        let _busy = self.lock_books();
+        if now < self.charged_at.load(Ordering::Relaxed) {
+            return (0, 0);
+        }
+        self.charged_at.store(now, Ordering::Relaxed);
+        let waiters = u64::from(self.waiters.load(Ordering::Relaxed));
+        let w = self
+            .wait_sum
+            .load(Ordering::Relaxed)
+            .wrapping_add(waiters.wrapping_mul(now));
+        let charge = w.wrapping_sub(self.charged.load(Ordering::Relaxed)) as i64;
+        self.charged.store(w, Ordering::Relaxed);
+        let since = self.since.load(Ordering::Relaxed);
+        self.since
+            .store(if waiters > 0 { now } else { 0 }, Ordering::Relaxed);
+        let departed = self.last_departure.load(Ordering::Relaxed);
+        let contended_for = if since == 0 {
+            0
+        } else if departed > now {
+            now.saturating_sub(since)
+        } else if waiters == 0 && departed >= since {
+            0
+        } else {
+            now.saturating_sub(since.max(departed))
+        };
+        (u64::try_from(charge).unwrap_or(0), contended_for)
+    }
+
+    fn arrive(&self, start: u64) {
+        let _busy = self.lock_books();
+        self.waiters.fetch_add(1, Ordering::Relaxed);
+        self.wait_sum.fetch_sub(start, Ordering::Relaxed);
+        if self.since.load(Ordering::Relaxed) == 0 {
+            self.since.store(start, Ordering::Relaxed);
+        }
+    }
+
+    fn leave(&self) -> u64 {
+        let _busy = self.lock_books();
+        let now = ticks();
+        self.waiters.fetch_sub(1, Ordering::Relaxed);
+        self.wait_sum.fetch_add(now, Ordering::Relaxed);
+        self.last_departure.store(now, Ordering::Relaxed);
+        now
+    }
+
+    fn name(&self) -> &'static str {
+        self.site
+            .map_or("unnamed profiled tokio lock", |s| s.name())
+    }
+
+    fn lock_books(&self) -> BooksGuard<'_> {
+        let mut spins = 0u32;
+        // Acquire/Release: the fields behind `busy` are only touched while it is
+        // held, so this pair orders them between holders.
+        while self
+            .busy
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        BooksGuard(&self.busy)
+    }
+}
+
+struct BooksGuard<'a>(&'a AtomicBool);
+
+impl Drop for BooksGuard<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// What a wait is for: a lock or semaphore whose holders are charged, or something
+/// with no holder (a notification, a channel), recorded in the block profile only.
+#[derive(Clone, Copy)]
+pub(crate) enum Target<'a> {
+    Lock(&'a Books),
+    Outside(Option<&'static LockSite>),
+}
+
+impl Target<'_> {
+    fn site(self) -> Option<&'static LockSite> {
+        match self {
+            Target::Lock(books) => books.site,
+            Target::Outside(site) => site,
+        }
+    }
+}
+
+/// One waiter's state: idle until its first `Pending`, then the wait's start and the
+/// stack it had then. Eight bytes plus the stack id; no clock read while idle.
+pub(crate) struct Waiting {
+    /// Ticks at the first `Pending`; 0 while not waiting (or not recorded).
+    start: u64,
+    stack: Option<StackId>,
+}
+
+impl Waiting {
+    pub(crate) const fn idle() -> Waiting {
+        Waiting {
+            start: 0,
+            stack: None,
+        }
+    }
+
+    /// Passes `poll` (the wrapped future's result) through, starting the wait at the
+    /// first `Pending` and recording it at `Ready`.
+    #[inline(always)]
+    pub(crate) fn on_poll<R>(&mut self, target: Target<'_>, poll: Poll<R>) -> Poll<R> {
+        match &poll {
+            Poll::Pending => {
+                if self.start == 0 {
+                    self.begin(target);
+                    keep_frame();
+                }
+                if self.start != 0 {
+                    // This wait is recorded here, under the full stack: an enclosing
+                    // `#[profiled]` future counts it as idle time but does not
+                    // record it in the block profile a second time.
+                    logical::claim_wait();
+                }
+            }
+            Poll::Ready(_) if self.start != 0 => {
+                self.finish(target);
+                keep_frame();
+            }
+            _ => {}
+        }
+        poll
+    }
+
+    /// Records a wait abandoned by dropping its future (a timeout, a `select!`).
+    #[inline(always)]
+    pub(crate) fn on_drop(&mut self, target: Target<'_>) {
+        if self.start != 0 {
+            self.finish(target);
+        }
+    }
+
+    /// The first `Pending`: the waiter's stack (real frames, then the logical
+    /// `#[profiled]` chain) is captured here, where it waits.
+    #[cold]
+    #[inline(never)]
+    fn begin(&mut self, target: Target<'_>) {
+        // A task whose coop budget is spent gets `Pending` from tokio's futures even
+        // when what it asked for is there: that is a yield, not a wait. (A real wait
+        // that starts just as the budget runs out is missed; the next one is not.)
+        if !control::contention_profiling() || !::tokio::task::coop::has_budget_remaining() {
+            return;
+        }
+        self.start = ticks().max(1);
+        if control::block_rate() > 0 {
+            let mut stack = Stack::capture();
+            wait::append_chain(&mut stack);
+            self.stack = registry::get().stacks.intern(stack.frames());
+        }
+        if let Target::Lock(books) = target {
+            books.arrive(self.start);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn finish(&mut self, target: Target<'_>) {
+        let start = std::mem::replace(&mut self.start, 0);
+        let end = match target {
+            Target::Lock(books) => books.leave(),
+            Target::Outside(_) => ticks(),
+        };
+        let waited = clock::ticks_to_ns(end.saturating_sub(start));
+        let site = target.site();
+        if let Some(site) = site {
+            site.record_wait(waited);
+        }
+        if let Some(stack) = self.stack.take()
+            && let Some((count_milli, delay)) = sampling::block(waited, control::block_rate())
+        {
+            registry::get().block.add(Some(stack), count_milli, delay);
+        }
+        if tracing() {
+            let name = site.map_or("profiled tokio wait", |s| s.name());
+            trace::record(name, Category::LockWait, start, end);
+        }
+    }
+}
+
+/// Tries `try_acquire` once the task's coop budget allows, charging the budget as
+/// tokio's own acquisitions do (`Pending`, a yield, when it is spent): `Some` when
+/// acquired without waiting, `None` when the caller has to wait. The uncontended
+/// path of every lock: one budget check and tokio's `try_*`, no clock.
+#[inline(always)]
+pub(crate) fn try_first<R>(
+    mut try_acquire: impl FnMut() -> Option<R>,
+) -> impl Future<Output = Option<R>> {
+    std::future::poll_fn(move |cx| {
+        let coop = std::task::ready!(::tokio::task::coop::poll_proceed(cx));
+        let acquired = try_acquire();
+        if acquired.is_some() {
+            coop.made_progress();
+        }
+        Poll::Ready(acquired)
+    })
+}
+
+/// A future waiting for `target`: `fut` polled as is, with the wait recorded.
+pub(crate) struct Wait<'a, F> {
+    fut: F,
+    target: Target<'a>,
+    waiting: Waiting,
+}
+
+impl<'a, F: Future> Wait<'a, F> {
+    #[inline(always)]
+    pub(crate) fn new(target: Target<'a>, fut: F) -> Wait<'a, F> {
+        Wait {
+            fut,
+            target,
+            waiting: Waiting::idle(),
+        }
+    }
+
+    /// The wrapped future, pinned.
+    #[inline(always)]
+    pub(crate) fn inner(self: Pin<&mut Self>) -> Pin<&mut F> {
+        // SAFETY: `fut` is structurally pinned: it is never moved out of a pinned
+        // `Wait`, and `Wait`'s `Drop` does not move it.
+        unsafe { self.map_unchecked_mut(|w| &mut w.fut) }
+    }
+}
+
+impl<F: Future> Future for Wait<'_, F> {
+    type Output = F::Output;
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `fut` is structurally pinned (see `inner`); `target` and `waiting`
+        // are not, and are only used through plain references.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above, `fut` is never moved out of the pinned `Wait`.
+        let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
+        let poll = fut.poll(cx);
+        this.waiting.on_poll(this.target, poll)
+    }
+}
+
+impl<F> Drop for Wait<'_, F> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.waiting.on_drop(self.target);
+    }
+}
+
+#[inline(always)]
+fn tracing() -> bool {
+    crate::trace::enabled()
+}
+
+/// Records a holder's charge in the mutex profile under the caller's stack.
+fn record_charge(charge_ns: u64) {
+    if charge_ns == 0 {
+        return;
+    }
+    if let Some(fraction) = sampling::mutex_kept(control::mutex_fraction()) {
+        let mut stack = Stack::capture();
+        wait::append_chain(&mut stack);
+        let registry = registry::get();
+        let id = registry.stacks.intern(stack.frames());
+        registry.mutex.add(
+            id,
+            fraction * registry::COUNT_SCALE,
+            charge_ns.saturating_mul(fraction),
+        );
+    }
+}
+
+/// An empty instruction sequence after a cold call, so the call cannot become a
+/// tail jump that loses the caller's frame from the captured stack.
+#[inline(always)]
+fn keep_frame() {
+    // SAFETY: an empty asm block: no instructions, no operands, no stack use.
+    unsafe { std::arch::asm!("", options(nostack, preserves_flags)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Books;
+
+    #[test]
+    fn a_release_is_charged_the_waiting_done_during_its_hold() {
+        let books = Books::new(None);
+        assert!(!books.needs_charge());
+        books.arrive(100);
+        books.arrive(150);
+        assert!(books.needs_charge());
+        // Two waiters, since 100 and 150: W(200) = 100 + 50 waiter-ticks, contended
+        // since the first arrival.
+        assert_eq!(books.settle(200), (150, 100));
+        // Still waiting: the next release is charged only what came after 200.
+        assert_eq!(books.settle(260), (120, 60));
+        // A release settled before the last one owes nothing (shared holders).
+        assert_eq!(books.settle(250), (0, 0));
+    }
+}
