@@ -28,6 +28,8 @@ pub(crate) struct Settings {
     pub prefix: String,
     /// Serve `/debug/pprof/profile`.
     pub enable_cpu_profiling: bool,
+    /// Serve `/debug/fgprof`.
+    pub enable_wall_profiling: bool,
     /// Serve `/debug/pprof/heap` and `allocs`.
     pub enable_memory_profiling: bool,
     /// CPU sampling frequency.
@@ -58,6 +60,7 @@ impl Settings {
             )),
             prefix: prefix.trim_end_matches('/').to_owned(),
             enable_cpu_profiling: config.enable_cpu_profiling,
+            enable_wall_profiling: config.enable_wall_profiling,
             enable_memory_profiling: config.enable_memory_profiling,
             cpu_profile_hz: config.cpu_profile_hz,
         }
@@ -192,6 +195,7 @@ async fn route(
         "/debug/stats" => on_blocking_pool(|| response::json(crate::stats::json())).await,
         "/debug/pprof/trace" => trace(&query, settings, peer).await,
         "/debug/pprof/profile" => super::cpu::serve(&query, settings, peer).await,
+        "/debug/fgprof" => super::cpu::serve_wall(&query, settings, peer).await,
         "/debug/gc" => on_blocking_pool(|| reclaim_response(crate::trigger_gc())).await,
         "/debug/freeOSMemory" => {
             on_blocking_pool(|| reclaim_response(crate::free_os_memory())).await

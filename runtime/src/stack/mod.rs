@@ -7,6 +7,7 @@
 //! encoded, once per distinct address.
 
 mod frame_pointer;
+pub(crate) mod interrupted;
 pub(crate) mod maps;
 pub(crate) mod symbolize;
 
