@@ -266,6 +266,16 @@ pub mod __private {
             let _ = crate::profile::proto::write(&self.0.finish(), &mut out);
             out
         }
+
+        /// Stops sampling; the number of samples (expiries) the profile holds.
+        pub fn finish_samples(self) -> i64 {
+            let profile = self.0.finish();
+            profile
+                .samples
+                .iter()
+                .filter_map(|sample| sample.values.first())
+                .sum()
+        }
     }
 
     /// Starts the profile `/debug/pprof/profile` (`wall = false`) or `/debug/fgprof`

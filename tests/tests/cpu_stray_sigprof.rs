@@ -52,8 +52,8 @@ fn stray_sigprof_is_ignored_before_and_during_a_profile() {
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || spin(&stop))
     };
-    let before = process_cpu_ns();
     let run = profiled::__private::start_profile_run(false, 100).unwrap();
+    let before = process_cpu_ns();
     for _ in 0..10 {
         kill_prof(100);
         std::thread::sleep(Duration::from_millis(150));

@@ -47,9 +47,11 @@ fn samples_split_between_threads_as_their_cpu_time_does() {
     let light = spawn("worker-light", 0.5);
     std::thread::sleep(Duration::from_millis(200));
 
+    // Measured from when every timer is armed (a slow start on a loaded machine
+    // must not count CPU time no timer could see).
+    let run = profiled::__private::start_profile_run(false, HZ).unwrap();
     let (heavy_before, light_before) = (thread_cpu_ns(&heavy), thread_cpu_ns(&light));
     let process_before = process_cpu_ns();
-    let run = profiled::__private::start_profile_run(false, HZ).unwrap();
     std::thread::sleep(Duration::from_secs(3));
     let process_cpu = process_cpu_ns() - process_before;
     let (heavy_cpu, light_cpu) = (
