@@ -154,6 +154,44 @@ fn sampler_figures(_: &mut Criterion) {
         let _ = thread.join();
     }
 
+    // The wall-clock profile's cost: process CPU time over 2 s with 50 sleeping
+    // threads, without and with a 100 Hz wall-clock profile.
+    let sleepers_stop = Arc::new(AtomicBool::new(false));
+    let sleepers: Vec<_> = (0..50)
+        .map(|_| {
+            let stop = Arc::clone(&sleepers_stop);
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let idle_before = process_cpu_ns();
+    std::thread::sleep(Duration::from_secs(2));
+    let idle_cpu = process_cpu_ns() - idle_before;
+    let wall = loop {
+        if let Some(run) = profiled::__private::start_profile_run(true, 100) {
+            break run;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let wall_before = process_cpu_ns();
+    std::thread::sleep(Duration::from_secs(2));
+    let wall_cpu = process_cpu_ns() - wall_before;
+    let wall_samples = wall.finish_samples();
+    sleepers_stop.store(true, Ordering::Relaxed);
+    for thread in sleepers {
+        let _ = thread.join();
+    }
+    println!(
+        "cpu_sampler: wall-clock profile, 50 sleeping threads, 100 Hz, 2 s: process CPU {:.1} ms without, {:.1} ms with ({:.2}% of a core more), {wall_samples} samples",
+        idle_cpu as f64 / 1e6,
+        wall_cpu as f64 / 1e6,
+        (wall_cpu as f64 - idle_cpu as f64) / 2e9 * 100.0
+    );
+
     // Overhead in CPU time (the handler's time is charged to the sampled thread, and
     // CPU time is far less noisy than wall time on a loaded machine): rounds of 25
     // iterations of `work`, alternating without and with a 100 Hz profile.
