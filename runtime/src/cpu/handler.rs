@@ -6,7 +6,7 @@
 //! thread's logical `#[profiled]` chain (a const, drop-free thread local: a plain
 //! load), and the async-signal-safe `gettid` syscall. `errno` is saved and restored.
 //!
-//! Which signals count: while a profile runs its [`cookie`](arm) is non-zero. With
+//! Which signals count: while a profile runs, its cookie (set by [`arm`]) is non-zero. With
 //! per-thread timers, only `SI_TIMER` signals whose `sigev_value` is that cookie
 //! count (a timer of an earlier profile, deleted with a signal still queued, carries
 //! an older cookie). With the `setitimer` fallback only kernel-sent (`SI_KERNEL`)
