@@ -44,9 +44,49 @@ pub mod __bench {
     /// uses; dropping the result stops it. `None` when one is already running.
     /// For the `cpu` bench.
     pub fn start_cpu_profile(hz: i32) -> Option<Box<dyn std::any::Any + Send>> {
-        crate::cpu::CpuSession::start(hz)
+        crate::cpu::Session::start(crate::cpu::Kind::Cpu, hz)
             .ok()
             .map(|session| Box::new(session) as Box<dyn std::any::Any + Send>)
+    }
+
+    /// A CPU or wall-clock profile started by [`start_profile_run`].
+    pub struct ProfileRun(crate::cpu::Session);
+
+    impl ProfileRun {
+        /// Stops sampling; the profile as gzip'd `profile.proto`.
+        pub fn finish(self) -> Vec<u8> {
+            let mut out = Vec::new();
+            let _ = crate::profile::proto::write(&self.0.finish(), &mut out);
+            out
+        }
+
+        /// Stops sampling; the number of samples (expiries) the profile holds.
+        pub fn finish_samples(self) -> i64 {
+            let profile = self.0.finish();
+            profile
+                .samples
+                .iter()
+                .filter_map(|sample| sample.values.first())
+                .sum()
+        }
+    }
+
+    /// Starts the profile `/debug/pprof/profile` (`wall = false`) or `/debug/fgprof`
+    /// (`wall = true`) serves, at `hz`; `None` when one is already running. For tests
+    /// that compare a profile with the CPU time measured over exactly its window.
+    pub fn start_profile_run(wall: bool, hz: i32) -> Option<ProfileRun> {
+        let kind = if wall {
+            crate::cpu::Kind::Wall
+        } else {
+            crate::cpu::Kind::Cpu
+        };
+        crate::cpu::Session::start(kind, hz).ok().map(ProfileRun)
+    }
+
+    /// Makes later CPU profiles use the `setitimer` fallback as if `timer_create`
+    /// were unavailable (`false` undoes it). For the fallback test.
+    pub fn force_cpu_timer_fallback(on: bool) {
+        crate::cpu::force_itimer(on);
     }
 
     /// Symbolizes return addresses with profiled's symbolizer or (`baseline`) the

@@ -167,7 +167,7 @@ impl Profiler {
         registry::set_capacity(config.max_stacks);
         crate::task::slots::set_capacity(config.max_tasks);
         control::set_max_stack_depth(config.max_stack_depth);
-        crate::cpu::set_configured_hz(config.cpu_profile_hz);
+        crate::cpu::configure(config.cpu_profile_hz, config.max_stacks);
         let switches = Switches::from_config(config);
         let signals = if config.enable_signals {
             Some(SignalThread::start(switches).map_err(StartError::Signals)?)

@@ -146,6 +146,14 @@ pub struct ProcessStats {
     pub cpu_profile_running: bool,
     /// Milliseconds the last CPU profile request took to start its sampler.
     pub cpu_profile_last_start_ms: f64,
+    /// How the last CPU or wall-clock profile was sampled: `"timer_create"`
+    /// (per-thread timers), `"setitimer"` (the fallback when timers cannot be
+    /// created), or `""` before the first.
+    pub cpu_profile_timer: &'static str,
+    /// CPU and wall-clock samples lost (sample ring or table full) since start.
+    pub cpu_profile_samples_lost: u64,
+    /// `SIGPROF`s ignored because no timer of a running profile sent them.
+    pub cpu_profile_stray_signals: u64,
 }
 
 /// Current profiling switches and limits.
@@ -268,6 +276,9 @@ fn process_stats() -> ProcessStats {
         cpu_system_seconds: seconds(usage.ru_stime),
         cpu_profile_running: crate::cpu::running(),
         cpu_profile_last_start_ms: crate::cpu::last_start_ms(),
+        cpu_profile_timer: crate::cpu::last_source(),
+        cpu_profile_samples_lost: crate::cpu::samples_lost(),
+        cpu_profile_stray_signals: crate::cpu::stray_signals(),
     }
 }
 

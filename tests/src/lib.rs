@@ -381,3 +381,45 @@ pub fn start_example_for(name: &str, seconds: u64, env: &[(&str, &str)]) -> Opti
         .unwrap_or_else(|| panic!("no address in {first:?}"));
     Some(RunningExample { child, addr })
 }
+
+/// CPU time the thread of `handle` has used, in nanoseconds, from its own CPU-time
+/// clock (`pthread_getcpuclockid` + `clock_gettime`): the truth CPU profiles are
+/// checked against, whatever the load of the machine.
+pub fn thread_cpu_ns<T>(handle: &std::thread::JoinHandle<T>) -> u64 {
+    use std::os::unix::thread::JoinHandleExt;
+    let mut clock: libc::clockid_t = 0;
+    // SAFETY: the thread is alive (not joined), so its pthread_t is valid.
+    let rc = unsafe { libc::pthread_getcpuclockid(handle.as_pthread_t(), &mut clock) };
+    assert_eq!(rc, 0, "pthread_getcpuclockid");
+    clock_ns(clock)
+}
+
+/// CPU time of the whole process (`CLOCK_PROCESS_CPUTIME_ID`), in nanoseconds.
+pub fn process_cpu_ns() -> u64 {
+    clock_ns(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid timespec to write.
+    assert_eq!(unsafe { libc::clock_gettime(clock, &mut now) }, 0);
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}
+
+/// Sum of value `index` over samples whose label `key` is `value`.
+pub fn total_for_label(profile: &Profile, key: &str, value: &str, index: usize) -> i64 {
+    profile
+        .sample
+        .iter()
+        .filter(|s| {
+            s.label.iter().any(|l| {
+                profile.string_table[l.key as usize] == key
+                    && profile.string_table[l.str as usize] == value
+            })
+        })
+        .map(|s| s.value[index])
+        .sum()
+}

@@ -111,7 +111,7 @@ fn async_service_example_shows_waits_by_logical_stack() {
         assert_eq!(site["kind"], kind, "{site}");
         assert!(site["contentions"].as_u64().unwrap() > 0, "{site}");
     }
-    if let Some(go) = go_binary() {
+    if let Some(go) = tool_binary("go", "golang-go") {
         let url = format!("http://{addr}/debug/pprof/mutex");
         let top = go_tool_pprof(&go, &["-top", &url]);
         let first_entry = profiled_tests::pprof_top_entry(&top.stdout);

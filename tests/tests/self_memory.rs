@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use profiled_tests::{get, go_binary, go_tool_pprof, start_example_for, try_rss_kib};
+use profiled_tests::{get, go_tool_pprof, start_example_for, tool_binary, try_rss_kib};
 
 fn stats(addr: std::net::SocketAddr) -> serde_json::Value {
     serde_json::from_str(&get(addr, "/debug/stats").text()).expect("stats JSON")
@@ -110,7 +110,7 @@ fn symbolizer_memory_is_bounded_after_many_profiles() {
 
 #[test]
 fn pprof_top_has_no_bare_trait_method_rows() {
-    let Some(go) = go_binary() else {
+    let Some(go) = tool_binary("go", "golang-go") else {
         return;
     };
     let Some(example) = start_example_for("task_leak", 120, &[]) else {

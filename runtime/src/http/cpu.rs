@@ -1,4 +1,6 @@
-//! `/debug/pprof/profile?seconds=N`: Go's `pprof.Profile` handler.
+//! `/debug/pprof/profile?seconds=N` (Go's `pprof.Profile` handler) and
+//! `/debug/fgprof?seconds=N` (felixge/fgprof's handler): parse, start the sampler,
+//! wait (a hang-up stops it at once), encode like every other profile.
 
 use std::time::Duration;
 
@@ -11,13 +13,14 @@ use super::response::{self, Body};
 use super::routes::{self, on_blocking_pool};
 use super::settings::ServerSettings;
 use super::strconv;
-use crate::cpu::{CpuError, CpuSession};
+use crate::cpu::{CpuError, Kind, Session};
 use crate::named::Output;
-use crate::profile::{Document, Encoding};
+use crate::profile::{Document, Encoding, TextForm};
 
 /// Go's default when `seconds` is missing, unparsable or not positive.
 const DEFAULT_SECONDS: u64 = 30;
 
+/// `/debug/pprof/profile`.
 pub(super) async fn serve(
     query: &Query,
     settings: &ServerSettings,
@@ -33,58 +36,126 @@ pub(super) async fn serve(
     let seconds = strconv::parse_int(query.value("seconds"))
         .filter(|&s| s > 0)
         .map_or(DEFAULT_SECONDS, i64::unsigned_abs);
-    let request = match LongRequest::new(settings, peer, Duration::from_secs(seconds)) {
+    run(
+        Kind::Cpu,
+        query,
+        Duration::from_secs(seconds),
+        settings,
+        peer,
+    )
+    .await
+}
+
+/// `/debug/fgprof`: a wall-clock profile, off unless `Config::enable_wall_profiling`.
+pub(super) async fn serve_wall(
+    query: &Query,
+    settings: &ServerSettings,
+    peer: Option<Peer>,
+) -> Response<Body> {
+    if !settings.enable_wall_profiling {
+        return response::go_error(
+            StatusCode::FORBIDDEN,
+            "wall-clock profiling is disabled (Config::enable_wall_profiling = false)",
+        );
+    }
+    // As fgprof: missing means 30 s; otherwise a positive number of seconds or 400.
+    let raw = query.value("seconds");
+    let seconds = if raw.is_empty() {
+        DEFAULT_SECONDS as f64
+    } else {
+        match raw.parse::<f64>() {
+            Ok(s) if s.is_finite() && s > 0.0 => s,
+            _ => {
+                return response::go_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("bad seconds: {raw:?}: must be a positive number"),
+                );
+            }
+        }
+    };
+    let length = Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX);
+    run(Kind::Wall, query, length, settings, peer).await
+}
+
+async fn run(
+    kind: Kind,
+    query: &Query,
+    length: Duration,
+    settings: &ServerSettings,
+    peer: Option<Peer>,
+) -> Response<Body> {
+    let request = match LongRequest::new(settings, peer, length) {
         Ok(request) => request,
         Err(refusal) => return refusal,
     };
     let output = match routes::output(query) {
-        // As Go's handler: the proto, whatever `debug` says.
-        Ok(Output::Go { .. }) => Output::Go { debug: 0 },
         Ok(output) => output,
         Err(refusal) => return refusal,
     };
+    let (what, filename, header, title) = match kind {
+        Kind::Cpu => (
+            "CPU profiling",
+            "profile",
+            "cpu",
+            "CPU profile (CPU time by stack)",
+        ),
+        Kind::Wall => (
+            "wall-clock profiling",
+            "fgprof",
+            "wallclock",
+            "wall-clock profile (time on and off CPU by stack)",
+        ),
+    };
     let hz = settings.cpu_profile_hz;
-    // Starting the sampler can take a while the first time (symbol tables): not on
-    // the event loop.
-    let started = tokio::task::spawn_blocking(move || CpuSession::start(hz)).await;
+    // Starting reads /proc and creates a timer per thread: not on the event loop.
+    let started = tokio::task::spawn_blocking(move || Session::start(kind, hz)).await;
     let session = match started {
         Ok(Ok(session)) => session,
-        Ok(Err(CpuError::InUse)) => {
+        Ok(Err(CpuError::InUse)) if kind == Kind::Cpu => {
             return response::go_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Could not enable CPU profiling: cpu profiling already in use",
             );
         }
-        Ok(Err(CpuError::Sampler(e))) => {
+        Ok(Err(CpuError::InUse)) => {
             return response::go_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("Could not enable CPU profiling: {e}"),
+                "Could not enable wall-clock profiling: a CPU or wall-clock profile is already running",
+            );
+        }
+        Ok(Err(e)) => {
+            return response::go_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("Could not enable {what}: {e}"),
             );
         }
         Err(_) => {
             return response::go_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "Could not enable CPU profiling: internal error",
+                &format!("Could not enable {what}: internal error"),
             );
         }
     };
-    // `session` stops the sampler when dropped. hyper 1 keeps polling a pending
-    // handler after its client closed the connection, so watch the socket: on a
-    // hang-up, drop the session at once so the next request can start.
+    // `session` stops the sampler when dropped: on a hang-up it goes at once, so the
+    // next request can start.
     if let Err(hung_up) = request.wait().await {
         drop(session);
         return hung_up;
     }
     on_blocking_pool(move || {
         let encoding = match output {
+            Output::Go { debug } if debug > 0 => Encoding::Text(TextForm::Contention {
+                header,
+                sampling_period: None,
+            }),
             Output::Go { .. } => Encoding::Proto,
             Output::Folded => Encoding::Folded,
             Output::Svg => Encoding::Svg {
-                title: "profile (CPU profile)".to_owned(),
+                title: title.to_owned(),
             },
         };
         let document = Document::Profile(session.finish(), encoding);
-        routes::respond(&document, output, "profile")
+        routes::respond(&document, output, filename)
     })
     .await
 }

@@ -98,6 +98,7 @@ where
         "/debug/pprof/profile" => super::cpu::serve(&query, settings, peer).await,
         "/debug/pprof/trace" => trace(&query, settings, peer).await.unwrap_or_else(|r| r),
         "/debug/stats" => on_blocking_pool(|| response::json(crate::stats::json())).await,
+        "/debug/fgprof" => super::cpu::serve_wall(&query, settings, peer).await,
         "/debug/gc" => on_blocking_pool(|| reclaim_response(crate::trigger_gc())).await,
         "/debug/freeOSMemory" => {
             on_blocking_pool(|| reclaim_response(crate::free_os_memory())).await

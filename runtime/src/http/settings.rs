@@ -16,6 +16,8 @@ pub(crate) struct ServerSettings {
     pub prefix: String,
     /// Serve `/debug/pprof/profile`.
     pub enable_cpu_profiling: bool,
+    /// Serve `/debug/fgprof`.
+    pub enable_wall_profiling: bool,
     /// Serve `/debug/pprof/heap` and `allocs`.
     pub enable_memory_profiling: bool,
     /// CPU sampling frequency.
@@ -46,6 +48,7 @@ impl ServerSettings {
             )),
             prefix: prefix.trim_end_matches('/').to_owned(),
             enable_cpu_profiling: config.enable_cpu_profiling,
+            enable_wall_profiling: config.enable_wall_profiling,
             enable_memory_profiling: config.enable_memory_profiling,
             cpu_profile_hz: config.cpu_profile_hz,
         }

@@ -18,10 +18,24 @@ pub(crate) fn from_rows<'a>(
     rows: impl Iterator<Item = (&'a [usize], Vec<i64>)>,
     comments: Vec<String>,
 ) -> Profile {
+    from_labeled_rows(
+        header,
+        rows.map(|(frames, values)| (frames, values, None)),
+        comments,
+    )
+}
+
+/// [`from_rows`] where each row may carry one more label (key, value), such as the
+/// CPU profile's `thread`; rows that differ in it stay distinct samples.
+pub(crate) fn from_labeled_rows<'a>(
+    header: Header,
+    rows: impl Iterator<Item = (&'a [usize], Vec<i64>, Option<(&'static str, String)>)>,
+    comments: Vec<String>,
+) -> Profile {
     let mut resolved: HashMap<usize, (Lines, bool)> = HashMap::default();
     // Same stacks after trimming (e.g. two internal call paths) merge into one sample.
     let mut merged: HashMap<SampleKey, Vec<i64>> = HashMap::default();
-    for (frames, values) in rows {
+    for (frames, values, extra) in rows {
         let (real, chain) = match frames.iter().position(|&f| f == logical::SEPARATOR) {
             Some(at) => (&frames[..at], Some(&frames[at + 1..])),
             None => (frames, None),
@@ -48,7 +62,7 @@ pub(crate) fn from_rows<'a>(
                 .join(" > ")
         });
         let entry = merged
-            .entry((kept, label))
+            .entry((kept, label, extra))
             .or_insert_with(|| vec![0; values.len()]);
         for (total, value) in entry.iter_mut().zip(values) {
             *total = total.saturating_add(value);
@@ -66,17 +80,23 @@ pub(crate) fn from_rows<'a>(
             .unwrap_or_else(|| "".into())
     };
     let mut ordered: Vec<(SampleKey, Vec<i64>)> = merged.into_iter().collect();
-    ordered.sort_by_cached_key(|((stack, label), values)| {
+    ordered.sort_by_cached_key(|((stack, label, extra), values)| {
         let descending: Vec<std::cmp::Reverse<i64>> =
             values.iter().rev().map(|&v| std::cmp::Reverse(v)).collect();
-        (descending, leaf_name(stack), stack.clone(), label.clone())
+        (
+            descending,
+            leaf_name(stack),
+            stack.clone(),
+            label.clone(),
+            extra.clone(),
+        )
     });
 
     let mut location_index: HashMap<usize, usize> = HashMap::default();
     let mut locations: Vec<Location> = Vec::new();
     let samples = ordered
         .into_iter()
-        .map(|((stack, label), values)| Sample {
+        .map(|((stack, label, extra), values)| Sample {
             locations: stack
                 .iter()
                 .map(|&frame| {
@@ -99,8 +119,10 @@ pub(crate) fn from_rows<'a>(
                 .collect(),
             values,
             labels: label
-                .map(|chain| vec![(LOGICAL_STACK_LABEL, chain)])
-                .unwrap_or_default(),
+                .map(|chain| (LOGICAL_STACK_LABEL, chain))
+                .into_iter()
+                .chain(extra)
+                .collect(),
         })
         .collect();
     Profile {
@@ -112,8 +134,9 @@ pub(crate) fn from_rows<'a>(
     }
 }
 
-/// What makes a sample distinct: its trimmed frames and its logical-chain label.
-type SampleKey = (Vec<usize>, Option<String>);
+/// What makes a sample distinct: its trimmed frames, its logical-chain label and the
+/// row's extra label.
+type SampleKey = (Vec<usize>, Option<String>, Option<(&'static str, String)>);
 
 /// Label on samples recorded inside `#[profiled]` code: the logical chain, root
 /// first, joined with " > ".

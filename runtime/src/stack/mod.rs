@@ -9,6 +9,7 @@
 pub(crate) mod frame;
 pub(crate) mod frame_pointer;
 mod index;
+pub(crate) mod interrupted;
 pub(crate) mod maps;
 mod names;
 pub(crate) mod symbolize;

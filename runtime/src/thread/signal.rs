@@ -27,7 +27,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 use crate::control::MAX_STACK_DEPTH_LIMIT;
-use crate::stack::frame_pointer;
+use crate::stack::interrupted::{self, RangeTable};
 
 /// Slot states, in the low two bits of [`Slot::state`]; the generation is above them.
 pub(super) const FREE: u64 = 0;
@@ -40,8 +40,6 @@ const SLOTS_PER_CHUNK: usize = 64;
 const MAX_CHUNKS: usize = 64;
 /// Most threads one dump signals; the rest are listed with their /proc state only.
 pub(super) const MAX_SLOTS: usize = SLOTS_PER_CHUNK * MAX_CHUNKS;
-/// Most stack-like mappings the handler can bound a walk with.
-pub(super) const MAX_RANGES: usize = 8192;
 
 /// One thread's capture: written by that thread's handler, read by the requester.
 pub(super) struct Slot {
@@ -76,11 +74,9 @@ impl Slot {
 static CHUNKS: [AtomicPtr<Slot>; MAX_CHUNKS] =
     [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_CHUNKS];
 
-/// Sorted, non-overlapping `[start, end)` pairs of readable, writable anonymous
-/// mappings (thread stacks, signal stacks, `[stack]`), written by the requester only
-/// while no slot is `WRITING`; their count is in [`RANGE_COUNT`].
-static RANGES: [AtomicUsize; 2 * MAX_RANGES] = [const { AtomicUsize::new(0) }; 2 * MAX_RANGES];
-static RANGE_COUNT: AtomicUsize = AtomicUsize::new(0);
+/// The mappings that bound the handler's walk, written by the requester only while
+/// no slot is `WRITING`.
+static RANGES: RangeTable = RangeTable::new();
 
 /// The slot at `index`, if its chunk exists. Async-signal-safe.
 pub(super) fn slot(index: usize) -> Option<&'static Slot> {
@@ -131,30 +127,7 @@ pub(super) fn any_writing() -> bool {
 /// Replaces the bounding ranges. Callers make sure no slot is `WRITING`; handlers see
 /// the new ranges through the Release store of each slot's `REQUESTED` state.
 pub(super) fn set_ranges(ranges: &[(usize, usize)]) {
-    let kept = ranges.len().min(MAX_RANGES);
-    for (i, &(start, end)) in ranges[..kept].iter().enumerate() {
-        RANGES[2 * i].store(start, Ordering::Relaxed);
-        RANGES[2 * i + 1].store(end, Ordering::Relaxed);
-    }
-    RANGE_COUNT.store(kept, Ordering::Relaxed);
-}
-
-/// End of the range containing `sp`, by binary search. Async-signal-safe.
-fn range_end(sp: usize) -> Option<usize> {
-    let (mut low, mut high) = (0, RANGE_COUNT.load(Ordering::Relaxed).min(MAX_RANGES));
-    while low < high {
-        let mid = low + (high - low) / 2;
-        let start = RANGES.get(2 * mid)?.load(Ordering::Relaxed);
-        let end = RANGES.get(2 * mid + 1)?.load(Ordering::Relaxed);
-        if sp < start {
-            high = mid;
-        } else if sp >= end {
-            low = mid + 1;
-        } else {
-            return Some(end);
-        }
-    }
-    None
+    RANGES.set(ranges);
 }
 
 /// The signal number in use, or why there is none. Installed once, never removed.
@@ -185,7 +158,7 @@ fn install() -> Result<libc::c_int, &'static str> {
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = handler as *const () as libc::sighandler_t;
             action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART | libc::SA_ONSTACK;
-            block_asynchronous_signals(&mut action.sa_mask);
+            interrupted::block_asynchronous_signals(&mut action.sa_mask);
             libc::sigaction(signal, &action, std::ptr::null_mut()) == 0
         };
         if ok {
@@ -193,31 +166,6 @@ fn install() -> Result<libc::c_int, &'static str> {
         }
     }
     Err("no free real-time signal for thread dumps")
-}
-
-/// Fills `mask` with every signal but the synchronous faults. While the handler runs
-/// on the small alternate stack, another handler must not nest on top of it: the CPU
-/// profiler's SIGPROF handler needs far more stack than is left there, and used to
-/// overflow it. Blocked signals wait the few microseconds until the handler returns.
-/// Faults stay deliverable: blocking a synchronous fault would kill the process.
-///
-/// # Safety
-/// `mask` must be valid for writes.
-unsafe fn block_asynchronous_signals(mask: &mut libc::sigset_t) {
-    // SAFETY: `mask` is a valid sigset_t; the signal numbers are valid.
-    unsafe {
-        libc::sigfillset(mask);
-        for fault in [
-            libc::SIGSEGV,
-            libc::SIGBUS,
-            libc::SIGILL,
-            libc::SIGFPE,
-            libc::SIGTRAP,
-            libc::SIGSYS,
-        ] {
-            libc::sigdelset(mask, fault);
-        }
-    }
 }
 
 /// True when `signal`'s disposition is still our handler (someone may have replaced it;
@@ -327,7 +275,7 @@ unsafe fn capture(info: *const libc::siginfo_t, context: *const libc::c_void) {
     let mut no_range = 0;
     if tid == slot.tid.load(Ordering::Relaxed) {
         // SAFETY: `context` is the kernel's ucontext_t for this delivery.
-        let (pc, fp, sp) = unsafe { registers(context) };
+        let (pc, fp, sp) = unsafe { interrupted::registers(context) };
         (len, no_range) = walk(slot, pc, fp, sp);
     }
     slot.len.store(len, Ordering::Relaxed);
@@ -336,75 +284,18 @@ unsafe fn capture(info: *const libc::siginfo_t, context: *const libc::c_void) {
     slot.state.store(tag(generation, DONE), Ordering::Release);
 }
 
-/// Walks the interrupted thread's frame-pointer chain into `slot`: the pc first, then
-/// each saved return address. Every frame record read lies in `[sp, end)` of the
-/// mapping that contains the interrupted stack pointer (see
-/// [`frame_pointer::walk_records`]), so the walk ends and never reads unmapped memory.
+/// Walks the interrupted thread's frame-pointer chain into `slot` with the walk the
+/// CPU profiler shares (see [`interrupted::walk`]); returns (frames, no range).
 fn walk(slot: &Slot, pc: usize, fp: usize, sp: usize) -> (usize, usize) {
     let depth = slot
         .depth
         .load(Ordering::Relaxed)
         .min(MAX_STACK_DEPTH_LIMIT);
-    let Some(first) = slot.frames.first() else {
+    let Some(frames) = slot.frames.get(..depth) else {
         return (0, 0);
     };
-    if depth == 0 || pc == 0 {
-        return (0, 0);
-    }
-    // +1: symbolization looks up `return address - 1`, which must be the pc itself.
-    first.store(pc.wrapping_add(1), Ordering::Relaxed);
-    let Some(end) = range_end(sp) else {
-        return (1, 1);
-    };
-    let rest = slot.frames.get(1..depth).unwrap_or_default();
-    // SAFETY: `[sp, end)` is the mapping holding the interrupted thread's live stack
-    // (this thread is running on or above it, so it stays mapped).
-    let walked = unsafe {
-        frame_pointer::walk_records(fp, sp, end, rest.len(), |i, ret| {
-            if let Some(cell) = rest.get(i) {
-                cell.store(ret, Ordering::Relaxed);
-            }
-        })
-    };
-    (1 + walked, 0)
-}
-
-/// (pc, frame pointer, stack pointer) of the interrupted context.
-///
-/// # Safety
-/// `context` points to the `ucontext_t` the kernel passed to an SA_SIGINFO handler.
-#[cfg(target_arch = "x86_64")]
-unsafe fn registers(context: *const libc::c_void) -> (usize, usize, usize) {
-    // SAFETY: guaranteed by the caller.
-    let gregs = unsafe { &(*context.cast::<libc::ucontext_t>()).uc_mcontext.gregs };
-    let reg = |index: libc::c_int| {
-        usize::try_from(index)
-            .ok()
-            .and_then(|i| gregs.get(i))
-            .map_or(0, |&value| value as usize)
-    };
-    (reg(libc::REG_RIP), reg(libc::REG_RBP), reg(libc::REG_RSP))
-}
-
-/// (pc, frame pointer, stack pointer) of the interrupted context.
-///
-/// # Safety
-/// `context` points to the `ucontext_t` the kernel passed to an SA_SIGINFO handler.
-#[cfg(target_arch = "aarch64")]
-unsafe fn registers(context: *const libc::c_void) -> (usize, usize, usize) {
-    // SAFETY: guaranteed by the caller.
-    let mcontext = unsafe { &(*context.cast::<libc::ucontext_t>()).uc_mcontext };
-    let fp = mcontext.regs.get(29).copied().unwrap_or(0);
-    (mcontext.pc as usize, fp as usize, mcontext.sp as usize)
-}
-
-/// Other architectures: no walk, threads are listed with their /proc state only.
-///
-/// # Safety
-/// None needed; kept unsafe for one signature across architectures.
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-unsafe fn registers(_context: *const libc::c_void) -> (usize, usize, usize) {
-    (0, 0, 0)
+    let (len, missing) = interrupted::walk(frames, pc, fp, sp, RANGES.end_of(sp));
+    (len, usize::from(missing))
 }
 
 /// A slot state tagged with its dump's generation, as [`Slot::state`] holds it.
