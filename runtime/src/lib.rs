@@ -175,7 +175,7 @@ mod trace;
 pub use alloc::{
     DEFAULT_MEM_PROFILE_RATE, ProfiledAllocator, mem_profile_rate, set_mem_profile_rate,
 };
-pub use config::{Config, ConfigError, MAX_STACKS_LIMIT};
+pub use config::{Config, ConfigError, DEFAULT_MAX_CONNECTIONS, ENV_VARS, MAX_STACKS_LIMIT};
 pub use control::{block_rate, mutex_fraction, set_block_rate, set_mutex_fraction};
 pub use cpu::{DEFAULT_CPU_PROFILE_HZ, MAX_CPU_PROFILE_HZ};
 pub use http::ProfiledService;
@@ -260,6 +260,13 @@ pub mod __private {
     /// For the `locks` bench.
     pub fn capture_stack_depth_dwarf() -> usize {
         crate::stack::Stack::capture_dwarf().frames().len()
+    }
+
+    /// Test-only: lists threads from `dir` instead of `/proc/self/task` (`None`
+    /// restores it), to simulate a `/proc` that cannot be read. For the dump
+    /// error test; never needed by a program.
+    pub fn set_proc_task_dir_for_tests(dir: Option<std::path::PathBuf>) {
+        crate::threads::proc::set_task_dir(dir);
     }
 }
 

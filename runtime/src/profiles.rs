@@ -211,6 +211,10 @@ impl NamedProfile {
             }
             return heap::write_text(&snapshot, &crate::memory::mem_stats(), out);
         }
+        if matches!(self.kind, Kind::Goroutine | Kind::Threadcreate) {
+            // Never an empty dump (or `total 0`) for a process that has threads.
+            crate::threads::proc::check_task_dir()?;
+        }
         match self.kind.contention() {
             Some(contention) => self.write_snapshot(&Snapshot::take(contention), out, debug),
             None if self.kind == Kind::Goroutine && debug >= 2 => {

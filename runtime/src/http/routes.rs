@@ -32,6 +32,8 @@ pub(crate) struct Settings {
     pub enable_memory_profiling: bool,
     /// CPU sampling frequency.
     pub cpu_profile_hz: i32,
+    /// `Host` names answered (lowercase, no port); `None` answers any.
+    pub allowed_hosts: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -60,6 +62,7 @@ impl Settings {
             enable_cpu_profiling: config.enable_cpu_profiling,
             enable_memory_profiling: config.enable_memory_profiling,
             cpu_profile_hz: config.cpu_profile_hz,
+            allowed_hosts: super::host::explicit(&config.allowed_hosts),
         }
     }
 
@@ -131,6 +134,9 @@ where
     B: hyper::body::Body<Data = bytes::Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    if let Some(refusal) = super::host::refusal(&request, settings.allowed_hosts.as_deref()) {
+        return refusal;
+    }
     if let Some(token) = &settings.auth_token
         && !authorized(&request, token)
     {
@@ -165,7 +171,7 @@ where
                 .get(hyper::header::ACCEPT)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|accept| accept.contains("application/openmetrics-text"));
-            return on_blocking_pool(move || {
+            return on_cheap_pool(move || {
                 if openmetrics {
                     response::openmetrics(crate::metrics::render())
                 } else {
@@ -176,7 +182,7 @@ where
         }
         _ => {}
     }
-    let peer = request.extensions().get::<Peer>().copied();
+    let peer = request.extensions().get::<Peer>().cloned();
     route(&path, Query::parse(raw_query), &settings, peer).await
 }
 
@@ -188,8 +194,8 @@ async fn route(
 ) -> Response<Body> {
     match path {
         "/debug/pprof" => response::moved_permanently(&format!("{}/debug/pprof/", settings.prefix)),
-        "/debug/pprof/" => on_blocking_pool(|| response::html(index::render())).await,
-        "/debug/stats" => on_blocking_pool(|| response::json(crate::stats::json())).await,
+        "/debug/pprof/" => on_cheap_pool(|| response::html(index::render())).await,
+        "/debug/stats" => on_cheap_pool(|| response::json(crate::stats::json())).await,
         "/debug/pprof/trace" => trace(&query, settings, peer).await,
         "/debug/pprof/profile" => super::cpu::serve(&query, settings, peer).await,
         "/debug/gc" => on_blocking_pool(|| reclaim_response(crate::trigger_gc())).await,
@@ -351,7 +357,10 @@ async fn trace(query: &Query, settings: &Settings, peer: Option<Peer>) -> Respon
         .ok()
         .filter(|s| s.is_finite() && *s > 0.0)
         .unwrap_or(1.0);
-    if seconds > settings.max_profile_seconds as f64 {
+    // Also past what a Duration holds (max_profile_seconds = u64::MAX): 400, not a
+    // panic.
+    let duration = Duration::try_from_secs_f64(seconds).ok();
+    if seconds > settings.max_profile_seconds as f64 || duration.is_none() {
         return response::go_error(
             StatusCode::BAD_REQUEST,
             &format!(
@@ -373,7 +382,7 @@ async fn trace(query: &Query, settings: &Settings, peer: Option<Peer>) -> Respon
         );
     };
     // On a hang-up, dropping the window stops tracing at once.
-    if Peer::hung_up_before(peer, Duration::from_secs_f64(seconds)).await {
+    if Peer::hung_up_before(peer, duration.unwrap_or(Duration::ZERO)).await {
         drop(window);
         return response::client_hung_up();
     }
@@ -406,12 +415,22 @@ fn reclaim_response(report: crate::ReclaimReport) -> Response<Body> {
     response::json(serde_json::to_string_pretty(&report).unwrap_or_default())
 }
 
-/// Runs snapshot-and-encode work off the server's event loop; a panic in it becomes
-/// a 500 instead of a dropped connection.
+/// Runs snapshot-and-encode work off the server's event loop, once a heavy permit is
+/// free (pool.rs); a panic in it becomes a 500 instead of a dropped connection.
 pub(super) async fn on_blocking_pool(
     work: impl FnOnce() -> Response<Body> + Send + 'static,
 ) -> Response<Body> {
-    tokio::task::spawn_blocking(work).await.unwrap_or_else(|_| {
+    super::pool::heavy(work).await.unwrap_or_else(|_| {
+        response::go_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error while writing profile",
+        )
+    })
+}
+
+/// [`on_blocking_pool`] for cheap endpoints, which never wait for a heavy permit.
+async fn on_cheap_pool(work: impl FnOnce() -> Response<Body> + Send + 'static) -> Response<Body> {
+    super::pool::cheap(work).await.unwrap_or_else(|_| {
         response::go_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal error while writing profile",
