@@ -18,9 +18,10 @@ use crate::stack::symbolize;
 pub(crate) const MAX_SYMBOL_BODY: usize = 1 << 20;
 /// A symbol request body must arrive whole within this time (else 408).
 pub(crate) const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Memory the symbol endpoint holds at once, across all its requests: bodies being
-/// read (each reserves [`MAX_SYMBOL_BODY`] up front) and answers until written out.
-/// A request that cannot get its share within [`BUDGET_WAIT`] gets 503.
+/// Memory the symbol endpoint holds at once, across all its requests: bodies (each
+/// reserves its `Content-Length`, or [`MAX_SYMBOL_BODY`] when chunked, before it is
+/// read) and answers until written out. A request that cannot reserve its body
+/// within [`BUDGET_WAIT`], or whose answer outgrows what is left, gets 503.
 pub(crate) const SYMBOL_MEMORY_BUDGET: usize = 16 << 20;
 /// Longest symbol answer; addresses past it are left out (pprof asks in batches of
 /// a few KiB, whose answers are far smaller).
@@ -104,7 +105,13 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let (words, reserved) = if request.method() == Method::POST {
-        let Some(reserved) = reserve(MAX_SYMBOL_BODY).await else {
+        // What the body will take: its declared length, else the limit.
+        let declared = hyper::body::Body::size_hint(request.body()).upper();
+        let expected = declared
+            .and_then(|n| usize::try_from(n).ok())
+            .map_or(MAX_SYMBOL_BODY, |n| n.min(MAX_SYMBOL_BODY))
+            .max(1);
+        let Some(reserved) = reserve(expected).await else {
             return over_budget();
         };
         let peer = request.extensions().get::<Peer>().cloned();
@@ -137,17 +144,21 @@ where
     };
     // Symbolization may load debug info: keep it off the event loop, in the heavy
     // lane so cheap endpoints never wait behind it.
-    let runtime = tokio::runtime::Handle::current();
     let looked_up = super::pool::heavy(move || {
         let mut permit = reserved;
         let mut held = permit.as_ref().map_or(0, |p| p.num_permits());
-        // The answer takes more budget as it grows past what the body reserved.
+        // The answer takes more budget as it grows past what the body reserved,
+        // without waiting (a lookup holding a heavy permit must not wait on budget
+        // that requests queued for a heavy permit hold).
         let mut grow = |len: usize| {
             if permit.is_none() || len <= held {
                 return true;
             }
             let step = BUDGET_STEP.max(len - held);
-            match runtime.block_on(reserve(step)) {
+            match u32::try_from(step)
+                .ok()
+                .and_then(|n| BUDGET.try_acquire_many(n).ok())
+            {
                 Some(more) => {
                     held += step;
                     if let Some(permit) = permit.as_mut() {
@@ -181,6 +192,8 @@ pub(crate) fn lookup(words: &[u8]) -> String {
     String::from_utf8(answer).unwrap_or_default()
 }
 
+const LAST_LINE: &str = "num_symbols: 1\n";
+
 /// The answer to `words`, at most `cap` bytes (plus the last line); `grow(len)` is
 /// asked before the answer reaches `len` bytes and may refuse (then `None`).
 fn answer(words: &[u8], cap: usize, grow: &mut dyn FnMut(usize) -> bool) -> Option<Vec<u8>> {
@@ -193,17 +206,23 @@ fn answer(words: &[u8], cap: usize, grow: &mut dyn FnMut(usize) -> bool) -> Opti
             continue;
         }
         if let Some(name) = usize::try_from(pc).ok().and_then(symbolize::function_at) {
-            let len = out.len() + name.len() + 20;
-            if len > cap {
+            // `0x` + 16 digits + space + name + newline, and room for the last line.
+            let needed = out.len() + name.len() + 20 + LAST_LINE.len();
+            if needed > cap {
                 break;
             }
-            if !grow(len) {
-                return None;
+            if needed > out.capacity() {
+                // Grow as a String would, but ask first for what it will allocate.
+                let capacity = needed.max(out.capacity() * 2).clamp(4096, cap);
+                if !grow(capacity) {
+                    return None;
+                }
+                out.reserve_exact(capacity - out.len());
             }
             let _ = writeln!(out, "{pc:#x} {name}");
         }
     }
-    out.push_str("num_symbols: 1\n");
+    out.push_str(LAST_LINE);
     Some(out.into_bytes())
 }
 
