@@ -53,8 +53,7 @@ fn cheap_endpoints_answer_within_a_second_while_60_symbol_requests_run() {
                 let mut answer = Vec::new();
                 let _ = stream.read_to_end(&mut answer);
                 // 200 with names, or 503 when the symbol budget is spent.
-                let head = String::from_utf8_lossy(&answer[..answer.len().min(12)]).into_owned();
-                head
+                String::from_utf8_lossy(&answer[..answer.len().min(12)]).into_owned()
             })
         })
         .collect();
