@@ -123,14 +123,14 @@ fn idle_and_silent_connections_are_closed_within_the_head_timeout() {
 }
 
 /// A socket whose receive buffer is tiny, so the server's answer backs up.
-fn connect_small_window(addr: SocketAddr) -> TcpStream {
+fn connect_small_window(addr: SocketAddr, receive_buffer: libc::c_int) -> TcpStream {
     use std::os::fd::FromRawFd;
     // SAFETY: plain socket calls on a descriptor this function owns; the address is a
     // valid sockaddr_in for the loopback server.
     unsafe {
         let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
         assert!(fd >= 0);
-        let size: libc::c_int = 4096;
+        let size: libc::c_int = receive_buffer;
         libc::setsockopt(
             fd,
             libc::SOL_SOCKET,
@@ -172,7 +172,7 @@ fn a_client_that_never_reads_loses_its_connection_within_the_write_timeout() {
     let full_answer = line_len * (body.len() / word.len());
     assert!(full_answer > 6 << 20, "an answer of {full_answer} bytes");
 
-    let mut stream = connect_small_window(addr);
+    let mut stream = connect_small_window(addr, 4096);
     let started = Instant::now();
     stream
         .write_all(
@@ -197,5 +197,66 @@ fn a_client_that_never_reads_loses_its_connection_within_the_write_timeout() {
     assert!(
         again.contains("a_function_with_a_rather_long_name"),
         "{again}"
+    );
+}
+
+#[test]
+fn a_slow_reader_gets_its_whole_answer_even_after_the_idle_timeout() {
+    let profiler = start();
+    let addr = profiler.local_addr().unwrap();
+    let pc = a_function_with_a_rather_long_name_so_that_each_line_of_the_symbol_answer_is_long
+        as *const () as usize;
+    let word = format!("{pc:#x}+");
+    // An answer of about 8 MiB: more than the kernel buffers take, so the server is
+    // still writing it 15 s in.
+    let body = word.repeat((1 << 20) / word.len());
+    let mut stream = connect_small_window(addr, 16 << 10);
+    stream
+        .write_all(
+            format!(
+                "POST /debug/pprof/symbol HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    // Read what the small window holds every 100 ms (about 300 KB/s): the answer
+    // takes longer than the 15 s idle timeout, and the socket reports room for the
+    // next write only after many seconds, but the client keeps taking bytes.
+    let started = Instant::now();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = vec![0u8; 32 << 10];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buffer[..n]),
+            Err(e) => panic!("after {} bytes: {e}", answer.len()),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.starts_with("HTTP/1.1 200"),
+        "{}",
+        &text[..text.len().min(200)]
+    );
+    assert!(
+        text.ends_with("num_symbols: 1\n"),
+        "cut after {} bytes",
+        answer.len()
+    );
+    let lines = text.matches("a_function_with_a_rather_long_name").count();
+    assert!(lines > 50_000, "{lines} lines");
+    eprintln!(
+        "{} bytes read slowly over {:?}",
+        answer.len(),
+        started.elapsed()
+    );
+    assert!(
+        started.elapsed() > Duration::from_secs(15),
+        "read too fast to test this"
     );
 }

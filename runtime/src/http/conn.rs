@@ -9,13 +9,16 @@
 //!   (idle, head) fails after [`IDLE_TIMEOUT`] as a second line of defence;
 //! - a symbol request body must arrive whole within
 //!   [`BODY_READ_TIMEOUT`](super::symbol::BODY_READ_TIMEOUT);
-//! - a write (or flush) that makes no progress for [`WRITE_TIMEOUT`] fails and
-//!   closes the connection: a client that never reads its answer loses it;
+//! - a write (or flush) that stays pending for [`WRITE_TIMEOUT`] while the client
+//!   takes nothing from the socket's send queue fails and closes the connection: a
+//!   client that never reads its answer loses it, a slow reader does not;
 //! - at most [`Config::max_connections`](crate::Config::max_connections) connections
 //!   are open at once (clamped to a quarter of `RLIMIT_NOFILE`). A new connection
 //!   past the cap evicts the connection that has waited longest on its client
-//!   (idle, sending its head or its body); when every connection is busy serving,
-//!   the new one gets `503` and is closed at once.
+//!   (idle, sending its head or its body, or not reading its answer); when every
+//!   connection is busy serving, the new one gets `503` and is closed at once. A
+//!   connection counts as serving from its request head until its answer is
+//!   written.
 
 use std::collections::HashMap;
 use std::io;
@@ -50,6 +53,9 @@ pub(crate) struct ConnState {
     since: AtomicU64,
     /// Bytes read from the client so far.
     bytes_read: AtomicU64,
+    /// When a write started waiting on the client (nanoseconds since the epoch,
+    /// plus one), or 0 while writes go through.
+    write_blocked: AtomicU64,
     evicted: Notify,
     epoch: Instant,
 }
@@ -160,12 +166,24 @@ impl Table {
     pub(crate) fn admit(self: &Arc<Self>) -> Option<Slot> {
         let mut open = self.lock();
         if open.conns.len() >= self.cap {
+            // Waiting on the client: idle, sending its head or body, or not reading
+            // its answer; since when.
+            let waiting = |c: &ConnState| {
+                let blocked = c.write_blocked.load(Ordering::Relaxed);
+                if blocked != 0 {
+                    Some(blocked - 1)
+                } else if c.phase.load(Ordering::Relaxed) != SERVING {
+                    Some(c.since.load(Ordering::Relaxed))
+                } else {
+                    None
+                }
+            };
             let victim = open
                 .conns
                 .iter()
-                .filter(|(_, c)| c.phase.load(Ordering::Relaxed) != SERVING)
-                .min_by_key(|(_, c)| c.since.load(Ordering::Relaxed))
-                .map(|(&id, _)| id)?;
+                .filter_map(|(&id, c)| Some((waiting(c)?, id)))
+                .min()
+                .map(|(_, id)| id)?;
             if let Some(state) = open.conns.remove(&victim) {
                 // Stores a permit if the connection's task is not waiting yet.
                 state.evicted.notify_one();
@@ -177,6 +195,7 @@ impl Table {
             phase: AtomicU8::new(IDLE),
             since: AtomicU64::new(nanos_since(self.epoch)),
             bytes_read: AtomicU64::new(0),
+            write_blocked: AtomicU64::new(0),
             evicted: Notify::new(),
             epoch: self.epoch,
         });
@@ -211,6 +230,22 @@ pub(crate) struct Guarded<S> {
     state: Arc<ConnState>,
     read_timer: Option<Pin<Box<Sleep>>>,
     write_timer: Option<Pin<Box<Sleep>>>,
+    /// Bytes in the socket's send queue when the write timer last started.
+    queued: usize,
+}
+
+/// Bytes written to `fd` that its peer has not acknowledged yet (`SIOCOUTQ`); 0 when
+/// unknown.
+fn send_queue(fd: std::os::fd::RawFd) -> usize {
+    let mut queued: libc::c_int = 0;
+    // SAFETY: `fd` is this connection's open socket; TIOCOUTQ (SIOCOUTQ) writes one
+    // int into `queued`.
+    let ok = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut queued) } == 0;
+    if ok {
+        usize::try_from(queued).unwrap_or(0)
+    } else {
+        0
+    }
 }
 
 impl<S> Guarded<S> {
@@ -220,6 +255,7 @@ impl<S> Guarded<S> {
             state,
             read_timer: None,
             write_timer: None,
+            queued: 0,
         }
     }
 }
@@ -258,8 +294,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
             }
             Poll::Pending => {
                 // While a request is served, long handlers watch the socket
-                // themselves (peer.rs); otherwise the server waits on the client.
-                if this.state.phase.load(Ordering::Relaxed) == SERVING {
+                // themselves (peer.rs); while an answer is being written (hyper
+                // may hold it after the body is done), the write timeout applies;
+                // otherwise the server waits on the client.
+                if this.state.phase.load(Ordering::Relaxed) == SERVING || this.write_timer.is_some()
+                {
                     this.read_timer = None;
                 } else {
                     expired(&mut this.read_timer, IDLE_TIMEOUT, cx, "reading")?;
@@ -270,26 +309,47 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> Guarded<S> {
+impl<S: AsyncWrite + Unpin + std::os::fd::AsRawFd> Guarded<S> {
+    /// A write that stays pending for [`WRITE_TIMEOUT`] fails, unless the client
+    /// took bytes from the socket's send queue meanwhile (a slow reader: the socket
+    /// reports room only once much of a large buffer has drained).
     fn on_write<T>(
         &mut self,
         polled: Poll<io::Result<T>>,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<T>> {
+        if polled.is_pending() && self.write_timer.is_none() {
+            let now = nanos_since(self.state.epoch).saturating_add(1);
+            self.state.write_blocked.store(now, Ordering::Relaxed);
+            self.queued = send_queue(self.inner.as_raw_fd());
+        }
         match polled {
             Poll::Ready(result) => {
                 self.write_timer = None;
+                // Traffic: the connection is not idle.
+                self.read_timer = None;
+                self.state.write_blocked.store(0, Ordering::Relaxed);
                 Poll::Ready(result)
             }
-            Poll::Pending => match expired(&mut self.write_timer, WRITE_TIMEOUT, cx, "writing") {
-                Ok(()) => Poll::Pending,
-                Err(e) => Poll::Ready(Err(e)),
+            Poll::Pending => loop {
+                match expired(&mut self.write_timer, WRITE_TIMEOUT, cx, "writing") {
+                    Ok(()) => return Poll::Pending,
+                    Err(e) => {
+                        let queued = send_queue(self.inner.as_raw_fd());
+                        if queued >= self.queued {
+                            return Poll::Ready(Err(e));
+                        }
+                        // The client is reading, slowly: wait again.
+                        self.queued = queued;
+                        self.write_timer = None;
+                    }
+                }
             },
         }
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
+impl<S: AsyncWrite + Unpin + std::os::fd::AsRawFd> AsyncWrite for Guarded<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -327,6 +387,34 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
     }
 }
 
+/// A response body that keeps its connection marked as serving until hyper has
+/// written it all (and dropped it): a slow but reading client is never taken for an
+/// idle one.
+pub(crate) struct ServingBody<B> {
+    pub(crate) inner: B,
+    pub(crate) _serving: PhaseGuard,
+}
+
+impl<B: hyper::body::Body + Unpin> hyper::body::Body for ServingBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// What a connection past the cap gets when every open one is busy serving.
 pub(crate) fn refusal() -> String {
     let body = "too many connections to the profiling server; retry later\n";
@@ -361,7 +449,14 @@ mod tests {
             assert_eq!(table.len(), 2);
             let _also_serving = third.state.serving();
             assert!(table.admit().is_none(), "every connection is serving");
+            // A serving connection whose client stopped reading makes room.
+            third.state.write_blocked.store(1, Ordering::Relaxed);
+            let fourth = table.admit().unwrap();
+            tokio::time::timeout(Duration::from_secs(5), third.evicted())
+                .await
+                .expect("the non-reading connection was evicted");
             drop(third);
+            drop(fourth);
             assert!(table.admit().is_some());
         });
     }

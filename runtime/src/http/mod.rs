@@ -234,9 +234,12 @@ async fn serve(
                 request.extensions_mut().insert(peer.clone());
                 let handled = routes::handle(request, Arc::clone(&settings));
                 async move {
-                    let response = handled.await;
-                    drop(serving);
-                    response
+                    // Serving until the body is written, not just built.
+                    let response = handled.await?;
+                    Ok::<_, std::convert::Infallible>(response.map(|inner| conn::ServingBody {
+                        inner,
+                        _serving: serving,
+                    }))
                 }
             });
             // Errors are the client's (bad request, timeout, hang-up): nothing to do.
