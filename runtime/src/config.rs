@@ -472,7 +472,7 @@ impl fmt::Display for ConfigError {
             ConfigError::InvalidListenAddr { addr, reason } => {
                 write!(
                     f,
-                    "invalid listen_addr (PROFILED_LISTEN_ADDR) {addr:?}: {reason} (expected host:port, such as 127.0.0.1:6060)"
+                    "invalid listen_addr {addr:?} (PROFILED_LISTEN_ADDR): {reason} (expected host:port, such as 127.0.0.1:6060)"
                 )
             }
             ConfigError::InsecureBind(addr) => write!(
@@ -484,30 +484,30 @@ impl fmt::Display for ConfigError {
             ConfigError::InvalidBlockRate(rate) => {
                 write!(
                     f,
-                    "invalid block_rate (PROFILED_BLOCK_RATE) {rate}: must be at least 1 (nanoseconds); disable with enable_block_profiling = false (PROFILED_ENABLE_BLOCK_PROFILING=false)"
+                    "invalid block_rate {rate} (PROFILED_BLOCK_RATE): must be at least 1 (nanoseconds); disable with enable_block_profiling = false (PROFILED_ENABLE_BLOCK_PROFILING=false)"
                 )
             }
             ConfigError::InvalidMutexFraction(fraction) => {
                 write!(
                     f,
-                    "invalid mutex_fraction (PROFILED_MUTEX_FRACTION) {fraction}: must be at least 1; disable with enable_mutex_profiling = false (PROFILED_ENABLE_MUTEX_PROFILING=false)"
+                    "invalid mutex_fraction {fraction} (PROFILED_MUTEX_FRACTION): must be at least 1; disable with enable_mutex_profiling = false (PROFILED_ENABLE_MUTEX_PROFILING=false)"
                 )
             }
             ConfigError::InvalidStackDepth(depth) => {
                 write!(
                     f,
-                    "invalid max_stack_depth (PROFILED_MAX_STACK_DEPTH) {depth}: must be between 1 and {MAX_STACK_DEPTH_LIMIT}"
+                    "invalid max_stack_depth {depth} (PROFILED_MAX_STACK_DEPTH): must be between 1 and {MAX_STACK_DEPTH_LIMIT}"
                 )
             }
             ConfigError::InvalidMaxStacks(n) => {
                 write!(
                     f,
-                    "invalid max_stacks (PROFILED_MAX_STACKS) {n}: must be between 1 and {MAX_STACKS_LIMIT}"
+                    "invalid max_stacks {n} (PROFILED_MAX_STACKS): must be between 1 and {MAX_STACKS_LIMIT}"
                 )
             }
             ConfigError::InvalidMaxTasks => write!(
                 f,
-                "invalid max_tasks (PROFILED_MAX_TASKS) 0: must be at least 1"
+                "invalid max_tasks 0 (PROFILED_MAX_TASKS): must be at least 1"
             ),
             ConfigError::EmptyAuthToken => {
                 write!(
@@ -523,12 +523,12 @@ impl fmt::Display for ConfigError {
             ),
             ConfigError::InvalidMaxConnections => write!(
                 f,
-                "invalid max_connections (PROFILED_MAX_CONNECTIONS) 0: must be at least 1"
+                "invalid max_connections 0 (PROFILED_MAX_CONNECTIONS): must be at least 1"
             ),
             ConfigError::InvalidMaxConcurrentHeavyRequests => {
                 write!(
                     f,
-                    "invalid max_concurrent_heavy_requests (PROFILED_MAX_CONCURRENT_HEAVY_REQUESTS) 0: must be at least 1"
+                    "invalid max_concurrent_heavy_requests 0 (PROFILED_MAX_CONCURRENT_HEAVY_REQUESTS): must be at least 1"
                 )
             }
             ConfigError::InvalidEnv {
@@ -541,12 +541,12 @@ impl fmt::Display for ConfigError {
             ConfigError::InvalidMaxProfileSeconds => {
                 write!(
                     f,
-                    "invalid max_profile_seconds (PROFILED_MAX_PROFILE_SECONDS) 0: must be at least 1"
+                    "invalid max_profile_seconds 0 (PROFILED_MAX_PROFILE_SECONDS): must be at least 1"
                 )
             }
             ConfigError::InvalidCpuProfileHz(hz) => write!(
                 f,
-                "invalid cpu_profile_hz (PROFILED_CPU_PROFILE_HZ) {hz}: must be between 1 and {}; disable with enable_cpu_profiling = false (PROFILED_ENABLE_CPU_PROFILING=false)",
+                "invalid cpu_profile_hz {hz} (PROFILED_CPU_PROFILE_HZ): must be between 1 and {}; disable with enable_cpu_profiling = false (PROFILED_ENABLE_CPU_PROFILING=false)",
                 crate::cpu::MAX_CPU_PROFILE_HZ
             ),
         }

@@ -2,15 +2,16 @@
 //! lookups) takes one of [`HEAVY_THREADS`] permits first; cheap endpoints
 //! (`/metrics`, `/debug/stats`, the index) never wait for one, so they answer while
 //! every heavy permit is taken. The server's own runtime has
-//! `HEAVY_THREADS + CHEAP_THREADS` blocking threads.
+//! `HEAVY_THREADS + CHEAP_THREADS` blocking threads (4, as before the split: each
+//! blocking thread keeps a malloc arena, so more threads cost resident memory).
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinError;
 
 /// Heavy blocking jobs run at once, process-wide.
-pub(crate) const HEAVY_THREADS: usize = 4;
+pub(crate) const HEAVY_THREADS: usize = 3;
 /// Blocking threads left for cheap endpoints when every heavy permit is taken.
-pub(crate) const CHEAP_THREADS: usize = 2;
+pub(crate) const CHEAP_THREADS: usize = 1;
 
 static HEAVY: Semaphore = Semaphore::const_new(HEAVY_THREADS);
 
