@@ -15,6 +15,35 @@ use crate::registry::DEFAULT_MAX_STACKS;
 /// ```
 pub const MAX_STACKS_LIMIT: usize = 1 << 22;
 
+/// Default [`Config::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 128;
+
+/// Every environment variable [`Config::from_env`] reads.
+pub const ENV_VARS: [&str; 22] = [
+    "PROFILED_ENABLED",
+    "PROFILED_LISTEN_ADDR",
+    "PROFILED_ALLOW_INSECURE_BIND",
+    "PROFILED_AUTH_TOKEN",
+    "PROFILED_ALLOWED_HOSTS",
+    "PROFILED_MAX_CONNECTIONS",
+    "PROFILED_ENABLE_SIGNALS",
+    "PROFILED_ENABLE_CPU_PROFILING",
+    "PROFILED_ENABLE_WALL_PROFILING",
+    "PROFILED_ENABLE_MEMORY_PROFILING",
+    "PROFILED_ENABLE_BLOCK_PROFILING",
+    "PROFILED_ENABLE_MUTEX_PROFILING",
+    "PROFILED_ENABLE_FUNCTION_PROFILING",
+    "PROFILED_BLOCK_RATE",
+    "PROFILED_MUTEX_FRACTION",
+    "PROFILED_MAX_STACK_DEPTH",
+    "PROFILED_MAX_STACKS",
+    "PROFILED_MAX_PROFILE_SECONDS",
+    "PROFILED_MAX_TASKS",
+    "PROFILED_MAX_CONCURRENT_HEAVY_REQUESTS",
+    "PROFILED_CPU_PROFILE_HZ",
+    "PROFILED_MEM_PROFILE_RATE",
+];
+
 /// Profiler settings, mirroring the Go original's fields plus Rust-side limits.
 ///
 /// Build it with struct update syntax:
@@ -40,8 +69,26 @@ pub struct Config {
     /// Default: false.
     pub allow_insecure_bind: bool,
     /// When set, every request must carry `Authorization: Bearer <token>`
-    /// (compared in constant time); others get 401. Default: none.
+    /// (compared in constant time); others get 401. The token must be visible ASCII
+    /// (`!` to `~`: no spaces, control characters or non-ASCII), which every client
+    /// can send in a header; anything else is a start error, never an open server.
+    /// `PROFILED_AUTH_TOKEN` is trimmed first (a file's trailing newline is not part
+    /// of the token). Default: none.
     pub auth_token: Option<String>,
+    /// `Host` names (without port, case-insensitive) the built-in server answers;
+    /// others get 403, so a web page cannot read profiles through DNS rebinding.
+    /// `"*"` allows any. Empty (the default): when bound to a loopback address,
+    /// `localhost`, `127.0.0.1`, `::1` and the bound IP; any host otherwise. A
+    /// [`ProfiledService`](crate::ProfiledService) checks only a non-empty list.
+    /// Requests without a `Host` (HTTP/1.0 tools) are answered. Environment:
+    /// `PROFILED_ALLOWED_HOSTS`, comma-separated.
+    pub allowed_hosts: Vec<String>,
+    /// Connections the built-in server keeps open at once, at most a quarter of the
+    /// process's `RLIMIT_NOFILE` (the rest stay the application's). Past the cap a
+    /// new connection evicts the one that has waited longest on its client (idle, or
+    /// sending its head or body), or gets 503 when every one is being served.
+    /// Default: 128.
+    pub max_connections: usize,
     /// Switch recording on with SIGUSR1 and off with SIGUSR2 (the configured rates
     /// are restored on SIGUSR1). Default: false.
     pub enable_signals: bool,
@@ -105,6 +152,8 @@ impl Default for Config {
             listen_addr: "127.0.0.1:6060".into(),
             allow_insecure_bind: false,
             auth_token: None,
+            allowed_hosts: Vec::new(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             enable_signals: false,
             max_concurrent_heavy_requests: 4,
             enable_cpu_profiling: true,
@@ -128,12 +177,16 @@ impl Default for Config {
 impl Config {
     /// The defaults, overridden by any `PROFILED_*` environment variables:
     /// `PROFILED_ENABLED`, `PROFILED_LISTEN_ADDR`, `PROFILED_ALLOW_INSECURE_BIND`,
-    /// `PROFILED_AUTH_TOKEN`, `PROFILED_ENABLE_SIGNALS`,
+    /// `PROFILED_AUTH_TOKEN`, `PROFILED_ALLOWED_HOSTS` (comma-separated),
+    /// `PROFILED_MAX_CONNECTIONS`, `PROFILED_ENABLE_SIGNALS`,
     /// `PROFILED_ENABLE_{CPU,WALL,MEMORY,BLOCK,MUTEX,FUNCTION}_PROFILING`,
     /// `PROFILED_BLOCK_RATE`, `PROFILED_MUTEX_FRACTION`, `PROFILED_MAX_STACK_DEPTH`,
     /// `PROFILED_MAX_STACKS`, `PROFILED_MAX_PROFILE_SECONDS`, `PROFILED_MAX_TASKS`,
     /// `PROFILED_MAX_CONCURRENT_HEAVY_REQUESTS`, `PROFILED_CPU_PROFILE_HZ`,
-    /// `PROFILED_MEM_PROFILE_RATE`. Booleans are `true`/`false`/`1`/`0`.
+    /// `PROFILED_MEM_PROFILE_RATE` ([`ENV_VARS`]). Booleans are `true`/`false`,
+    /// `1`/`0`, `yes`/`no` or `on`/`off`, in any case. A variable whose value is not
+    /// UTF-8 is an error (never ignored: a token that could not be read must not
+    /// leave the server open).
     ///
     /// ```
     /// // SAFETY: no other thread of this doctest reads the environment.
@@ -145,6 +198,17 @@ impl Config {
     /// # unsafe { std::env::remove_var("PROFILED_BLOCK_RATE") };
     /// ```
     pub fn from_env() -> Result<Config, ConfigError> {
+        for var in ENV_VARS {
+            if let Some(value) = std::env::var_os(var)
+                && value.to_str().is_none()
+            {
+                return Err(ConfigError::InvalidEnv {
+                    var,
+                    value: value.to_string_lossy().into_owned(),
+                    expected: "valid UTF-8",
+                });
+            }
+        }
         Config::from_lookup(|var| std::env::var(var).ok())
     }
 
@@ -169,7 +233,16 @@ impl Config {
             c.listen_addr = addr;
         }
         if let Some(token) = lookup("PROFILED_AUTH_TOKEN") {
-            c.auth_token = Some(token);
+            // As read from a file: a trailing newline is not part of the token.
+            c.auth_token = Some(token.trim().to_owned());
+        }
+        if let Some(hosts) = lookup("PROFILED_ALLOWED_HOSTS") {
+            c.allowed_hosts = hosts
+                .split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(str::to_owned)
+                .collect();
         }
         for (var, set) in INTEGERS {
             if let Some(value) = lookup(var) {
@@ -216,6 +289,16 @@ impl Config {
         if self.auth_token.as_deref().is_some_and(str::is_empty) {
             return Err(ConfigError::EmptyAuthToken);
         }
+        if self
+            .auth_token
+            .as_deref()
+            .is_some_and(|t| !t.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(ConfigError::InvalidAuthToken);
+        }
+        if self.max_connections == 0 {
+            return Err(ConfigError::InvalidMaxConnections);
+        }
         if self.max_concurrent_heavy_requests == 0 {
             return Err(ConfigError::InvalidMaxConcurrentHeavyRequests);
         }
@@ -259,7 +342,10 @@ const FLAGS: [(&str, Flag); 9] = [
 ];
 
 /// The integer `PROFILED_*` variables and how each sets its field.
-const INTEGERS: [(&str, SetInteger); 9] = [
+const INTEGERS: [(&str, SetInteger); 10] = [
+    ("PROFILED_MAX_CONNECTIONS", |c, v| {
+        parse(v, &mut c.max_connections)
+    }),
     ("PROFILED_BLOCK_RATE", |c, v| parse(v, &mut c.block_rate)),
     ("PROFILED_MUTEX_FRACTION", |c, v| {
         parse(v, &mut c.mutex_fraction)
@@ -296,7 +382,7 @@ fn parse_flag(var: &'static str, value: String) -> Result<bool, ConfigError> {
         _ => Err(ConfigError::InvalidEnv {
             var,
             value,
-            expected: "true or false",
+            expected: "true/false, 1/0, yes/no or on/off",
         }),
     }
 }
@@ -352,6 +438,11 @@ pub enum ConfigError {
     EmptyAuthToken,
     /// `max_concurrent_heavy_requests` is 0.
     InvalidMaxConcurrentHeavyRequests,
+    /// `auth_token` has a character other than visible ASCII (a space, a newline, a
+    /// control character, non-ASCII), which no client could send.
+    InvalidAuthToken,
+    /// `max_connections` is 0.
+    InvalidMaxConnections,
     /// A `PROFILED_*` environment variable has a value that does not parse.
     InvalidEnv {
         /// The variable's name.
@@ -371,46 +462,63 @@ impl fmt::Display for ConfigError {
             ConfigError::InvalidListenAddr { addr, reason } => {
                 write!(
                     f,
-                    "invalid listen_addr {addr:?}: {reason} (expected host:port, such as 127.0.0.1:6060)"
+                    "invalid listen_addr {addr:?} (PROFILED_LISTEN_ADDR): {reason} (expected host:port, such as 127.0.0.1:6060)"
                 )
             }
             ConfigError::InsecureBind(addr) => write!(
                 f,
                 "refusing to serve profiles on non-loopback address {addr}: anyone who can reach it \
-                 can read them; bind 127.0.0.1, set auth_token, or set allow_insecure_bind"
+                 can read them; bind 127.0.0.1, set auth_token (PROFILED_AUTH_TOKEN), or set \
+                 allow_insecure_bind (PROFILED_ALLOW_INSECURE_BIND)"
             ),
             ConfigError::InvalidBlockRate(rate) => {
                 write!(
                     f,
-                    "invalid block_rate {rate}: must be at least 1 (nanoseconds); disable with enable_block_profiling = false"
+                    "invalid block_rate {rate} (PROFILED_BLOCK_RATE): must be at least 1 (nanoseconds); disable with enable_block_profiling = false (PROFILED_ENABLE_BLOCK_PROFILING=false)"
                 )
             }
             ConfigError::InvalidMutexFraction(fraction) => {
                 write!(
                     f,
-                    "invalid mutex_fraction {fraction}: must be at least 1; disable with enable_mutex_profiling = false"
+                    "invalid mutex_fraction {fraction} (PROFILED_MUTEX_FRACTION): must be at least 1; disable with enable_mutex_profiling = false (PROFILED_ENABLE_MUTEX_PROFILING=false)"
                 )
             }
             ConfigError::InvalidStackDepth(depth) => {
                 write!(
                     f,
-                    "invalid max_stack_depth {depth}: must be between 1 and {MAX_STACK_DEPTH_LIMIT}"
+                    "invalid max_stack_depth {depth} (PROFILED_MAX_STACK_DEPTH): must be between 1 and {MAX_STACK_DEPTH_LIMIT}"
                 )
             }
             ConfigError::InvalidMaxStacks(n) => {
                 write!(
                     f,
-                    "invalid max_stacks {n}: must be between 1 and {MAX_STACKS_LIMIT}"
+                    "invalid max_stacks {n} (PROFILED_MAX_STACKS): must be between 1 and {MAX_STACKS_LIMIT}"
                 )
             }
-            ConfigError::InvalidMaxTasks => write!(f, "invalid max_tasks 0: must be at least 1"),
+            ConfigError::InvalidMaxTasks => write!(
+                f,
+                "invalid max_tasks 0 (PROFILED_MAX_TASKS): must be at least 1"
+            ),
             ConfigError::EmptyAuthToken => {
-                write!(f, "invalid auth_token: empty; use None for no token")
+                write!(
+                    f,
+                    "invalid auth_token (PROFILED_AUTH_TOKEN): empty; use None (leave the variable unset) for no token"
+                )
             }
+            ConfigError::InvalidAuthToken => write!(
+                f,
+                "invalid auth_token (PROFILED_AUTH_TOKEN): only visible ASCII characters (! to ~) \
+                 can be sent in an Authorization header; remove spaces, newlines, control and \
+                 non-ASCII characters"
+            ),
+            ConfigError::InvalidMaxConnections => write!(
+                f,
+                "invalid max_connections 0 (PROFILED_MAX_CONNECTIONS): must be at least 1"
+            ),
             ConfigError::InvalidMaxConcurrentHeavyRequests => {
                 write!(
                     f,
-                    "invalid max_concurrent_heavy_requests 0: must be at least 1"
+                    "invalid max_concurrent_heavy_requests 0 (PROFILED_MAX_CONCURRENT_HEAVY_REQUESTS): must be at least 1"
                 )
             }
             ConfigError::InvalidEnv {
@@ -421,11 +529,14 @@ impl fmt::Display for ConfigError {
                 write!(f, "invalid {var}={value:?}: expected {expected}")
             }
             ConfigError::InvalidMaxProfileSeconds => {
-                write!(f, "invalid max_profile_seconds 0: must be at least 1")
+                write!(
+                    f,
+                    "invalid max_profile_seconds 0 (PROFILED_MAX_PROFILE_SECONDS): must be at least 1"
+                )
             }
             ConfigError::InvalidCpuProfileHz(hz) => write!(
                 f,
-                "invalid cpu_profile_hz {hz}: must be between 1 and {}; disable with enable_cpu_profiling = false",
+                "invalid cpu_profile_hz {hz} (PROFILED_CPU_PROFILE_HZ): must be between 1 and {}; disable with enable_cpu_profiling = false (PROFILED_ENABLE_CPU_PROFILING=false)",
                 crate::cpu::MAX_CPU_PROFILE_HZ
             ),
         }

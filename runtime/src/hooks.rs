@@ -105,6 +105,13 @@ pub mod __bench {
             .collect()
     }
 
+    /// Test-only: lists threads from `dir` instead of `/proc/self/task` (`None`
+    /// restores it), to simulate a `/proc` that cannot be read. For the dump
+    /// error test; never needed by a program.
+    pub fn set_proc_task_dir_for_tests(dir: Option<std::path::PathBuf>) {
+        crate::thread::proc::set_task_dir(dir);
+    }
+
     /// Captures the caller's stack with DWARF unwinding; returns its depth.
     /// For the `locks` bench.
     pub fn capture_stack_depth_dwarf() -> usize {

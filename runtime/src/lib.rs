@@ -179,7 +179,7 @@ mod trace;
 pub use alloc::{
     DEFAULT_MEM_PROFILE_RATE, ProfiledAllocator, mem_profile_rate, set_mem_profile_rate,
 };
-pub use config::{Config, ConfigError, MAX_STACKS_LIMIT};
+pub use config::{Config, ConfigError, DEFAULT_MAX_CONNECTIONS, ENV_VARS, MAX_STACKS_LIMIT};
 pub use control::{block_rate, mutex_fraction, set_block_rate, set_mutex_fraction};
 pub use cpu::{DEFAULT_CPU_PROFILE_HZ, MAX_CPU_PROFILE_HZ};
 pub use http::ProfiledService;

@@ -2,6 +2,8 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::config::{Config, ConfigError};
 use crate::http::{Server, ServerSettings};
@@ -70,37 +72,102 @@ impl Switches {
     }
 }
 
-/// The thread that turns SIGUSR1 / SIGUSR2 into switch changes. signal-hook's
-/// handler only writes to a pipe; the switches change on this ordinary thread.
+/// The thread that turns SIGUSR1 / SIGUSR2 into switch changes.
+///
+/// The last signal wins: each handler stores what it asks for (on or off) in one
+/// atomic, then wakes this thread through a socket; the thread applies whatever
+/// the atomic says when it wakes. (signal-hook's iterator reports the signals that
+/// arrived since it last looked in signal-number order, so `USR2` then `USR1`
+/// came out as on, then off.) Linux itself delivers two signals that are pending
+/// at the same moment lowest number first; signals the process receives one after
+/// the other are applied in the order received.
 struct SignalThread {
-    handle: signal_hook::iterator::Handle,
+    ids: Vec<signal_hook::SigId>,
+    stop: Arc<AtomicUsize>,
+    wake: std::os::unix::net::UnixStream,
     thread: Option<std::thread::JoinHandle<()>>,
 }
+
+/// What the last signal asked for (`wanted`): nothing new, on, off; and `STOP`.
+const NOTHING: usize = 0;
+const ON: usize = 1;
+const OFF: usize = 2;
+const STOP: usize = 3;
 
 impl SignalThread {
     fn start(switches: Switches) -> std::io::Result<SignalThread> {
         use signal_hook::consts::{SIGUSR1, SIGUSR2};
-        let mut signals = signal_hook::iterator::Signals::new([SIGUSR1, SIGUSR2])?;
-        let handle = signals.handle();
-        let thread = std::thread::Builder::new()
+        use std::io::Read;
+        let wanted = Arc::new(AtomicUsize::new(NOTHING));
+        let (mut woken, wake) = std::os::unix::net::UnixStream::pair()?;
+        let mut ids = Vec::new();
+        let mut register = || -> std::io::Result<()> {
+            for (signal, value) in [(SIGUSR1, ON), (SIGUSR2, OFF)] {
+                // Actions run in the order registered: store, then wake.
+                ids.push(signal_hook::flag::register_usize(
+                    signal,
+                    Arc::clone(&wanted),
+                    value,
+                )?);
+                ids.push(signal_hook::low_level::pipe::register(
+                    signal,
+                    wake.try_clone()?,
+                )?);
+            }
+            Ok(())
+        };
+        let registered = register();
+        let unregister = |ids: &[signal_hook::SigId]| {
+            for &id in ids {
+                signal_hook::low_level::unregister(id);
+            }
+        };
+        if let Err(e) = registered {
+            unregister(&ids);
+            return Err(e);
+        }
+        let stop = Arc::clone(&wanted);
+        let spawned = std::thread::Builder::new()
             .name("profiled-signals".into())
             .spawn(move || {
-                for signal in signals.forever() {
-                    match signal {
-                        SIGUSR1 => switches.apply(),
-                        SIGUSR2 => Switches::off(),
+                let mut buffer = [0u8; 64];
+                loop {
+                    match wanted.swap(NOTHING, Ordering::SeqCst) {
+                        ON => switches.apply(),
+                        OFF => Switches::off(),
+                        STOP => return,
                         _ => {}
                     }
+                    // Wakes at each signal; several bytes may be waiting.
+                    match woken.read(&mut buffer) {
+                        Ok(0) => return,
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => return,
+                    }
                 }
-            })?;
-        Ok(SignalThread {
-            handle,
-            thread: Some(thread),
-        })
+            });
+        match spawned {
+            Ok(thread) => Ok(SignalThread {
+                ids,
+                stop,
+                wake,
+                thread: Some(thread),
+            }),
+            Err(e) => {
+                unregister(&ids);
+                Err(e)
+            }
+        }
     }
 
     fn stop(&mut self) {
-        self.handle.close();
+        use std::io::Write;
+        for id in self.ids.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+        self.stop.store(STOP, Ordering::SeqCst);
+        let _ = (&self.wake).write_all(&[0]);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -131,8 +198,12 @@ impl Profiler {
                 recording: false,
             });
         }
-        let server = Server::start(addr, ServerSettings::from_config(&config, ""))
-            .map_err(|source| StartError::Bind { addr, source })?;
+        let server = Server::start(
+            addr,
+            ServerSettings::from_config(&config, ""),
+            config.max_connections,
+        )
+        .map_err(|source| StartError::Bind { addr, source })?;
         let mut profiler = Profiler::record(&config)?;
         profiler.server = Some(server);
         Ok(profiler)

@@ -61,7 +61,7 @@ impl<'a> LongRequest<'a> {
     /// closed, so the socket is watched: on a hang-up this returns at once with the
     /// response for it, and the caller drops what it holds (permit, sampler, trace).
     pub(crate) async fn wait(&self) -> Result<(), Response<Body>> {
-        if Peer::hung_up_before(self.peer, self.length).await {
+        if Peer::hung_up_before(self.peer.clone(), self.length).await {
             return Err(response::client_hung_up());
         }
         Ok(())

@@ -5,11 +5,14 @@
 //! `response.rs` builds Go-shaped responses, `index.rs` renders the index.
 
 mod auth;
+mod conn;
 mod cpu;
 mod guard;
+mod host;
 mod index;
 mod path;
 mod peer;
+mod pool;
 mod query;
 mod response;
 mod routes;
@@ -37,8 +40,6 @@ pub(crate) use {
 
 /// A request head (request line and headers) larger than this is refused with 431.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
-/// A client must send its whole request head within this time.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Every endpoint as a hyper service, to mount in a server you already run.
 ///
@@ -148,15 +149,23 @@ pub(crate) struct Server {
 
 impl Server {
     /// Binds `addr` now (so errors reach the caller) and serves on a new thread.
-    pub(crate) fn start(addr: SocketAddr, settings: ServerSettings) -> std::io::Result<Server> {
+    pub(crate) fn start(
+        addr: SocketAddr,
+        settings: ServerSettings,
+        max_connections: usize,
+    ) -> std::io::Result<Server> {
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
+        let mut settings = settings;
+        if settings.allowed_hosts.is_none() {
+            settings.allowed_hosts = host::loopback_default(addr);
+        }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .enable_time()
             .thread_name("profiled-http-worker")
-            .max_blocking_threads(4)
+            .max_blocking_threads(pool::HEAVY_THREADS + pool::CHEAP_THREADS)
             // Encoding threads live on between requests instead of being re-created
             // after 10 s idle: each new thread brings a stack and joins a malloc
             // arena afresh, which showed as resident-memory noise under load.
@@ -167,7 +176,8 @@ impl Server {
         let thread = std::thread::Builder::new()
             .name("profiled-http".into())
             .spawn(move || {
-                runtime.block_on(serve(listener, settings, stopped));
+                let table = conn::Table::new(conn::affordable(max_connections));
+                runtime.block_on(serve(listener, settings, table, stopped));
                 // In-flight encodes finish quickly; don't let one hold `stop` forever.
                 runtime.shutdown_timeout(Duration::from_secs(1));
             })?;
@@ -202,6 +212,7 @@ impl Drop for Server {
 async fn serve(
     listener: std::net::TcpListener,
     settings: Arc<ServerSettings>,
+    table: Arc<conn::Table>,
     mut stopped: oneshot::Receiver<()>,
 ) {
     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
@@ -219,23 +230,46 @@ async fn serve(
                 }
             },
         };
+        // Past the cap with every connection serving: refuse at once (the answer
+        // fits the socket buffer of a fresh connection, so this never blocks).
+        let Some(slot) = table.admit() else {
+            let _ = stream.try_write(conn::refusal().as_bytes());
+            continue;
+        };
         let settings = Arc::clone(&settings);
         // Long handlers (CPU profile) watch the socket for a hang-up: hyper does not
         // drop a pending handler when the client closes. The fd outlives every
         // handler of its connection, which runs inside this task.
-        let peer = peer::Peer::new(std::os::fd::AsRawFd::as_raw_fd(&stream));
+        let state = Arc::clone(&slot.state);
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+        let peer = peer::Peer::new(fd, Arc::clone(&state));
+        let io = TokioIo::new(conn::Guarded::new(stream, Arc::clone(&state)));
         tokio::spawn(async move {
             let service = service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(peer);
-                routes::handle(request, Arc::clone(&settings))
+                let serving = state.serving();
+                request.extensions_mut().insert(peer.clone());
+                let handled = routes::handle(request, Arc::clone(&settings));
+                async move {
+                    // Serving until the body is written, not just built.
+                    let response = handled.await?;
+                    Ok::<_, std::convert::Infallible>(response.map(|inner| conn::ServingBody {
+                        inner,
+                        _serving: serving,
+                    }))
+                }
             });
             // Errors are the client's (bad request, timeout, hang-up): nothing to do.
-            let _ = http1::Builder::new()
+            let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .header_read_timeout(conn::HEADER_READ_TIMEOUT)
                 .max_buf_size(MAX_HEAD_BYTES)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+                .serve_connection(io, service);
+            tokio::select! {
+                _ = connection => {}
+                // Dropping the connection closes the socket.
+                () = slot.evicted() => {}
+            }
+            drop(slot);
         });
     }
 }

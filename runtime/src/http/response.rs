@@ -136,9 +136,30 @@ pub(crate) fn attachment_json(body: String, filename: &str) -> Response<Body> {
     attachment(json(body), filename)
 }
 
-/// For a client that hung up mid-profile (it will not read this).
+/// A plain-text body already in `Bytes` (symbol answers holding their budget).
+pub(crate) fn text_bytes(body: Bytes) -> Response<Body> {
+    typed(body, TEXT)
+}
+
+/// `response` with `Connection: close`: the connection ends once it is written.
+fn closing(mut response: Response<Body>) -> Response<Body> {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// 408 for a request body that did not arrive within `timeout`; closes.
+pub(crate) fn body_timeout(timeout: std::time::Duration) -> Response<Body> {
+    closing(go_error(
+        StatusCode::REQUEST_TIMEOUT,
+        &format!("request body not received within {}s", timeout.as_secs()),
+    ))
+}
+
+/// For a client that hung up (or talked) mid-profile; closes the connection.
 pub(crate) fn client_hung_up() -> Response<Body> {
-    go_error(StatusCode::BAD_REQUEST, "client hung up")
+    closing(go_error(StatusCode::BAD_REQUEST, "client hung up"))
 }
 
 #[cfg(test)]

@@ -57,6 +57,9 @@ where
     B: hyper::body::Body<Data = bytes::Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    if let Some(refusal) = super::host::refusal(&request, settings.allowed_hosts.as_deref()) {
+        return refusal;
+    }
     if let Some(token) = &settings.auth_token
         && !auth::authorized(&request, token)
     {
@@ -89,15 +92,15 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let query = Query::parse(request.uri().query());
-    let peer = request.extensions().get::<Peer>().copied();
+    let peer = request.extensions().get::<Peer>().cloned();
     match path {
         "/debug/pprof" => response::moved_permanently(&format!("{}/debug/pprof/", settings.prefix)),
-        "/debug/pprof/" => on_blocking_pool(|| response::html(index::render())).await,
+        "/debug/pprof/" => on_cheap_pool(|| response::html(index::render())).await,
         "/debug/pprof/cmdline" => cmdline(),
         "/debug/pprof/symbol" => super::symbol::serve(request).await,
         "/debug/pprof/profile" => super::cpu::serve(&query, settings, peer).await,
         "/debug/pprof/trace" => trace(&query, settings, peer).await.unwrap_or_else(|r| r),
-        "/debug/stats" => on_blocking_pool(|| response::json(crate::stats::json())).await,
+        "/debug/stats" => on_cheap_pool(|| response::json(crate::stats::json())).await,
         "/debug/fgprof" => super::cpu::serve_wall(&query, settings, peer).await,
         "/debug/gc" => on_blocking_pool(|| reclaim_response(crate::trigger_gc())).await,
         "/debug/freeOSMemory" => {
@@ -136,7 +139,14 @@ async fn profile(
         return delta(profile, seconds, output, settings, peer).await;
     }
     // Go's WriteTo, including goroutine?debug=2's full dump.
-    Ok(on_blocking_pool(move || respond(&profile.document(output), output, profile.name())).await)
+    Ok(on_blocking_pool(move || match profile.check() {
+        Ok(()) => respond(&profile.document(output), output, profile.name()),
+        Err(e) => response::go_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("Could not write profile: {e}"),
+        ),
+    })
+    .await)
 }
 
 /// The output a profile request asks for: `format=folded|svg`, else Go's `debug=N`.
@@ -250,7 +260,7 @@ fn accepts_openmetrics<B>(request: &Request<B>) -> bool {
 
 /// `/metrics`: OpenMetrics for clients that accept it, else Prometheus text 0.0.4.
 async fn metrics(openmetrics: bool) -> Response<Body> {
-    on_blocking_pool(move || {
+    on_cheap_pool(move || {
         if openmetrics {
             response::openmetrics(crate::metrics::render())
         } else {
@@ -295,8 +305,8 @@ fn reclaim_response(report: crate::ReclaimReport) -> Response<Body> {
     response::json(serde_json::to_string_pretty(&report).unwrap_or_default())
 }
 
-/// Runs snapshot-and-encode work off the server's event loop; a panic in it becomes
-/// a 500 instead of a dropped connection.
+/// Runs snapshot-and-encode work off the server's event loop, once a heavy permit is
+/// free (pool.rs); a panic in it becomes a 500 instead of a dropped connection.
 pub(super) async fn on_blocking_pool(
     work: impl FnOnce() -> Response<Body> + Send + 'static,
 ) -> Response<Body> {
@@ -305,7 +315,21 @@ pub(super) async fn on_blocking_pool(
         let _own = crate::alloc::own::scope(crate::alloc::own::Component::Server);
         work()
     };
-    tokio::task::spawn_blocking(work).await.unwrap_or_else(|_| {
+    super::pool::heavy(work).await.unwrap_or_else(|_| {
+        response::go_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error while writing profile",
+        )
+    })
+}
+
+/// [`on_blocking_pool`] for cheap endpoints, which never wait for a heavy permit.
+async fn on_cheap_pool(work: impl FnOnce() -> Response<Body> + Send + 'static) -> Response<Body> {
+    let work = move || {
+        let _own = crate::alloc::own::scope(crate::alloc::own::Component::Server);
+        work()
+    };
+    super::pool::cheap(work).await.unwrap_or_else(|_| {
         response::go_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal error while writing profile",

@@ -22,6 +22,8 @@ pub(crate) struct ServerSettings {
     pub enable_memory_profiling: bool,
     /// CPU sampling frequency.
     pub cpu_profile_hz: i32,
+    /// `Host` names answered (lowercase, no port); `None` answers any.
+    pub allowed_hosts: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for ServerSettings {
@@ -51,6 +53,7 @@ impl ServerSettings {
             enable_wall_profiling: config.enable_wall_profiling,
             enable_memory_profiling: config.enable_memory_profiling,
             cpu_profile_hz: config.cpu_profile_hz,
+            allowed_hosts: super::host::explicit(&config.allowed_hosts),
         }
     }
 

@@ -220,6 +220,16 @@ impl NamedProfile {
         self.row.description
     }
 
+    /// Whether the profile can be taken now: `goroutine` and `threadcreate` list the
+    /// threads from `/proc`, and say why when they cannot (never an empty dump, or
+    /// `total 0`, for a process that has threads).
+    pub(crate) fn check(&self) -> io::Result<()> {
+        if matches!(self.name(), "goroutine" | "threadcreate") {
+            crate::thread::proc::check_task_dir()?;
+        }
+        Ok(())
+    }
+
     /// `heap` or `allocs`: served only with profiled's allocator installed.
     pub(crate) fn needs_allocator(&self) -> bool {
         self.row.needs_allocator
@@ -270,6 +280,7 @@ impl NamedProfile {
         if self.needs_allocator() && !crate::alloc::installed() {
             return Err(io::Error::new(io::ErrorKind::Unsupported, NOT_INSTALLED));
         }
+        self.check()?;
         self.write_now(Output::Go { debug }, out)
     }
 

@@ -19,9 +19,42 @@ pub(crate) struct TaskStatus {
     pub blocked: u64,
 }
 
+/// Test-only: where `tids`, `thread_count` and `check_task_dir` look instead of
+/// `/proc/self/task` (set through `__private::set_proc_task_dir_for_tests`, to
+/// simulate a `/proc` that cannot be read).
+static TASK_DIR: std::sync::Mutex<Option<std::path::PathBuf>> = std::sync::Mutex::new(None);
+
+pub(crate) fn set_task_dir(dir: Option<std::path::PathBuf>) {
+    *TASK_DIR
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = dir;
+}
+
+fn task_dir() -> std::path::PathBuf {
+    TASK_DIR
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+        .unwrap_or_else(|| "/proc/self/task".into())
+}
+
+/// `Ok` when the thread list can be read; else the error, naming the directory.
+/// Dumps check this first, so a `/proc` that cannot be read (no file descriptors
+/// left, not mounted) is an error rather than an empty dump.
+pub(crate) fn check_task_dir() -> std::io::Result<()> {
+    let dir = task_dir();
+    match std::fs::read_dir(&dir) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(std::io::Error::new(
+            e.kind(),
+            format!("cannot list threads: reading {}: {e}", dir.display()),
+        )),
+    }
+}
+
 /// Ids of every live thread of this process, ascending.
 pub(crate) fn tids() -> Vec<libc::pid_t> {
-    let mut tids: Vec<libc::pid_t> = std::fs::read_dir("/proc/self/task")
+    let mut tids: Vec<libc::pid_t> = std::fs::read_dir(task_dir())
         .map(|dir| {
             dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
                 .collect()
@@ -33,7 +66,7 @@ pub(crate) fn tids() -> Vec<libc::pid_t> {
 
 /// Number of live threads of this process.
 pub(crate) fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task")
+    std::fs::read_dir(task_dir())
         .map(|dir| dir.count())
         .unwrap_or(0)
 }
