@@ -87,6 +87,10 @@ pub struct Config {
     /// Changeable at runtime with [`set_mem_profile_rate`](crate::set_mem_profile_rate).
     /// Default: 524288.
     pub mem_profile_rate: usize,
+    /// Push profiles to Grafana Pyroscope (needs the `push` feature); see
+    /// [`crate::push`]. Read from `PROFILED_PUSH_*` by [`Config::from_env`].
+    /// Default: none.
+    pub push: Option<crate::push::PushConfig>,
 }
 
 impl Default for Config {
@@ -111,6 +115,7 @@ impl Default for Config {
             max_tasks: crate::task::DEFAULT_MAX_TASKS,
             cpu_profile_hz: crate::cpu::DEFAULT_CPU_PROFILE_HZ,
             mem_profile_rate: crate::alloc::DEFAULT_MEM_PROFILE_RATE,
+            push: None,
         }
     }
 }
@@ -123,7 +128,8 @@ impl Config {
     /// `PROFILED_BLOCK_RATE`, `PROFILED_MUTEX_FRACTION`, `PROFILED_MAX_STACK_DEPTH`,
     /// `PROFILED_MAX_STACKS`, `PROFILED_MAX_PROFILE_SECONDS`, `PROFILED_MAX_TASKS`,
     /// `PROFILED_MAX_CONCURRENT_HEAVY_REQUESTS`, `PROFILED_CPU_PROFILE_HZ`,
-    /// `PROFILED_MEM_PROFILE_RATE`. Booleans are `true`/`false`/`1`/`0`.
+    /// `PROFILED_MEM_PROFILE_RATE`, and the `PROFILED_PUSH_*` variables of
+    /// [`PushConfig::from_lookup`](crate::push::PushConfig::from_lookup). Booleans are `true`/`false`/`1`/`0`.
     ///
     /// ```
     /// // SAFETY: no other thread of this doctest reads the environment.
@@ -263,6 +269,7 @@ impl Config {
             int,
             &mut c.max_concurrent_heavy_requests,
         )?;
+        c.push = crate::push::PushConfig::from_lookup(&lookup).map_err(ConfigError::Push)?;
         Ok(c)
     }
 
@@ -294,6 +301,12 @@ impl Config {
         }
         if !(1..=crate::cpu::MAX_CPU_PROFILE_HZ).contains(&self.cpu_profile_hz) {
             return Err(ConfigError::InvalidCpuProfileHz(self.cpu_profile_hz));
+        }
+        if let Some(push) = &self.push {
+            push.validate().map_err(ConfigError::Push)?;
+            if !cfg!(feature = "push") {
+                return Err(ConfigError::Push(crate::push::PushConfigError::NotCompiled));
+            }
         }
         let addr = resolve(&self.listen_addr)?;
         if self.auth_token.as_deref().is_some_and(str::is_empty) {
@@ -371,6 +384,8 @@ pub enum ConfigError {
     },
     /// `cpu_profile_hz` is outside 1..=1000.
     InvalidCpuProfileHz(i32),
+    /// A push setting is invalid (see [`crate::push::PushConfigError`]).
+    Push(crate::push::PushConfigError),
 }
 
 impl fmt::Display for ConfigError {
@@ -436,6 +451,7 @@ impl fmt::Display for ConfigError {
                 "invalid cpu_profile_hz {hz}: must be between 1 and {}; disable with enable_cpu_profiling = false",
                 crate::cpu::MAX_CPU_PROFILE_HZ
             ),
+            ConfigError::Push(e) => e.fmt(f),
         }
     }
 }

@@ -162,6 +162,7 @@ pub mod metrics;
 mod profile;
 mod profiler;
 mod profiles;
+pub mod push;
 mod registry;
 mod site;
 mod stack;

@@ -338,6 +338,22 @@ impl NamedProfile {
         }
     }
 
+    /// godeltaprof's difference (`delta_heap`, `delta_mutex`, `delta_block`, and
+    /// pushes): as [`NamedProfile::delta_profile`], except that the heap's in-use
+    /// values stay absolute.
+    pub(crate) fn godelta_profile(
+        &self,
+        before: &ProfileSnapshot,
+        after: &ProfileSnapshot,
+    ) -> Profile {
+        match (before, after) {
+            (ProfileSnapshot::Heap(before), ProfileSnapshot::Heap(after)) => {
+                heap::godelta(after, before, self.kind.heap_kind().flatten())
+            }
+            _ => self.delta_profile(before, after),
+        }
+    }
+
     pub(crate) fn write_snapshot(
         &self,
         snapshot: &Snapshot,
