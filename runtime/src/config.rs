@@ -143,6 +143,10 @@ pub struct Config {
     /// Changeable at runtime with [`set_mem_profile_rate`](crate::set_mem_profile_rate).
     /// Default: 524288.
     pub mem_profile_rate: usize,
+    /// Push profiles to Grafana Pyroscope (needs the `push` feature); see
+    /// [`crate::push`]. Read from `PROFILED_PUSH_*` by [`Config::from_env`].
+    /// Default: none.
+    pub push: Option<crate::push::PushConfig>,
 }
 
 impl Default for Config {
@@ -170,6 +174,7 @@ impl Default for Config {
             max_tasks: crate::task::DEFAULT_MAX_TASKS,
             cpu_profile_hz: crate::cpu::DEFAULT_CPU_PROFILE_HZ,
             mem_profile_rate: crate::alloc::DEFAULT_MEM_PROFILE_RATE,
+            push: None,
         }
     }
 }
@@ -186,7 +191,8 @@ impl Config {
     /// `PROFILED_MEM_PROFILE_RATE` ([`ENV_VARS`]). Booleans are `true`/`false`,
     /// `1`/`0`, `yes`/`no` or `on`/`off`, in any case. A variable whose value is not
     /// UTF-8 is an error (never ignored: a token that could not be read must not
-    /// leave the server open).
+    /// leave the server open). The `PROFILED_PUSH_*` variables are those of
+    /// [`PushConfig::from_lookup`](crate::push::PushConfig::from_lookup).
     ///
     /// ```
     /// // SAFETY: no other thread of this doctest reads the environment.
@@ -253,6 +259,7 @@ impl Config {
                 })?;
             }
         }
+        c.push = crate::push::PushConfig::from_lookup(&lookup).map_err(ConfigError::Push)?;
         Ok(c)
     }
 
@@ -284,6 +291,12 @@ impl Config {
         }
         if !(1..=crate::cpu::MAX_CPU_PROFILE_HZ).contains(&self.cpu_profile_hz) {
             return Err(ConfigError::InvalidCpuProfileHz(self.cpu_profile_hz));
+        }
+        if let Some(push) = &self.push {
+            push.validate().map_err(ConfigError::Push)?;
+            if !cfg!(feature = "push") {
+                return Err(ConfigError::Push(crate::push::PushConfigError::NotCompiled));
+            }
         }
         let addr = resolve(&self.listen_addr)?;
         if self.auth_token.as_deref().is_some_and(str::is_empty) {
@@ -454,6 +467,8 @@ pub enum ConfigError {
     },
     /// `cpu_profile_hz` is outside 1..=1000.
     InvalidCpuProfileHz(i32),
+    /// A push setting is invalid (see [`crate::push::PushConfigError`]).
+    Push(crate::push::PushConfigError),
 }
 
 impl fmt::Display for ConfigError {
@@ -539,6 +554,7 @@ impl fmt::Display for ConfigError {
                 "invalid cpu_profile_hz {hz} (PROFILED_CPU_PROFILE_HZ): must be between 1 and {}; disable with enable_cpu_profiling = false (PROFILED_ENABLE_CPU_PROFILING=false)",
                 crate::cpu::MAX_CPU_PROFILE_HZ
             ),
+            ConfigError::Push(e) => e.fmt(f),
         }
     }
 }

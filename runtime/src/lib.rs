@@ -164,6 +164,7 @@ mod named;
 mod procfs;
 mod profile;
 mod profiler;
+pub mod push;
 mod registry;
 mod rng;
 mod site;

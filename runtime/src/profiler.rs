@@ -24,6 +24,9 @@ pub struct Profiler {
     signals: Option<SignalThread>,
     /// Whether this profiler switched recording on (and must switch it off).
     recording: bool,
+    /// The push threads, when [`Config::push`] is set.
+    #[cfg(feature = "push")]
+    push: Option<crate::push::Pusher>,
 }
 
 /// The recording switches a configuration asks for, to apply and re-apply (SIGUSR1).
@@ -192,11 +195,7 @@ impl Profiler {
     pub fn start(config: Config) -> Result<Profiler, StartError> {
         let addr = config.validate().map_err(StartError::Config)?;
         if !config.enabled {
-            return Ok(Profiler {
-                server: None,
-                signals: None,
-                recording: false,
-            });
+            return Ok(Profiler::idle());
         }
         let server = Server::start(
             addr,
@@ -225,13 +224,19 @@ impl Profiler {
     pub fn start_recording(config: Config) -> Result<Profiler, StartError> {
         config.validate().map_err(StartError::Config)?;
         if !config.enabled {
-            return Ok(Profiler {
-                server: None,
-                signals: None,
-                recording: false,
-            });
+            return Ok(Profiler::idle());
         }
         Profiler::record(&config)
+    }
+
+    fn idle() -> Profiler {
+        Profiler {
+            server: None,
+            signals: None,
+            recording: false,
+            #[cfg(feature = "push")]
+            push: None,
+        }
     }
 
     fn record(config: &Config) -> Result<Profiler, StartError> {
@@ -246,11 +251,19 @@ impl Profiler {
             None
         };
         switches.apply();
-        Ok(Profiler {
-            server: None,
-            signals,
-            recording: true,
-        })
+        let mut profiler = Profiler::idle();
+        profiler.signals = signals;
+        profiler.recording = true;
+        #[cfg(feature = "push")]
+        if let Some(push) = &config.push {
+            let cpu_hz = config.enable_cpu_profiling.then_some(config.cpu_profile_hz);
+            let collector =
+                crate::push::Collector::new(push, cpu_hz, config.enable_memory_profiling);
+            profiler.push = Some(
+                crate::push::Pusher::start(push.clone(), collector).map_err(StartError::Push)?,
+            );
+        }
+        Ok(profiler)
     }
 
     /// The address being served (with the real port when `listen_addr` used port 0);
@@ -289,6 +302,8 @@ impl Profiler {
         if let Some(mut signals) = self.signals.take() {
             signals.stop();
         }
+        #[cfg(feature = "push")]
+        drop(self.push.take());
         if std::mem::take(&mut self.recording) {
             Switches::off();
         }
@@ -336,6 +351,8 @@ pub enum StartError {
     },
     /// The SIGUSR1/SIGUSR2 handlers could not be installed.
     Signals(std::io::Error),
+    /// The push threads could not be started.
+    Push(std::io::Error),
 }
 
 impl fmt::Display for StartError {
@@ -348,6 +365,7 @@ impl fmt::Display for StartError {
             StartError::Signals(source) => {
                 write!(f, "cannot install SIGUSR1/SIGUSR2 handlers: {source}")
             }
+            StartError::Push(source) => write!(f, "cannot start pushing profiles: {source}"),
         }
     }
 }
@@ -356,7 +374,9 @@ impl std::error::Error for StartError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             StartError::Config(e) => Some(e),
-            StartError::Bind { source, .. } | StartError::Signals(source) => Some(source),
+            StartError::Bind { source, .. }
+            | StartError::Signals(source)
+            | StartError::Push(source) => Some(source),
         }
     }
 }

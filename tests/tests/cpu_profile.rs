@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use profiled::Config;
 use profiled_tests::{
-    decode, get, go_tool_pprof, pprof_complaints, rss_kib, thread_cpu_ns, tool_binary, total,
-    total_for,
+    decode, get, go_tool_pprof, pprof_complaints, rss_kib, serve, thread_cpu_ns, tool_binary,
+    total, total_for,
 };
 
 static STOP: AtomicBool = AtomicBool::new(false);

@@ -254,6 +254,6 @@ mod tests {
             );
             clock
         };
-        assert_eq!(thread_cpu_clock(crate::threads::current_tid()), glibc);
+        assert_eq!(thread_cpu_clock(crate::thread::current_tid()), glibc);
     }
 }

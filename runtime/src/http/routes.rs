@@ -107,6 +107,9 @@ where
             on_blocking_pool(|| reclaim_response(crate::free_os_memory())).await
         }
         "/metrics" => metrics(accepts_openmetrics(&request)).await,
+        "/debug/pprof/delta_heap" => godelta(Godelta::Heap, &query, settings).await,
+        "/debug/pprof/delta_mutex" => godelta(Godelta::Mutex, &query, settings).await,
+        "/debug/pprof/delta_block" => godelta(Godelta::Block, &query, settings).await,
         _ => match path.strip_prefix("/debug/pprof/") {
             Some(name) => profile(name, query, settings, peer)
                 .await
@@ -162,6 +165,53 @@ pub(super) fn output(query: &Query) -> Result<Output, Response<Body>> {
             &format!("unknown format {other:?}: use format=folded or format=svg"),
         )),
     }
+}
+
+/// The godeltaprof endpoints (grafana/pyroscope-go): `delta_heap`, `delta_mutex`,
+/// `delta_block`.
+#[derive(Clone, Copy)]
+enum Godelta {
+    Heap,
+    Mutex,
+    Block,
+}
+
+/// `/debug/pprof/delta_<name>`: what happened since the previous call of this
+/// endpoint, as godeltaprof (one scraper per process); the heap's in-use values
+/// stay absolute. Stateful: only the previous snapshot is kept.
+async fn godelta(which: Godelta, query: &Query, settings: &ServerSettings) -> Response<Body> {
+    static STATES: [std::sync::Mutex<named::GodeltaState>; 3] = [
+        std::sync::Mutex::new(None),
+        std::sync::Mutex::new(None),
+        std::sync::Mutex::new(None),
+    ];
+    let (name, filename) = match which {
+        Godelta::Heap => ("heap", "delta_heap.pprof.gz"),
+        Godelta::Mutex => ("mutex", "delta_mutex.pprof.gz"),
+        Godelta::Block => ("block", "delta_block.pprof.gz"),
+    };
+    let Some(profile) = named::lookup(name) else {
+        return response::not_found();
+    };
+    if profile.needs_allocator() {
+        if let Err(refusal) = heap_refusal(settings).await {
+            return refusal;
+        }
+        // godeltaprof's `gc=1`: the reclaim hooks run first.
+        if query.atoi("gc") > 0 {
+            let _ = tokio::task::spawn_blocking(crate::trigger_gc).await;
+        }
+    }
+    on_blocking_pool(move || {
+        let output = Output::Go { debug: 0 };
+        let mut state = STATES[which as usize]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let document = profile.godelta(&mut state, output);
+        drop(state);
+        respond(&document, output, filename)
+    })
+    .await
 }
 
 /// `?seconds=N`: Go's `serveDeltaProfile`.

@@ -74,6 +74,18 @@ impl<V: View> Source for HeapProfile<V> {
         };
         Document::Profile(profile, encoding)
     }
+
+    /// godeltaprof's heap: allocations since `before`, in-use values as they stand.
+    fn godelta(after: &HeapSnapshot, before: &HeapSnapshot, output: Output) -> Document {
+        let encoding = output.encoding(
+            || TextForm::Heap {
+                rate: after.rate,
+                stats: crate::memory::mem_stats(),
+            },
+            title::<Self>,
+        );
+        Document::Profile(godelta(after, before, V::DEFAULT_SAMPLE_TYPE), encoding)
+    }
 }
 
 /// A point-in-time copy of the sampled allocation stacks.
@@ -249,12 +261,56 @@ pub(crate) fn profile(
     snapshot: &HeapSnapshot,
     default_sample_type: Option<&'static str>,
 ) -> Profile {
-    let rate = i64::try_from(snapshot.rate).unwrap_or(i64::MAX);
-    let rows = snapshot.rows.iter().map(|row| {
+    let rows = snapshot
+        .rows
+        .iter()
+        .map(|row| (row.frames.as_slice(), raw(row)));
+    from_raw(snapshot, rows, default_sample_type)
+}
+
+/// godeltaprof's heap delta (`delta_heap`, and the pushed `memory` series): the
+/// `alloc_*` values counted since `before`, the `inuse_*` values of `after` as they
+/// stand, so in-use memory keeps its meaning across deltas (golang/go #57765).
+pub(crate) fn godelta(
+    after: &HeapSnapshot,
+    before: &HeapSnapshot,
+    default_sample_type: Option<&'static str>,
+) -> Profile {
+    let earlier: std::collections::HashMap<&[usize], &HeapRow> = before
+        .rows
+        .iter()
+        .map(|row| (row.frames.as_slice(), row))
+        .collect();
+    let rows = after.rows.iter().filter_map(|row| {
         let [allocs, alloc_bytes, inuse, inuse_bytes] = raw(row);
+        let (old_allocs, old_bytes) = earlier
+            .get(row.frames.as_slice())
+            .map_or((0, 0), |old| (to_i64(old.allocs), to_i64(old.alloc_bytes)));
+        let values = [
+            allocs.saturating_sub(old_allocs).max(0),
+            alloc_bytes.saturating_sub(old_bytes).max(0),
+            inuse,
+            inuse_bytes,
+        ];
+        (values != [0; 4]).then_some((row.frames.as_slice(), values))
+    });
+    let mut profile = from_raw(after, rows, default_sample_type);
+    profile.header.duration_nanos = after.time_nanos.saturating_sub(before.time_nanos);
+    profile
+}
+
+/// The heap model of raw sampled rows (alloc objects, alloc bytes, in-use objects,
+/// in-use bytes), scaled at the snapshot's rate.
+fn from_raw<'a>(
+    snapshot: &HeapSnapshot,
+    rows: impl Iterator<Item = (&'a [usize], [i64; 4])>,
+    default_sample_type: Option<&'static str>,
+) -> Profile {
+    let rate = i64::try_from(snapshot.rate).unwrap_or(i64::MAX);
+    let rows = rows.map(|(frames, [allocs, alloc_bytes, inuse, inuse_bytes])| {
         let (a0, a1) = scale_heap_sample(allocs, alloc_bytes, rate);
         let (i0, i1) = scale_heap_sample(inuse, inuse_bytes, rate);
-        (row.frames.as_slice(), vec![a0, a1, i0, i1])
+        (frames, vec![a0, a1, i0, i1])
     });
     let header = Header {
         sample_types: SAMPLE_TYPES.to_vec(),

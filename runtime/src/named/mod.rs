@@ -54,7 +54,17 @@ pub(crate) trait Source {
     fn subtract(after: &Self::Snapshot, before: &Self::Snapshot) -> Self::Snapshot;
     /// The finished model of `snapshot`, in the form `output` asks for.
     fn model(snapshot: &Self::Snapshot, output: Output) -> Document;
+    /// godeltaprof's difference (`delta_mutex`, `delta_block`, `delta_heap`, and
+    /// pushes): [`Source::subtract`], except where a profile says otherwise (the
+    /// heap keeps its in-use values absolute).
+    fn godelta(after: &Self::Snapshot, before: &Self::Snapshot, output: Output) -> Document {
+        Self::model(&Self::subtract(after, before), output)
+    }
 }
+
+/// The previous snapshot of one godeltaprof-style consumer of a profile (an
+/// endpoint, or the pusher): `None` before its first call.
+pub(crate) type GodeltaState = Option<Box<dyn std::any::Any + Send>>;
 
 /// One row of the table: a [`Source`] with its types erased.
 struct Row {
@@ -66,6 +76,8 @@ struct Row {
     now: fn(Output) -> Document,
     /// Takes a delta's first snapshot.
     delta: fn(Output) -> Delta,
+    /// The difference since the snapshot in the state, which it replaces.
+    godelta: fn(&mut GodeltaState, Output) -> Document,
 }
 
 const fn row<S: Source>() -> Row {
@@ -76,6 +88,7 @@ const fn row<S: Source>() -> Row {
         count: S::count,
         now: now::<S>,
         delta: delta::<S>,
+        godelta: godelta::<S>,
     }
 }
 
@@ -88,6 +101,17 @@ fn delta<S: Source>(output: Output) -> Delta {
     Delta(Box::new(move || {
         S::model(&S::subtract(&S::snapshot(), &before), output)
     }))
+}
+
+fn godelta<S: Source>(state: &mut GodeltaState, output: Output) -> Document {
+    let now = S::snapshot();
+    let document = match state.as_ref().and_then(|b| b.downcast_ref::<S::Snapshot>()) {
+        Some(before) => S::godelta(&now, before, output),
+        // The first call: everything since the process started.
+        None => S::model(&now, output),
+    };
+    *state = Some(Box::new(now));
+    document
 }
 
 /// Every named profile, sorted by name.
@@ -248,6 +272,12 @@ impl NamedProfile {
     /// The finished model of the profile now, for `output`.
     pub(crate) fn document(&self, output: Output) -> Document {
         (self.row.now)(output)
+    }
+
+    /// godeltaprof's stateful delta: what happened since the previous call with
+    /// `state` (everything, on the first), which keeps only the newest snapshot.
+    pub(crate) fn godelta(&self, state: &mut GodeltaState, output: Output) -> Document {
+        (self.row.godelta)(state, output)
     }
 
     /// Takes the first snapshot of a delta profile for `output`.
