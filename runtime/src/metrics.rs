@@ -319,6 +319,45 @@ impl Collector for ProfiledCollector {
             "1 when #[profiled] functions are recording",
             i64::from(instrument::function_profiling()),
         )?;
+        let push = crate::push::stats();
+        for (name, help, value) in [
+            (
+                "profiled_push_pushes",
+                "Batches the Pyroscope server accepted",
+                push.pushes,
+            ),
+            (
+                "profiled_push_failures",
+                "Push attempts that failed (each retry counts)",
+                push.failures,
+            ),
+            (
+                "profiled_push_dropped_batches",
+                "Push batches given up (queue full, or rejected)",
+                push.dropped_batches,
+            ),
+        ] {
+            counter(
+                &mut encoder,
+                name,
+                help,
+                None,
+                [(Labels::new(), value as f64)],
+            )?;
+        }
+        counter(
+            &mut encoder,
+            "profiled_push_sent",
+            "Bytes of push request bodies the server accepted",
+            Some(&Unit::Bytes),
+            [(Labels::new(), push.bytes as f64)],
+        )?;
+        gauge(
+            &mut encoder,
+            "profiled_push_queued_batches",
+            "Push batches waiting to be sent",
+            i64::try_from(push.queued).unwrap_or(i64::MAX),
+        )?;
         Ok(())
     }
 }

@@ -240,6 +240,8 @@ impl Profiler {
     }
 
     fn record(config: &Config) -> Result<Profiler, StartError> {
+        // What starting allocates (tables, threads) is the profiler's own memory.
+        let _own = crate::alloc::own::scope(crate::alloc::own::Component::Other);
         registry::set_capacity(config.max_stacks);
         crate::task::slots::set_capacity(config.max_tasks);
         control::set_max_stack_depth(config.max_stack_depth);

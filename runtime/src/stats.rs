@@ -34,6 +34,8 @@ pub struct Stats {
     /// The profiler's own memory, kept out of the `heap` and `allocs` profiles.
     #[serde(rename = "self")]
     pub own: SelfStats,
+    /// Pushing to Pyroscope: pushes, failures, bytes, drops, the last error.
+    pub push: crate::push::PushStats,
 }
 
 /// The profiler's own memory: what the tool costs. Allocations made by its threads
@@ -258,6 +260,7 @@ pub fn stats() -> Stats {
         memory: crate::mem_stats(),
         process: process_stats(),
         own: self_stats(),
+        push: crate::push::stats(),
     }
 }
 

@@ -91,7 +91,16 @@ fn samples_split_between_threads_as_their_cpu_time_does() {
         std::fs::write(&saved, &body).unwrap();
         let path = saved.to_str().unwrap();
         let all_top = go_tool_pprof(&go, &["-top", path]);
-        let heavy_top = go_tool_pprof(&go, &["-top", "-tagfocus", "thread=worker-heavy", path]);
+        let heavy_top = go_tool_pprof(
+            &go,
+            &[
+                "-top",
+                "-nodefraction=0",
+                "-tagfocus",
+                "thread=worker-heavy",
+                path,
+            ],
+        );
         let _ = std::fs::remove_file(&saved);
         assert!(all_top.success, "{all_top:?}");
         assert!(

@@ -68,6 +68,8 @@ static CAPACITY: AtomicUsize = AtomicUsize::new(crate::registry::DEFAULT_MAX_STA
 pub(crate) fn configure(hz: i32, max_stacks: usize) {
     CONFIGURED_HZ.store(hz, Ordering::Relaxed);
     CAPACITY.store(max_stacks, Ordering::Relaxed);
+    // The handler's ring (allocated once, kept) is the profiler's own memory.
+    let _own = crate::alloc::own::scope(crate::alloc::own::Component::Cpu);
     let _ = handler::install();
 }
 

@@ -85,6 +85,12 @@ Types of profiles available:
 <a href='../stats'>/debug/stats</a>, <a href='../../metrics'>/metrics</a>,
 <a href='cmdline'>cmdline</a>, <a href='symbol'>symbol</a>,
 <a href='goroutine?debug=2'>full goroutine stack dump</a></p>
+<p>Continuous profiling (Grafana Alloy, Parca, Pyroscope): godeltaprof's deltas since
+the previous call, for one scraper per process (not linked: a call resets them):
+<code>delta_heap</code>, <code>delta_mutex</code>, <code>delta_block</code>;
+<a href='../fgprof?seconds=5'>/debug/fgprof</a> (wall clock, when enabled); pushing
+with PROFILED_PUSH_URL. Scrape configurations: the README's Continuous profiling
+section.</p>
 <p>
 Profile Descriptions:
 <ul>

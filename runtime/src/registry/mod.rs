@@ -55,6 +55,8 @@ fn capacity() -> usize {
 /// The registry, allocating it on first use (cold: only recording paths call this).
 pub(crate) fn get() -> &'static Registry {
     REGISTRY.get_or_init(|| {
+        // The profiler's own memory, whichever thread builds it first.
+        let _own = crate::alloc::own::scope(crate::alloc::own::Component::Other);
         let stacks = StackTable::new(capacity(), AVERAGE_DEPTH);
         let capacity = stacks.capacity();
         Registry {

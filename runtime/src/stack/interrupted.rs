@@ -98,7 +98,7 @@ impl RangeTable {
 pub(crate) fn walk(
     frames: &[AtomicUsize],
     pc: usize,
-    mut fp: usize,
+    fp: usize,
     sp: usize,
     end: Option<usize>,
 ) -> (usize, bool) {
@@ -109,41 +109,20 @@ pub(crate) fn walk(
         return (0, false);
     }
     first.store(pc.wrapping_add(1), Ordering::Relaxed);
-    let mut len = 1;
     let Some(end) = end else {
-        return (len, true);
+        return (1, true);
     };
-    let word = std::mem::size_of::<usize>();
-    while len < frames.len() {
-        let in_bounds = fp >= sp
-            && fp.is_multiple_of(word)
-            && fp
-                .checked_add(2 * word)
-                .is_some_and(|record_end| record_end <= end);
-        if !in_bounds {
-            break;
-        }
-        // SAFETY: [fp, fp + 2 words) is aligned and inside [sp, end), part of the mapping
-        // holding the interrupted thread's live stack (this thread is running on or above
-        // it, so it stays mapped).
-        let (next, ret) = unsafe {
-            let record = fp as *const usize;
-            (record.read_volatile(), record.add(1).read_volatile())
-        };
-        if ret == 0 {
-            break;
-        }
-        let Some(cell) = frames.get(len) else {
-            break;
-        };
-        cell.store(ret, Ordering::Relaxed);
-        len += 1;
-        if next <= fp {
-            break;
-        }
-        fp = next;
-    }
-    (len, false)
+    let rest = frames.get(1..).unwrap_or_default();
+    // SAFETY: `[sp, end)` is the mapping holding the interrupted thread's live stack
+    // (this thread is running on or above it, so it stays mapped).
+    let walked = unsafe {
+        super::frame_pointer::walk_records(fp, sp, end, rest.len(), |i, ret| {
+            if let Some(cell) = rest.get(i) {
+                cell.store(ret, Ordering::Relaxed);
+            }
+        })
+    };
+    (1 + walked, false)
 }
 
 /// Words above the stack pointer that [`leaf_caller`] looks at.

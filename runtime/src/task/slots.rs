@@ -75,23 +75,27 @@ pub(crate) fn set_capacity(max_tasks: usize) {
 
 /// The table, allocating it on first use.
 pub(crate) fn get() -> &'static TaskTable {
-    TABLE.get_or_init(|| TaskTable {
-        slots: (0..CAPACITY.load(Ordering::Relaxed))
-            .map(|_| Slot {
-                state: AtomicU8::new(FREE),
-                blocking: AtomicU8::new(0),
-                id: AtomicU64::new(0),
-                spawned_ns: AtomicU64::new(0),
-                changed_ns: AtomicU64::new(0),
-                polls: AtomicU64::new(0),
-                location: AtomicPtr::new(std::ptr::null_mut()),
-                spawn_stack: AtomicUsize::new(0),
-                chain: AtomicUsize::new(0),
-            })
-            .collect(),
-        next_hint: AtomicUsize::new(0),
-        next_id: AtomicU64::new(1),
-        dropped: AtomicU64::new(0),
+    TABLE.get_or_init(|| {
+        // The profiler's own memory, whichever thread builds it first.
+        let _own = crate::alloc::own::scope(crate::alloc::own::Component::Other);
+        TaskTable {
+            slots: (0..CAPACITY.load(Ordering::Relaxed))
+                .map(|_| Slot {
+                    state: AtomicU8::new(FREE),
+                    blocking: AtomicU8::new(0),
+                    id: AtomicU64::new(0),
+                    spawned_ns: AtomicU64::new(0),
+                    changed_ns: AtomicU64::new(0),
+                    polls: AtomicU64::new(0),
+                    location: AtomicPtr::new(std::ptr::null_mut()),
+                    spawn_stack: AtomicUsize::new(0),
+                    chain: AtomicUsize::new(0),
+                })
+                .collect(),
+            next_hint: AtomicUsize::new(0),
+            next_id: AtomicU64::new(1),
+            dropped: AtomicU64::new(0),
+        }
     })
 }
 

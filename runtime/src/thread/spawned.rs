@@ -44,6 +44,8 @@ struct SpawnTable {
 fn table() -> &'static SpawnTable {
     static TABLE: OnceLock<SpawnTable> = OnceLock::new();
     TABLE.get_or_init(|| {
+        // The profiler's own memory, whichever thread builds it first.
+        let _own = crate::alloc::own::scope(crate::alloc::own::Component::Other);
         let stacks = StackTable::new(MAX_SPAWN_STACKS, AVERAGE_DEPTH);
         let counts = (0..stacks.capacity()).map(|_| AtomicU64::new(0)).collect();
         SpawnTable {

@@ -13,7 +13,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
 use std::task::{Context, Poll};
 
 use crate::clock::{self, ticks};
@@ -22,48 +22,29 @@ use crate::instrument::{logical, wait};
 use crate::registry::{self, StackId, sampling};
 use crate::site::LockSite;
 use crate::stack::Stack;
+use crate::sync::books::{Settled, WaitBooks};
 use crate::trace::{self, Category};
 
 /// Waiter and holder bookkeeping of one lock or semaphore, in clock ticks.
-/// Only `since` is read outside the cold paths.
+/// Only [`Books::needs_charge`] is read outside the cold paths.
 pub(crate) struct Books {
     site: Option<&'static LockSite>,
-    /// Ticks at which waiting began since the last charge; 0 when nobody has waited
-    /// since. A release reads it with one relaxed load to pick the slow path.
-    since: AtomicU64,
-    /// Spin lock over the fields below, held for a few instructions on cold paths.
-    busy: AtomicBool,
-    waiters: AtomicU32,
-    /// `D` above, as wrapping u64.
-    wait_sum: AtomicU64,
-    /// `W` at the last charge, as wrapping u64.
-    charged: AtomicU64,
-    /// Ticks of the last charge: a release settled after a later one charges nothing.
-    charged_at: AtomicU64,
-    /// Ticks at which the last waiter acquired (or gave up).
-    last_departure: AtomicU64,
+    /// The waiter-time arithmetic the sync locks use (`sync/books.rs`).
+    books: WaitBooks,
 }
 
 impl Books {
     pub(crate) const fn new(site: Option<&'static LockSite>) -> Books {
         Books {
             site,
-            since: AtomicU64::new(0),
-            busy: AtomicBool::new(false),
-            waiters: AtomicU32::new(0),
-            wait_sum: AtomicU64::new(0),
-            charged: AtomicU64::new(0),
-            charged_at: AtomicU64::new(0),
-            last_departure: AtomicU64::new(0),
+            books: WaitBooks::new(),
         }
     }
 
     /// True when others waited during the current hold, so the release must charge.
     #[inline(always)]
     pub(crate) fn needs_charge(&self) -> bool {
-        // Relaxed: a stale 0 only moves a just-arrived waiter's first nanoseconds of
-        // waiting to the next holder's charge.
-        self.since.load(Ordering::Relaxed) != 0
+        self.books.needs_charge()
     }
 
     /// Runs `release` (which gives the lock or permits back), charging the caller's
@@ -86,7 +67,10 @@ impl Books {
         // Settled while the lock is still held, so no later holder settles first;
         // the stack capture waits until after the release.
         let now = ticks();
-        let (charge, contended_for) = self.settle(now);
+        let Settled {
+            charge,
+            contended_for,
+        } = self.books.settle(now);
         let released = release();
         if contended_for > 0 {
             if let Some(site) = self.site {
@@ -119,85 +103,17 @@ impl Books {
         acquired
     }
 
-    /// Settles the books as of `now`: (waiter-ticks since the last charge, ticks the
-    /// hold was contended). Same rules as the sync locks' `Contention::settle`.
-    fn settle(&self, now: u64) -> (u64, u64) {
-        let _busy = self.lock_books();
-        if now < self.charged_at.load(Ordering::Relaxed) {
-            return (0, 0);
-        }
-        self.charged_at.store(now, Ordering::Relaxed);
-        let waiters = u64::from(self.waiters.load(Ordering::Relaxed));
-        let w = self
-            .wait_sum
-            .load(Ordering::Relaxed)
-            .wrapping_add(waiters.wrapping_mul(now));
-        let charge = w.wrapping_sub(self.charged.load(Ordering::Relaxed)) as i64;
-        self.charged.store(w, Ordering::Relaxed);
-        let since = self.since.load(Ordering::Relaxed);
-        self.since
-            .store(if waiters > 0 { now } else { 0 }, Ordering::Relaxed);
-        let departed = self.last_departure.load(Ordering::Relaxed);
-        let contended_for = if since == 0 {
-            0
-        } else if departed > now {
-            now.saturating_sub(since)
-        } else if waiters == 0 && departed >= since {
-            0
-        } else {
-            now.saturating_sub(since.max(departed))
-        };
-        (u64::try_from(charge).unwrap_or(0), contended_for)
-    }
-
     fn arrive(&self, start: u64) {
-        let _busy = self.lock_books();
-        self.waiters.fetch_add(1, Ordering::Relaxed);
-        self.wait_sum.fetch_sub(start, Ordering::Relaxed);
-        if self.since.load(Ordering::Relaxed) == 0 {
-            self.since.store(start, Ordering::Relaxed);
-        }
+        self.books.arrive(start);
     }
 
     fn leave(&self) -> u64 {
-        let _busy = self.lock_books();
-        let now = ticks();
-        self.waiters.fetch_sub(1, Ordering::Relaxed);
-        self.wait_sum.fetch_add(now, Ordering::Relaxed);
-        self.last_departure.store(now, Ordering::Relaxed);
-        now
+        self.books.leave(ticks)
     }
 
     fn name(&self) -> &'static str {
         self.site
             .map_or("unnamed profiled tokio lock", |s| s.name())
-    }
-
-    fn lock_books(&self) -> BooksGuard<'_> {
-        let mut spins = 0u32;
-        // Acquire/Release: the fields behind `busy` are only touched while it is
-        // held, so this pair orders them between holders.
-        while self
-            .busy
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            spins += 1;
-            if spins < 64 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
-        }
-        BooksGuard(&self.busy)
-    }
-}
-
-struct BooksGuard<'a>(&'a AtomicBool);
-
-impl Drop for BooksGuard<'_> {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
     }
 }
 
@@ -425,10 +341,14 @@ mod tests {
         assert!(books.needs_charge());
         // Two waiters, since 100 and 150: W(200) = 100 + 50 waiter-ticks, contended
         // since the first arrival.
-        assert_eq!(books.settle(200), (150, 100));
+        let settle = |now| {
+            let s = books.books.settle(now);
+            (s.charge, s.contended_for)
+        };
+        assert_eq!(settle(200), (150, 100));
         // Still waiting: the next release is charged only what came after 200.
-        assert_eq!(books.settle(260), (120, 60));
+        assert_eq!(settle(260), (120, 60));
         // A release settled before the last one owes nothing (shared holders).
-        assert_eq!(books.settle(250), (0, 0));
+        assert_eq!(settle(250), (0, 0));
     }
 }
