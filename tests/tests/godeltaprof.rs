@@ -18,25 +18,29 @@ static GLOBAL: ProfiledAllocator = ProfiledAllocator::system();
 
 static BOOKS: ProfiledMutex<u64> = profiled_mutex!("godelta-books", 0);
 
-/// Holds `BOOKS` for 5 ms while `waiter` waits, `rounds` times.
-fn contend(rounds: usize, holder: fn(), waiter: fn()) {
+/// Holds `BOOKS` for 5 ms while `waiter` waits, `rounds` times. The holder says
+/// when it holds the lock, so the waiter always waits, however loaded the machine.
+fn contend(rounds: usize, holder: fn(&std::sync::mpsc::Sender<()>), waiter: fn()) {
     for _ in 0..rounds {
-        let held = std::thread::spawn(holder);
-        std::thread::sleep(Duration::from_millis(1));
+        let (held, holding) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || holder(&held));
+        holding.recv().unwrap();
         waiter();
-        held.join().unwrap();
+        thread.join().unwrap();
     }
 }
 
 #[inline(never)]
-fn first_holder() {
+fn first_holder(held: &std::sync::mpsc::Sender<()>) {
     let _books = BOOKS.lock();
+    held.send(()).unwrap();
     std::thread::sleep(Duration::from_millis(5));
 }
 
 #[inline(never)]
-fn second_holder() {
+fn second_holder(held: &std::sync::mpsc::Sender<()>) {
     let _books = BOOKS.lock();
+    held.send(()).unwrap();
     std::thread::sleep(Duration::from_millis(5));
 }
 
