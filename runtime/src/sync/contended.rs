@@ -128,7 +128,7 @@ fn framed<R>(f: impl FnOnce() -> R) -> R {
 /// An empty instruction sequence that must run after the call before it, so that
 /// call cannot become a tail jump (see [`framed`]). Costs nothing.
 #[inline(always)]
-fn keep_frame() {
+pub(crate) fn keep_frame() {
     // SAFETY: an empty asm block: no instructions, no operands, no stack use.
     unsafe { std::arch::asm!("", options(nostack, preserves_flags)) }
 }
@@ -251,8 +251,9 @@ impl Contention {
     }
 }
 
-/// Records a holder's charge in the mutex profile under the caller's stack.
-fn record_charge(charge: u64) {
+/// Records a holder's charge in the mutex profile under the caller's stack (the
+/// sync locks' and `profiled::tokio`'s).
+pub(crate) fn record_charge(charge: u64) {
     if charge == 0 {
         return;
     }

@@ -10,7 +10,7 @@
 
 pub(crate) mod books;
 mod condvar;
-mod contended;
+pub(crate) mod contended;
 mod raw_mutex;
 mod raw_rwlock;
 

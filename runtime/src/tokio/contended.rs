@@ -23,6 +23,7 @@ use crate::registry::{self, StackId, sampling};
 use crate::site::LockSite;
 use crate::stack::Stack;
 use crate::sync::books::{Settled, WaitBooks};
+use crate::sync::contended::{keep_frame, record_charge};
 use crate::trace::{self, Category};
 
 /// Waiter and holder bookkeeping of one lock or semaphore, in clock ticks.
@@ -300,32 +301,6 @@ impl<F> Drop for Wait<'_, F> {
 #[inline(always)]
 fn tracing() -> bool {
     crate::trace::enabled()
-}
-
-/// Records a holder's charge in the mutex profile under the caller's stack.
-fn record_charge(charge_ns: u64) {
-    if charge_ns == 0 {
-        return;
-    }
-    if let Some(fraction) = sampling::mutex_kept(control::mutex_fraction()) {
-        let mut stack = Stack::capture();
-        wait::append_chain(&mut stack);
-        let registry = registry::get();
-        let id = registry.stacks.intern(stack.frames());
-        registry.mutex.add(
-            id,
-            fraction * registry::COUNT_SCALE,
-            charge_ns.saturating_mul(fraction),
-        );
-    }
-}
-
-/// An empty instruction sequence after a cold call, so the call cannot become a
-/// tail jump that loses the caller's frame from the captured stack.
-#[inline(always)]
-fn keep_frame() {
-    // SAFETY: an empty asm block: no instructions, no operands, no stack use.
-    unsafe { std::arch::asm!("", options(nostack, preserves_flags)) }
 }
 
 #[cfg(test)]
