@@ -54,7 +54,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def run(push_url, seconds, interval):
+def run(push_url, seconds, interval, warmup):
     env = dict(os.environ)
     env.pop("PROFILED_PUSH_URL", None)
     if push_url:
@@ -62,12 +62,12 @@ def run(push_url, seconds, interval):
         env["PROFILED_PUSH_INTERVAL_SECONDS"] = str(interval)
         env["PROFILED_PUSH_SERVICE_NAME"] = "contention"
     proc = subprocess.Popen(
-        [BINARY, "--addr", f"127.0.0.1:{free_port()}", "--seconds", str(seconds + 30)],
+        [BINARY, "--addr", f"127.0.0.1:{free_port()}", "--seconds", str(seconds + warmup + 30)],
         env=env,
         stdout=subprocess.DEVNULL,
     )
     try:
-        time.sleep(3)  # start-up
+        time.sleep(warmup)  # start-up, and the first round's one-off costs
         start = cpu_seconds(proc.pid)
         time.sleep(seconds)
         return cpu_seconds(proc.pid) - start
@@ -81,14 +81,20 @@ def main():
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=45)
     parser.add_argument("--interval", type=int, default=15)
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=17,
+        help="seconds before measuring: the first push round loads the symbolizer's index once",
+    )
     args = parser.parse_args()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
     ratios = []
     for pair in range(args.pairs):
-        off = run(None, args.seconds, args.interval)
-        on = run(url, args.seconds, args.interval)
+        off = run(None, args.seconds, args.interval, args.warmup)
+        on = run(url, args.seconds, args.interval, args.warmup)
         ratios.append(on / off)
         print(f"pair {pair + 1}: off {off:.2f} s CPU, on {on:.2f} s CPU, ratio {on / off:.4f}", flush=True)
     print(f"pushes received: {Receiver.pushes}, {Receiver.bytes / max(Receiver.pushes, 1) / 1024:.1f} KiB each")

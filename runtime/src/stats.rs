@@ -55,7 +55,7 @@ pub struct Stats {
 #[non_exhaustive]
 pub struct SelfStats {
     /// Bytes held by the symbolizer: its address cache, and its DWARF index while
-    /// loaded (from a profile's first new address until a second after its last).
+    /// loaded (from a profile's first new address until 20 s after its last).
     pub symbolizer_bytes: u64,
     /// Estimated bytes of the symbolizer's address cache (at most
     /// [`SYMBOLIZER_CACHE_CAP_BYTES`](crate::SYMBOLIZER_CACHE_CAP_BYTES) in practice).

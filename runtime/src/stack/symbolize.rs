@@ -50,10 +50,15 @@ struct Resolved {
 pub(crate) const GENERATION: usize = if cfg!(test) { 64 } else { 16_384 };
 
 /// The DWARF index is dropped after this long without a new address to resolve.
+/// Longer than the fleet engines' scrape and push intervals (Parca 10 s, Alloy and
+/// pushes 15 s): reloading it costs a few hundred ms of CPU, which every round of
+/// continuous profiling would pay (measured: pushing every 15 s cost the
+/// `contention` example 1.17x CPU with a 1 s idle time). A person's occasional
+/// profile still gives the memory back 20 s later.
 pub(crate) const INDEX_IDLE: Duration = if cfg!(test) {
     Duration::from_millis(100)
 } else {
-    Duration::from_secs(1)
+    Duration::from_secs(20)
 };
 
 /// Resolved addresses in two generations, and one shared copy of each function name
