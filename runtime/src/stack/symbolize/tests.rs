@@ -34,7 +34,7 @@ fn names_keep_inlined_frames_files_and_types() {
         lines
             .iter()
             .any(|l| l.function.ends_with("outer_with_inlined")
-                && l.file.ends_with("symbolize.rs")
+                && l.file.ends_with("symbolize/tests.rs")
                 && l.line > 0),
         "{lines:?}"
     );
