@@ -62,7 +62,7 @@ pub struct SelfStats {
     pub symbolizer_cache_bytes: u64,
     /// Addresses the symbolizer's cache holds.
     pub symbolizer_cached_addresses: usize,
-    /// Whether the DWARF index is loaded now.
+    /// Whether the DWARF index is loaded now (or its memory is still being freed).
     pub symbolizer_index_loaded: bool,
     /// Bytes of the bounded registries (stack and event tables), by their capacity.
     pub registry_bytes: u64,

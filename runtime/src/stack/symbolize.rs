@@ -166,6 +166,10 @@ fn loaded() -> &'static Mutex<Option<Loaded>> {
 /// [`loaded`]'s lock held, or (when set) right after releasing it.
 static REAPER: AtomicBool = AtomicBool::new(false);
 
+/// True while the reaper frees an index it took (which can take a second in a debug
+/// build): until then the index's memory is still held, and [`usage`] says so.
+static FREEING: AtomicBool = AtomicBool::new(false);
+
 /// Runs `work` on the index, loading it first if it was dropped.
 fn with_index<R>(work: impl FnOnce(&mut index::Index) -> R) -> R {
     let mut guard = loaded().lock().unwrap_or_else(|e| e.into_inner());
@@ -199,11 +203,15 @@ fn reap_when_idle() {
             .is_none_or(|l| l.last_used.elapsed() >= INDEX_IDLE);
         if idle {
             let dropped = guard.take();
+            if dropped.is_some() {
+                FREEING.store(true, Ordering::Release);
+            }
             REAPER.store(false, Ordering::Release);
             drop(guard);
             if dropped.is_some() {
                 drop(dropped);
                 crate::memory::trim();
+                FREEING.store(false, Ordering::Release);
             }
             return;
         }
@@ -317,7 +325,8 @@ pub(crate) struct Usage {
     pub addresses: usize,
     /// Estimated heap bytes of the address cache.
     pub cache_bytes: usize,
-    /// Whether the DWARF index is loaded (it is dropped when idle).
+    /// Whether the DWARF index is loaded (it is dropped when idle), or still being
+    /// freed.
     pub index_loaded: bool,
 }
 
@@ -330,7 +339,7 @@ pub(crate) fn usage() -> Usage {
     Usage {
         addresses,
         cache_bytes,
-        index_loaded: lock(loaded()).is_some(),
+        index_loaded: lock(loaded()).is_some() || FREEING.load(Ordering::Acquire),
     }
 }
 
