@@ -21,7 +21,7 @@ pub const MAX_STACKS_LIMIT: usize = 1 << 22;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 128;
 
 /// Every environment variable [`Config::from_env`] reads.
-pub const ENV_VARS: [&str; 22] = [
+pub const ENV_VARS: [&str; 23] = [
     "PROFILED_ENABLED",
     "PROFILED_LISTEN_ADDR",
     "PROFILED_ALLOW_INSECURE_BIND",
@@ -44,6 +44,7 @@ pub const ENV_VARS: [&str; 22] = [
     "PROFILED_MAX_CONCURRENT_HEAVY_REQUESTS",
     "PROFILED_CPU_PROFILE_HZ",
     "PROFILED_MEM_PROFILE_RATE",
+    "PROFILED_DEADLOCK_CHECK_MS",
 ];
 
 /// Profiler settings, mirroring the Go original's fields plus Rust-side limits.
@@ -145,6 +146,11 @@ pub struct Config {
     /// Changeable at runtime with [`set_mem_profile_rate`](crate::set_mem_profile_rate).
     /// Default: 524288.
     pub mem_profile_rate: usize,
+    /// How often a background thread checks for deadlocks and calls the callbacks
+    /// of [`deadlock::on_deadlock`](crate::deadlock::on_deadlock) once per new one;
+    /// `None` for no background check (profiles and `/metrics` still check on
+    /// request). `PROFILED_DEADLOCK_CHECK_MS` (0: none). Default: none.
+    pub deadlock_check_interval: Option<std::time::Duration>,
     /// Push profiles to Grafana Pyroscope (needs the `push` feature); see
     /// [`crate::push`]. Read from `PROFILED_PUSH_*` by [`Config::from_env`].
     /// Default: none.
@@ -176,6 +182,7 @@ impl Default for Config {
             max_tasks: crate::task::DEFAULT_MAX_TASKS,
             cpu_profile_hz: crate::cpu::DEFAULT_CPU_PROFILE_HZ,
             mem_profile_rate: crate::alloc::DEFAULT_MEM_PROFILE_RATE,
+            deadlock_check_interval: None,
             push: None,
         }
     }
@@ -190,7 +197,8 @@ impl Config {
     /// `PROFILED_BLOCK_RATE`, `PROFILED_MUTEX_FRACTION`, `PROFILED_MAX_STACK_DEPTH`,
     /// `PROFILED_MAX_STACKS`, `PROFILED_MAX_PROFILE_SECONDS`, `PROFILED_MAX_TASKS`,
     /// `PROFILED_MAX_CONCURRENT_HEAVY_REQUESTS`, `PROFILED_CPU_PROFILE_HZ`,
-    /// `PROFILED_MEM_PROFILE_RATE` ([`ENV_VARS`]). Booleans are `true`/`false`,
+    /// `PROFILED_MEM_PROFILE_RATE`, `PROFILED_DEADLOCK_CHECK_MS` ([`ENV_VARS`]).
+    /// Booleans are `true`/`false`,
     /// `1`/`0`, `yes`/`no` or `on`/`off`, in any case. A variable whose value is not
     /// UTF-8 is an error (never ignored: a token that could not be read must not
     /// leave the server open). The `PROFILED_PUSH_*` variables are those of
@@ -357,7 +365,7 @@ const FLAGS: [(&str, Flag); 9] = [
 ];
 
 /// The integer `PROFILED_*` variables and how each sets its field.
-const INTEGERS: [(&str, SetInteger); 10] = [
+const INTEGERS: [(&str, SetInteger); 11] = [
     ("PROFILED_MAX_CONNECTIONS", |c, v| {
         parse(v, &mut c.max_connections)
     }),
@@ -381,6 +389,12 @@ const INTEGERS: [(&str, SetInteger); 10] = [
     }),
     ("PROFILED_MAX_CONCURRENT_HEAVY_REQUESTS", |c, v| {
         parse(v, &mut c.max_concurrent_heavy_requests)
+    }),
+    ("PROFILED_DEADLOCK_CHECK_MS", |c, v| {
+        let mut ms = 0u64;
+        parse(v, &mut ms)?;
+        c.deadlock_check_interval = (ms > 0).then(|| std::time::Duration::from_millis(ms));
+        Ok(())
     }),
 ];
 

@@ -155,6 +155,7 @@ mod clock;
 mod config;
 mod control;
 mod cpu;
+pub mod deadlock;
 mod hooks;
 pub(crate) mod http;
 mod instrument;

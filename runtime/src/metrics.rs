@@ -319,6 +319,19 @@ impl Collector for ProfiledCollector {
             "1 when #[profiled] functions are recording",
             i64::from(instrument::function_profiling()),
         )?;
+        let stuck = crate::deadlock::stats();
+        gauge(
+            &mut encoder,
+            "profiled_deadlocked_threads",
+            "Threads and tasks that can never wake: in a wait-for cycle, or waiting for a lock whose owner exited",
+            i64::try_from(stuck.deadlocked).unwrap_or(i64::MAX),
+        )?;
+        gauge(
+            &mut encoder,
+            "profiled_lock_waiters",
+            "Threads and tasks blocked on a profiled lock now",
+            i64::try_from(stuck.waiting).unwrap_or(i64::MAX),
+        )?;
         let push = crate::push::stats();
         for (name, help, value) in [
             (

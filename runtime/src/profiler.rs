@@ -27,6 +27,8 @@ pub struct Profiler {
     /// The push threads, when [`Config::push`] is set.
     #[cfg(feature = "push")]
     push: Option<crate::push::Pusher>,
+    /// The background deadlock check, when [`Config::deadlock_check_interval`] is set.
+    deadlock_watch: Option<crate::deadlock::Watch>,
 }
 
 /// The recording switches a configuration asks for, to apply and re-apply (SIGUSR1).
@@ -236,6 +238,7 @@ impl Profiler {
             recording: false,
             #[cfg(feature = "push")]
             push: None,
+            deadlock_watch: None,
         }
     }
 
@@ -256,6 +259,10 @@ impl Profiler {
         let mut profiler = Profiler::idle();
         profiler.signals = signals;
         profiler.recording = true;
+        if let Some(interval) = config.deadlock_check_interval {
+            profiler.deadlock_watch =
+                Some(crate::deadlock::Watch::start(interval).map_err(StartError::Deadlock)?);
+        }
         #[cfg(feature = "push")]
         if let Some(push) = &config.push {
             let cpu_hz = config.enable_cpu_profiling.then_some(config.cpu_profile_hz);
@@ -306,6 +313,7 @@ impl Profiler {
         }
         #[cfg(feature = "push")]
         drop(self.push.take());
+        drop(self.deadlock_watch.take());
         if std::mem::take(&mut self.recording) {
             Switches::off();
         }
@@ -355,6 +363,8 @@ pub enum StartError {
     Signals(std::io::Error),
     /// The push threads could not be started.
     Push(std::io::Error),
+    /// The background deadlock check's thread could not be started.
+    Deadlock(std::io::Error),
 }
 
 impl fmt::Display for StartError {
@@ -368,6 +378,9 @@ impl fmt::Display for StartError {
                 write!(f, "cannot install SIGUSR1/SIGUSR2 handlers: {source}")
             }
             StartError::Push(source) => write!(f, "cannot start pushing profiles: {source}"),
+            StartError::Deadlock(source) => {
+                write!(f, "cannot start the background deadlock check: {source}")
+            }
         }
     }
 }
@@ -378,7 +391,8 @@ impl std::error::Error for StartError {
             StartError::Config(e) => Some(e),
             StartError::Bind { source, .. }
             | StartError::Signals(source)
-            | StartError::Push(source) => Some(source),
+            | StartError::Push(source)
+            | StartError::Deadlock(source) => Some(source),
         }
     }
 }

@@ -36,6 +36,9 @@ pub struct Stats {
     pub own: SelfStats,
     /// Pushing to Pyroscope: pushes, failures, bytes, drops, the last error.
     pub push: crate::push::PushStats,
+    /// Waits in progress on profiled locks, and the threads and tasks that can
+    /// never wake (deadlocks, owners that exited holding a lock).
+    pub deadlock: crate::deadlock::DeadlockStats,
 }
 
 /// The profiler's own memory: what the tool costs. Allocations made by its threads
@@ -260,6 +263,7 @@ pub fn stats() -> Stats {
         memory: crate::mem_stats(),
         process: process_stats(),
         own: self_stats(),
+        deadlock: crate::deadlock::stats(),
         push: crate::push::stats(),
     }
 }

@@ -8,6 +8,8 @@ use std::time::Duration;
 use super::counts::CountSnapshot;
 use super::{Output, Source, document};
 use crate::clock::unix_nanos;
+use crate::deadlock::owner::{self, Identity};
+use crate::deadlock::{self, waits};
 use crate::profile::text::dump::{self, Dump};
 use crate::profile::{Document, TextForm};
 use crate::stack::symbolize::{self, Lines};
@@ -82,13 +84,51 @@ pub(crate) struct GoroutineRecord {
     pub age: Option<Duration>,
     /// The record of the thread writing the dump (printed first, as Go does).
     pub current: bool,
+    /// Lines under the header: the lock it waits for and who holds it, the locks
+    /// it holds that others wait for.
+    pub notes: Vec<String>,
 }
 
-/// Every live thread and tracked task as records, with comments for the profile.
+impl GoroutineRecord {
+    /// Its identity as a lock owner or waiter.
+    pub(crate) fn identity(&self) -> Identity {
+        if self.kind == "task" {
+            owner::TASK | self.id
+        } else {
+            self.id
+        }
+    }
+}
+
+/// Every live thread and tracked task as records, with comments for the profile,
+/// each with what it waits for and holds.
 pub(crate) fn records() -> (Vec<GoroutineRecord>, Vec<String>) {
     let (mut records, comments) = thread_records();
     records.extend(crate::task::goroutine_records());
+    let waits = waits::snapshot();
+    if !waits.is_empty() {
+        let mut lines = deadlock::describe_waits(&waits, &names(&records));
+        for record in &mut records {
+            if let Some(notes) = lines.remove(&record.identity()) {
+                record.notes = notes;
+            }
+        }
+    }
     (records, comments)
+}
+
+/// The names of `records`, for describing waits.
+pub(crate) fn names(records: &[GoroutineRecord]) -> deadlock::Names {
+    let (mut threads, mut tasks) = (HashMap::default(), HashMap::default());
+    for record in records {
+        let table = if record.kind == "task" {
+            &mut tasks
+        } else {
+            &mut threads
+        };
+        table.insert(record.id, record.name.clone());
+    }
+    deadlock::Names::from_records(threads, tasks)
 }
 
 /// A dump of every live thread as records, with comments for the profile.
@@ -132,6 +172,7 @@ pub(crate) fn thread_records() -> (Vec<GoroutineRecord>, Vec<String>) {
                 }),
                 created_by: spawned.and_then(|s| s.created_by),
                 current: thread.tid == dump.requester,
+                notes: Vec::new(),
             }
         })
         .collect();
@@ -140,7 +181,7 @@ pub(crate) fn thread_records() -> (Vec<GoroutineRecord>, Vec<String>) {
 
 /// The full dump's model: the requester first, then by id, each record's frames
 /// symbolized without the profiler's own.
-fn dump(records: &[GoroutineRecord], comments: &[String]) -> Dump {
+pub(crate) fn dump(records: &[GoroutineRecord], comments: &[String]) -> Dump {
     let mut ordered: Vec<&GoroutineRecord> = records.iter().collect();
     ordered.sort_by_key(|record| (!record.current, record.id));
     let mut cache: HashMap<usize, (Lines, bool)> = HashMap::default();
@@ -155,6 +196,7 @@ fn dump(records: &[GoroutineRecord], comments: &[String]) -> Dump {
             age: record.age,
             frames: user_frames(&record.frames, &mut cache),
             missing: record.missing,
+            notes: record.notes.clone(),
             created_by: record.created_by.as_ref().and_then(|spawn| {
                 user_frames(spawn, &mut cache)
                     .first()

@@ -11,6 +11,7 @@
 //! | `mutex`, `block` | [`contention`] |
 //! | `heap`, `allocs` | [`heap`] |
 //! | `goroutine` | [`goroutine`] (with the `debug=2` dump) |
+//! | `goroutineleak` | [`goroutineleak`] (deadlocks and waits that can never end) |
 //! | `threadcreate` | [`threadcreate`] |
 //!
 //! (The name `named` is Go's: these are the profiles `pprof.Lookup` finds by name;
@@ -19,6 +20,7 @@
 mod contention;
 mod counts;
 pub(crate) mod goroutine;
+mod goroutineleak;
 mod heap;
 mod threadcreate;
 
@@ -115,10 +117,11 @@ fn godelta<S: Source>(state: &mut GodeltaState, output: Output) -> Document {
 }
 
 /// Every named profile, sorted by name.
-static TABLE: [Row; 6] = [
+static TABLE: [Row; 7] = [
     row::<HeapProfile<heap::Allocs>>(),
     row::<Contention<contention::Block>>(),
     row::<goroutine::Goroutine>(),
+    row::<goroutineleak::GoroutineLeak>(),
     row::<HeapProfile<heap::Heap>>(),
     row::<Contention<contention::Mutex>>(),
     row::<threadcreate::Threadcreate>(),

@@ -134,6 +134,11 @@ impl LockSite {
         self.name
     }
 
+    /// Source file and line of the macro invocation.
+    pub(crate) fn location(&self) -> (&'static str, u32) {
+        (self.file, self.line)
+    }
+
     /// Records time the lock was held while at least one thread waited for it.
     pub(crate) fn record_contended_hold(&self, hold_ns: u64) {
         self.contended_hold_ns.fetch_add(hold_ns, Ordering::Relaxed);

@@ -11,6 +11,8 @@
 
 use crate::clock::{self, ticks};
 use crate::control;
+use crate::deadlock::owner::{self, Holder, Kind};
+use crate::deadlock::waits::{self, Mode};
 use crate::instrument::wait;
 use crate::registry::{self, sampling};
 use crate::site::LockSite;
@@ -19,9 +21,10 @@ use crate::trace::{self, Category};
 
 use super::books::{Settled, WaitBooks};
 
-/// Per-lock contention record: the lock's site and its waiter books.
+/// Per-lock contention record: the lock's owner record (with its site) and its
+/// waiter books.
 pub(crate) struct Contention {
-    site: Option<&'static LockSite>,
+    pub(super) holder: Holder,
     books: WaitBooks,
 }
 
@@ -29,11 +32,34 @@ pub(crate) struct Contention {
 /// try or one relaxed load, and a branch to a cold function. Each cold call runs
 /// through [`framed`], so the caller's frame stays on the captured stack.
 impl Contention {
-    pub(crate) const fn new(site: Option<&'static LockSite>) -> Contention {
+    pub(crate) const fn new(site: Option<&'static LockSite>, kind: Kind) -> Contention {
         Contention {
-            site,
+            holder: Holder::new(site, kind),
             books: WaitBooks::new(),
         }
+    }
+
+    /// Records the calling thread as the exclusive owner of what `acquired` holds.
+    #[inline(always)]
+    pub(crate) fn owned<G>(&self, acquired: G) -> G {
+        self.holder.own(owner::this_thread());
+        acquired
+    }
+
+    /// [`Contention::owned`] for an acquisition that may have failed.
+    #[inline(always)]
+    pub(crate) fn owned_if<G>(&self, acquired: Option<G>) -> Option<G> {
+        if acquired.is_some() {
+            self.holder.own(owner::this_thread());
+        }
+        acquired
+    }
+
+    /// [`Contention::release`] of an exclusive hold: forgets the owner first.
+    #[inline(always)]
+    pub(crate) fn release_owned(&self, release: impl FnOnce()) {
+        self.holder.disown();
+        self.release(release);
     }
 
     /// Acquires with one `try_acquire`, else waits: spins on `try_acquire` for at
@@ -43,12 +69,13 @@ impl Contention {
     #[inline(always)]
     pub(crate) fn acquire<G>(
         &self,
+        mode: Mode,
         mut try_acquire: impl FnMut() -> Option<G>,
         acquire: impl FnOnce() -> G,
     ) -> G {
         match try_acquire() {
             Some(guard) => guard,
-            None => framed(|| self.wait_cold(try_acquire, acquire)),
+            None => framed(|| self.wait_cold(mode, try_acquire, acquire)),
         }
     }
 
@@ -57,12 +84,13 @@ impl Contention {
     #[inline(always)]
     pub(crate) fn acquire_timed<G>(
         &self,
+        mode: Mode,
         mut try_acquire: impl FnMut() -> Option<G>,
         acquire: impl FnOnce() -> Option<G>,
     ) -> Option<G> {
         match try_acquire() {
             Some(guard) => Some(guard),
-            None => framed(|| self.wait_cold(|| try_acquire().map(Some), acquire)),
+            None => framed(|| self.wait_cold(mode, || try_acquire().map(Some), acquire)),
         }
     }
 
@@ -78,7 +106,7 @@ impl Contention {
     ) -> R {
         match tried {
             Ok(exclusive) => upgraded(exclusive),
-            Err(guard) => framed(|| self.wait_recorded_cold(|| upgrade(guard))),
+            Err(guard) => framed(|| self.wait_recorded_cold(Mode::Upgrading, || upgrade(guard))),
         }
     }
 
@@ -88,7 +116,11 @@ impl Contention {
     #[inline(always)]
     pub(crate) fn condition_wait<R>(&self, wait: impl FnOnce() -> R) -> R {
         self.charge_if_contended();
-        framed(|| self.wait_outside_cold(wait))
+        // The wait releases the mutex and takes it back: nobody owns it meanwhile.
+        self.holder.disown();
+        let woken = framed(|| self.wait_outside_cold(wait));
+        self.holder.own(owner::this_thread());
+        woken
     }
 
     /// Releases the lock through `release`, first settling what the holder owes
@@ -139,26 +171,46 @@ impl Contention {
     #[inline(never)]
     fn wait_cold<R>(
         &self,
+        mode: Mode,
         try_acquire: impl FnMut() -> Option<R>,
         acquire: impl FnOnce() -> R,
     ) -> R {
         if !control::contention_profiling() {
-            return acquire();
+            return self.wait_unrecorded(mode, acquire);
         }
         let start = ticks();
         if let Some(acquired) = spin(start, try_acquire) {
             return acquired;
         }
-        self.wait_since(start, acquire)
+        self.wait_since(mode, start, acquire)
     }
 
     #[cold]
     #[inline(never)]
-    fn wait_recorded_cold<R>(&self, acquire: impl FnOnce() -> R) -> R {
+    fn wait_recorded_cold<R>(&self, mode: Mode, acquire: impl FnOnce() -> R) -> R {
         if !control::contention_profiling() {
-            return acquire();
+            return self.wait_unrecorded(mode, acquire);
         }
-        self.wait_since(ticks(), acquire)
+        self.wait_since(mode, ticks(), acquire)
+    }
+
+    /// A wait with contention profiling off: in the wait table only (dumps and the
+    /// deadlock detector see it), not in any profile.
+    fn wait_unrecorded<R>(&self, mode: Mode, acquire: impl FnOnce() -> R) -> R {
+        let start = ticks();
+        let waiting = self.register(mode, start);
+        let acquired = acquire();
+        drop(waiting);
+        if mode != Mode::Shared {
+            self.holder.acquired_after_wait(ticks());
+        }
+        acquired
+    }
+
+    /// Enters the calling thread's wait for this lock in the wait table.
+    fn register(&self, mode: Mode, start: u64) -> waits::Registered {
+        self.holder.waiter_arrived(start);
+        waits::register(&self.holder, owner::this_thread(), start, mode)
     }
 
     #[cold]
@@ -187,6 +239,7 @@ impl Contention {
         // capture and recording wait until after the release.
         let released = ticks();
         let settled = self.books.settle(released);
+        self.holder.hold_ended();
         release();
         record_charge(self.account(released, settled));
     }
@@ -201,12 +254,17 @@ impl Contention {
 
     /// A wait that began at `start` (before any spin): booked as a waiter until
     /// `acquire` returns, then recorded.
-    fn wait_since<R>(&self, start: u64, acquire: impl FnOnce() -> R) -> R {
+    fn wait_since<R>(&self, mode: Mode, start: u64, acquire: impl FnOnce() -> R) -> R {
         let mut stack = Stack::capture();
         wait::append_chain(&mut stack);
         self.books.arrive(start);
+        let waiting = self.register(mode, start);
         let acquired = acquire();
+        drop(waiting);
         let end = self.books.leave(ticks);
+        if mode != Mode::Shared {
+            self.holder.acquired_after_wait(end);
+        }
         self.record_wait(&stack, clock::ticks_to_ns(end.saturating_sub(start)));
         if trace::enabled() {
             trace::record(self.trace_name(), Category::LockWait, start, end);
@@ -222,7 +280,7 @@ impl Contention {
             contended_for,
         } = settled;
         if contended_for > 0 {
-            if let Some(site) = self.site {
+            if let Some(site) = self.holder.site() {
                 site.record_contended_hold(clock::ticks_to_ns(contended_for));
             }
             if trace::enabled() {
@@ -239,12 +297,13 @@ impl Contention {
 
     /// The lock's name in traces.
     fn trace_name(&self) -> &'static str {
-        self.site
+        self.holder
+            .site()
             .map_or("unnamed profiled lock", |site| site.name())
     }
 
     fn record_wait(&self, stack: &Stack, waited: u64) {
-        if let Some(site) = self.site {
+        if let Some(site) = self.holder.site() {
             site.record_wait(waited);
         }
         record_block(stack, waited);

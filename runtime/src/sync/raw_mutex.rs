@@ -1,10 +1,13 @@
 //! HOT: budget per call: no alloc, no lock, no clock, no format, no I/O, no panic.
-//! Lock is one `try_lock` on parking_lot's word; unlock is one relaxed load plus
+//! Lock is one `try_lock` on parking_lot's word and one relaxed store of the owner
+//! (`deadlock/owner.rs`); unlock is one relaxed store and one relaxed load plus
 //! parking_lot's release. Everything else is in `contended.rs`.
 
 use lock_api::RawMutex as _;
 
 use super::contended::Contention;
+use crate::deadlock::owner::Kind;
+use crate::deadlock::waits::Mode;
 use crate::site::LockSite;
 
 type Inner = parking_lot::RawMutex;
@@ -34,7 +37,7 @@ impl RawProfiledMutex {
     pub const fn with_site(site: &'static LockSite) -> RawProfiledMutex {
         RawProfiledMutex {
             inner: Inner::INIT,
-            contention: Contention::new(Some(site)),
+            contention: Contention::new(Some(site), Kind::Mutex),
         }
     }
 }
@@ -45,25 +48,29 @@ unsafe impl lock_api::RawMutex for RawProfiledMutex {
     #[allow(clippy::declare_interior_mutable_const)]
     const INIT: RawProfiledMutex = RawProfiledMutex {
         inner: Inner::INIT,
-        contention: Contention::new(None),
+        contention: Contention::new(None, Kind::Mutex),
     };
 
     type Guard = MutexGuardState;
 
     #[inline]
     fn lock(&self) -> Self::Guard {
-        self.contention
-            .acquire(|| self.inner.try_lock(), || self.inner.lock())
+        let contention = &self.contention;
+        contention.owned(contention.acquire(
+            Mode::Exclusive,
+            || self.inner.try_lock(),
+            || self.inner.lock(),
+        ))
     }
 
     #[inline]
     fn try_lock(&self) -> Option<Self::Guard> {
-        self.inner.try_lock()
+        self.contention.owned_if(self.inner.try_lock())
     }
 
     #[inline]
     unsafe fn unlock(&self, guard: Self::Guard) {
-        self.contention.release(|| {
+        self.contention.release_owned(|| {
             // SAFETY: the caller holds the lock and passes its guard state.
             unsafe { self.inner.unlock(guard) }
         })
@@ -79,7 +86,7 @@ unsafe impl lock_api::RawMutex for RawProfiledMutex {
 unsafe impl lock_api::RawMutexFair for RawProfiledMutex {
     #[inline]
     unsafe fn unlock_fair(&self, guard: Self::Guard) {
-        self.contention.release(|| {
+        self.contention.release_owned(|| {
             // SAFETY: the caller holds the lock and passes its guard state.
             unsafe { self.inner.unlock_fair(guard) }
         })
@@ -88,8 +95,10 @@ unsafe impl lock_api::RawMutexFair for RawProfiledMutex {
     #[inline]
     unsafe fn bump(&self, guard: &mut Self::Guard) {
         self.contention.charge_if_contended();
+        self.contention.holder.disown();
         // SAFETY: the caller holds the lock and passes its guard state.
-        unsafe { self.inner.bump(guard) }
+        unsafe { self.inner.bump(guard) };
+        self.contention.owned(());
     }
 }
 
@@ -100,17 +109,19 @@ unsafe impl lock_api::RawMutexTimed for RawProfiledMutex {
 
     #[inline]
     fn try_lock_for(&self, timeout: Self::Duration) -> Option<Self::Guard> {
-        self.contention.acquire_timed(
+        self.contention.owned_if(self.contention.acquire_timed(
+            Mode::Exclusive,
             || self.inner.try_lock(),
             || self.inner.try_lock_for(timeout),
-        )
+        ))
     }
 
     #[inline]
     fn try_lock_until(&self, timeout: Self::Instant) -> Option<Self::Guard> {
-        self.contention.acquire_timed(
+        self.contention.owned_if(self.contention.acquire_timed(
+            Mode::Exclusive,
             || self.inner.try_lock(),
             || self.inner.try_lock_until(timeout),
-        )
+        ))
     }
 }

@@ -1,6 +1,8 @@
 //! HOT: budget per call: no alloc, no lock, no clock, no format, no I/O, no panic.
-//! Each acquisition is one `try_*` on parking_lot's word; each release one relaxed
-//! load plus parking_lot's release. Everything else is in `contended.rs`.
+//! Each acquisition is one `try_*` on parking_lot's word (plus, for a writer or the
+//! upgradable reader, one relaxed store of the owner: `deadlock/owner.rs`); each
+//! release one relaxed load plus parking_lot's release. Everything else is in
+//! `contended.rs`.
 //!
 //! Writers and readers that wait are recorded as block events; whoever releases the
 //! lock (reader or writer) is charged the waiting done during its hold, as Go charges
@@ -9,6 +11,8 @@
 use lock_api::{RawRwLock as _, RawRwLockUpgrade as _};
 
 use super::contended::Contention;
+use crate::deadlock::owner::Kind;
+use crate::deadlock::waits::Mode;
 use crate::site::LockSite;
 
 type Inner = parking_lot::RawRwLock;
@@ -41,7 +45,7 @@ impl RawProfiledRwLock {
     pub const fn with_site(site: &'static LockSite) -> RawProfiledRwLock {
         RawProfiledRwLock {
             inner: Inner::INIT,
-            contention: Contention::new(Some(site)),
+            contention: Contention::new(Some(site), Kind::RwLock),
         }
     }
 }
@@ -52,7 +56,7 @@ unsafe impl lock_api::RawRwLock for RawProfiledRwLock {
     #[allow(clippy::declare_interior_mutable_const)]
     const INIT: RawProfiledRwLock = RawProfiledRwLock {
         inner: Inner::INIT,
-        contention: Contention::new(None),
+        contention: Contention::new(None, Kind::RwLock),
     };
 
     type SharedGuard = Shared;
@@ -60,8 +64,11 @@ unsafe impl lock_api::RawRwLock for RawProfiledRwLock {
 
     #[inline]
     fn lock_shared(&self) -> Shared {
-        self.contention
-            .acquire(|| self.inner.try_lock_shared(), || self.inner.lock_shared())
+        self.contention.acquire(
+            Mode::Shared,
+            || self.inner.try_lock_shared(),
+            || self.inner.lock_shared(),
+        )
     }
 
     #[inline]
@@ -79,20 +86,22 @@ unsafe impl lock_api::RawRwLock for RawProfiledRwLock {
 
     #[inline]
     fn lock_exclusive(&self) -> Exclusive {
-        self.contention.acquire(
+        let contention = &self.contention;
+        contention.owned(contention.acquire(
+            Mode::Exclusive,
             || self.inner.try_lock_exclusive(),
             || self.inner.lock_exclusive(),
-        )
+        ))
     }
 
     #[inline]
     fn try_lock_exclusive(&self) -> Option<Exclusive> {
-        self.inner.try_lock_exclusive()
+        self.contention.owned_if(self.inner.try_lock_exclusive())
     }
 
     #[inline]
     unsafe fn unlock_exclusive(&self, guard: Exclusive) {
-        self.contention.release(|| {
+        self.contention.release_owned(|| {
             // SAFETY: the caller holds the exclusive lock and passes its guard state.
             unsafe { self.inner.unlock_exclusive(guard) }
         })
@@ -121,7 +130,7 @@ unsafe impl lock_api::RawRwLockFair for RawProfiledRwLock {
 
     #[inline]
     unsafe fn unlock_exclusive_fair(&self, guard: Exclusive) {
-        self.contention.release(|| {
+        self.contention.release_owned(|| {
             // SAFETY: the caller holds the exclusive lock and passes its guard state.
             unsafe { self.inner.unlock_exclusive_fair(guard) }
         })
@@ -138,7 +147,8 @@ unsafe impl lock_api::RawRwLockFair for RawProfiledRwLock {
     unsafe fn bump_exclusive(&self, guard: &mut Exclusive) {
         self.contention.charge_if_contended();
         // SAFETY: the caller holds the exclusive lock and passes its guard state.
-        unsafe { self.inner.bump_exclusive(guard) }
+        unsafe { self.inner.bump_exclusive(guard) };
+        self.contention.owned(());
     }
 }
 
@@ -146,6 +156,7 @@ unsafe impl lock_api::RawRwLockFair for RawProfiledRwLock {
 unsafe impl lock_api::RawRwLockDowngrade for RawProfiledRwLock {
     #[inline]
     unsafe fn downgrade(&self, guard: Exclusive) -> Shared {
+        self.contention.holder.disown();
         // SAFETY: the caller holds the exclusive lock and passes its guard state.
         unsafe { self.inner.downgrade(guard) }
     }
@@ -159,6 +170,7 @@ unsafe impl lock_api::RawRwLockTimed for RawProfiledRwLock {
     #[inline]
     fn try_lock_shared_for(&self, timeout: Duration) -> Option<Shared> {
         self.contention.acquire_timed(
+            Mode::Shared,
             || self.inner.try_lock_shared(),
             || self.inner.try_lock_shared_for(timeout),
         )
@@ -167,6 +179,7 @@ unsafe impl lock_api::RawRwLockTimed for RawProfiledRwLock {
     #[inline]
     fn try_lock_shared_until(&self, timeout: Instant) -> Option<Shared> {
         self.contention.acquire_timed(
+            Mode::Shared,
             || self.inner.try_lock_shared(),
             || self.inner.try_lock_shared_until(timeout),
         )
@@ -174,18 +187,20 @@ unsafe impl lock_api::RawRwLockTimed for RawProfiledRwLock {
 
     #[inline]
     fn try_lock_exclusive_for(&self, timeout: Duration) -> Option<Exclusive> {
-        self.contention.acquire_timed(
+        self.contention.owned_if(self.contention.acquire_timed(
+            Mode::Exclusive,
             || self.inner.try_lock_exclusive(),
             || self.inner.try_lock_exclusive_for(timeout),
-        )
+        ))
     }
 
     #[inline]
     fn try_lock_exclusive_until(&self, timeout: Instant) -> Option<Exclusive> {
-        self.contention.acquire_timed(
+        self.contention.owned_if(self.contention.acquire_timed(
+            Mode::Exclusive,
             || self.inner.try_lock_exclusive(),
             || self.inner.try_lock_exclusive_until(timeout),
-        )
+        ))
     }
 }
 
@@ -195,20 +210,22 @@ unsafe impl lock_api::RawRwLockUpgrade for RawProfiledRwLock {
 
     #[inline]
     fn lock_upgradable(&self) -> Upgradable {
-        self.contention.acquire(
+        let contention = &self.contention;
+        contention.owned(contention.acquire(
+            Mode::Upgradable,
             || self.inner.try_lock_upgradable(),
             || self.inner.lock_upgradable(),
-        )
+        ))
     }
 
     #[inline]
     fn try_lock_upgradable(&self) -> Option<Upgradable> {
-        self.inner.try_lock_upgradable()
+        self.contention.owned_if(self.inner.try_lock_upgradable())
     }
 
     #[inline]
     unsafe fn unlock_upgradable(&self, guard: Upgradable) {
-        self.contention.release(|| {
+        self.contention.release_owned(|| {
             // SAFETY: the caller holds the upgradable lock and passes its guard state.
             unsafe { self.inner.unlock_upgradable(guard) }
         })
@@ -235,7 +252,7 @@ unsafe impl lock_api::RawRwLockUpgrade for RawProfiledRwLock {
 unsafe impl lock_api::RawRwLockUpgradeFair for RawProfiledRwLock {
     #[inline]
     unsafe fn unlock_upgradable_fair(&self, guard: Upgradable) {
-        self.contention.release(|| {
+        self.contention.release_owned(|| {
             // SAFETY: the caller holds the upgradable lock and passes its guard state.
             unsafe { self.inner.unlock_upgradable_fair(guard) }
         })
@@ -245,7 +262,8 @@ unsafe impl lock_api::RawRwLockUpgradeFair for RawProfiledRwLock {
     unsafe fn bump_upgradable(&self, guard: &mut Upgradable) {
         self.contention.charge_if_contended();
         // SAFETY: the caller holds the upgradable lock and passes its guard state.
-        unsafe { self.inner.bump_upgradable(guard) }
+        unsafe { self.inner.bump_upgradable(guard) };
+        self.contention.owned(());
     }
 }
 
@@ -253,6 +271,7 @@ unsafe impl lock_api::RawRwLockUpgradeFair for RawProfiledRwLock {
 unsafe impl lock_api::RawRwLockUpgradeDowngrade for RawProfiledRwLock {
     #[inline]
     unsafe fn downgrade_upgradable(&self, guard: Upgradable) -> Shared {
+        self.contention.holder.disown();
         // SAFETY: the caller holds the upgradable lock and passes its guard state.
         unsafe { self.inner.downgrade_upgradable(guard) }
     }
@@ -268,18 +287,20 @@ unsafe impl lock_api::RawRwLockUpgradeDowngrade for RawProfiledRwLock {
 unsafe impl lock_api::RawRwLockUpgradeTimed for RawProfiledRwLock {
     #[inline]
     fn try_lock_upgradable_for(&self, timeout: Duration) -> Option<Upgradable> {
-        self.contention.acquire_timed(
+        self.contention.owned_if(self.contention.acquire_timed(
+            Mode::Upgradable,
             || self.inner.try_lock_upgradable(),
             || self.inner.try_lock_upgradable_for(timeout),
-        )
+        ))
     }
 
     #[inline]
     fn try_lock_upgradable_until(&self, timeout: Instant) -> Option<Upgradable> {
-        self.contention.acquire_timed(
+        self.contention.owned_if(self.contention.acquire_timed(
+            Mode::Upgradable,
             || self.inner.try_lock_upgradable(),
             || self.inner.try_lock_upgradable_until(timeout),
-        )
+        ))
     }
 
     #[inline]

@@ -34,7 +34,8 @@ impl<F: Future> Future for TaskFuture<F> {
             return inner.poll(cx);
         };
         let tasks = slots::get();
-        tasks.start_poll(slot);
+        // The task is the owner of the async locks it takes while polled.
+        let _polling = crate::deadlock::owner::polling(tasks.start_poll(slot));
         let base = logical::depth();
         logical::reset_claim();
         let start = crate::clock::ticks();

@@ -155,6 +155,18 @@ pub fn tasks() -> Vec<TaskInfo> {
     tasks
 }
 
+/// The ids of every live tracked task (for the deadlock detector: a task that holds a
+/// lock and is gone left it held).
+pub(crate) fn live_ids() -> Vec<u64> {
+    slots::existing().map_or_else(Vec::new, |table| {
+        table
+            .snapshot()
+            .into_iter()
+            .map(|task| task.info.id)
+            .collect()
+    })
+}
+
 /// Names of a stored logical chain, root first.
 pub(crate) fn chain_names(chain: Option<usize>) -> Vec<&'static str> {
     let Some(frames) = chain.and_then(|id| crate::registry::get().stacks.frames(id)) else {
@@ -205,6 +217,7 @@ pub(crate) fn goroutine_records() -> Vec<crate::named::goroutine::GoroutineRecor
                 created_by: spawn_stack,
                 age: Some(std::time::Duration::from_nanos(info.age_ns)),
                 current: false,
+                notes: Vec::new(),
             }
         })
         .collect()

@@ -145,11 +145,16 @@ impl TaskTable {
         None
     }
 
+    /// Before a poll: running; returns the task's id.
     #[inline]
-    pub(crate) fn start_poll(&self, index: usize) {
-        if let Some(slot) = self.slots.get(index) {
-            slot.changed_ns.store(now_ns(), Ordering::Relaxed);
-            slot.state.store(RUNNING, Ordering::Release);
+    pub(crate) fn start_poll(&self, index: usize) -> u64 {
+        match self.slots.get(index) {
+            Some(slot) => {
+                slot.changed_ns.store(now_ns(), Ordering::Relaxed);
+                slot.state.store(RUNNING, Ordering::Release);
+                slot.id.load(Ordering::Relaxed)
+            }
+            None => 0,
         }
     }
 

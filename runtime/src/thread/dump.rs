@@ -102,11 +102,11 @@ pub(crate) struct ThreadDump {
 
 /// Takes a dump of every live thread. Blocks while another dump runs.
 ///
-/// Signals go out before anything slow: on a loaded machine the requester gets the
-/// CPU as rarely as any other thread, so names and states are read from `/proc` while
-/// the handlers run. Only threads that failed to answer an earlier dump have their
-/// signal masks checked first (so a thread that blocks the signal, or still has one
-/// pending, gets at most one).
+/// Each thread's name and state are read from `/proc` just before its signal goes
+/// out (a thread running its handler is `running`, whatever it was doing), so the
+/// handlers of earlier threads run while later ones are read. Only threads that
+/// failed to answer an earlier dump have their signal masks checked first (so a
+/// thread that blocks the signal, or still has one pending, gets at most one).
 pub(crate) fn take() -> ThreadDump {
     let mut lock = DUMP_LOCK.lock();
     let started = Instant::now();
@@ -214,6 +214,18 @@ fn signal_threads(
                 continue;
             }
         }
+        // The state is read before the signal: a thread handling it runs, so a state
+        // read afterwards would call a parked thread `running`.
+        if !sent.status_read[i] {
+            sent.status_read[i] = true;
+            match proc::status(thread.tid) {
+                Some(status) => thread.status = status,
+                None => {
+                    thread.outcome = Outcome::Exited;
+                    continue;
+                }
+            }
+        }
         let Some((index, slot)) = slots.next() else {
             thread.outcome = Outcome::TooMany;
             continue;
@@ -298,7 +310,7 @@ fn request(
 }
 
 /// Step 3, while the handlers run: names and states of the threads whose status was
-/// not read yet.
+/// not read yet (when no signal could be sent).
 fn read_statuses(threads: &mut [DumpedThread], status_read: &[bool]) {
     for (thread, read) in threads.iter_mut().zip(status_read) {
         if *read || thread.outcome == Outcome::Exited {

@@ -18,6 +18,8 @@ use std::task::{Context, Poll};
 
 use crate::clock::{self, ticks};
 use crate::control;
+use crate::deadlock::owner::{self, Holder, Kind};
+use crate::deadlock::waits::{self, Mode, Registered};
 use crate::instrument::{logical, wait};
 use crate::registry::{self, StackId, sampling};
 use crate::site::LockSite;
@@ -29,17 +31,35 @@ use crate::trace::{self, Category};
 /// Waiter and holder bookkeeping of one lock or semaphore, in clock ticks.
 /// Only [`Books::needs_charge`] is read outside the cold paths.
 pub(crate) struct Books {
-    site: Option<&'static LockSite>,
+    /// Who holds the lock (no one for a semaphore), and its site.
+    holder: Holder,
     /// The waiter-time arithmetic the sync locks use (`sync/books.rs`).
     books: WaitBooks,
 }
 
 impl Books {
-    pub(crate) const fn new(site: Option<&'static LockSite>) -> Books {
+    pub(crate) const fn new(site: Option<&'static LockSite>, kind: Kind) -> Books {
         Books {
-            site,
+            holder: Holder::new(site, kind),
             books: WaitBooks::new(),
         }
+    }
+
+    fn site(&self) -> Option<&'static LockSite> {
+        self.holder.site()
+    }
+
+    /// Records the calling task (or thread) as the exclusive owner.
+    #[inline(always)]
+    pub(crate) fn own(&self) {
+        self.holder.own(owner::this_task());
+    }
+
+    /// [`Books::release`] of an exclusive hold: forgets the owner first.
+    #[inline(always)]
+    pub(crate) fn release_owned<R>(&self, release: impl FnOnce() -> R) -> R {
+        self.holder.disown();
+        self.release(release)
     }
 
     /// True when others waited during the current hold, so the release must charge.
@@ -72,9 +92,10 @@ impl Books {
             charge,
             contended_for,
         } = self.books.settle(now);
+        self.holder.hold_ended();
         let released = release();
         if contended_for > 0 {
-            if let Some(site) = self.site {
+            if let Some(site) = self.site() {
                 site.record_contended_hold(clock::ticks_to_ns(contended_for));
             }
             if tracing() {
@@ -88,19 +109,19 @@ impl Books {
     /// Waits in `acquire` (a blocking call: `blocking_lock` and friends), recorded
     /// and charged as an async wait is.
     #[inline(always)]
-    pub(crate) fn wait_blocking<R>(&self, acquire: impl FnOnce() -> R) -> R {
-        let acquired = self.wait_blocking_cold(acquire);
+    pub(crate) fn wait_blocking<R>(&self, mode: Mode, acquire: impl FnOnce() -> R) -> R {
+        let acquired = self.wait_blocking_cold(mode, acquire);
         keep_frame();
         acquired
     }
 
     #[cold]
     #[inline(never)]
-    fn wait_blocking_cold<R>(&self, acquire: impl FnOnce() -> R) -> R {
+    fn wait_blocking_cold<R>(&self, mode: Mode, acquire: impl FnOnce() -> R) -> R {
         let mut waiting = Waiting::idle();
-        waiting.begin(Target::Lock(self));
+        waiting.begin(Target::Lock(self, mode));
         let acquired = acquire();
-        waiting.finish(Target::Lock(self));
+        waiting.finish(Target::Lock(self, mode), true);
         acquired
     }
 
@@ -113,7 +134,7 @@ impl Books {
     }
 
     fn name(&self) -> &'static str {
-        self.site
+        self.site()
             .map_or("unnamed profiled tokio lock", |s| s.name())
     }
 }
@@ -122,14 +143,15 @@ impl Books {
 /// with no holder (a notification, a channel), recorded in the block profile only.
 #[derive(Clone, Copy)]
 pub(crate) enum Target<'a> {
-    Lock(&'a Books),
+    /// A lock or semaphore, and how the waiter wants it.
+    Lock(&'a Books, Mode),
     Outside(Option<&'static LockSite>),
 }
 
 impl Target<'_> {
     fn site(self) -> Option<&'static LockSite> {
         match self {
-            Target::Lock(books) => books.site,
+            Target::Lock(books, _) => books.site(),
             Target::Outside(site) => site,
         }
     }
@@ -141,6 +163,8 @@ pub(crate) struct Waiting {
     /// Ticks at the first `Pending`; 0 while not waiting (or not recorded).
     start: u64,
     stack: Option<StackId>,
+    /// The wait's entry in the wait table (dumps, deadlocks), for a lock.
+    registered: Registered,
 }
 
 impl Waiting {
@@ -148,6 +172,7 @@ impl Waiting {
         Waiting {
             start: 0,
             stack: None,
+            registered: Registered::none(),
         }
     }
 
@@ -157,7 +182,7 @@ impl Waiting {
     pub(crate) fn on_poll<R>(&mut self, target: Target<'_>, poll: Poll<R>) -> Poll<R> {
         match &poll {
             Poll::Pending => {
-                if self.start == 0 {
+                if self.start == 0 && !self.registered.is_some() {
                     self.begin(target);
                     keep_frame();
                 }
@@ -169,10 +194,10 @@ impl Waiting {
                 }
             }
             Poll::Ready(_) if self.start != 0 => {
-                self.finish(target);
+                self.finish(target, true);
                 keep_frame();
             }
-            _ => {}
+            Poll::Ready(_) => self.registered = Registered::none(),
         }
         poll
     }
@@ -181,7 +206,7 @@ impl Waiting {
     #[inline(always)]
     pub(crate) fn on_drop(&mut self, target: Target<'_>) {
         if self.start != 0 {
-            self.finish(target);
+            self.finish(target, false);
         }
     }
 
@@ -193,26 +218,42 @@ impl Waiting {
         // A task whose coop budget is spent gets `Pending` from tokio's futures even
         // when what it asked for is there: that is a yield, not a wait. (A real wait
         // that starts just as the budget runs out is missed; the next one is not.)
-        if !control::contention_profiling() || !::tokio::task::coop::has_budget_remaining() {
+        if !::tokio::task::coop::has_budget_remaining() {
             return;
         }
-        self.start = ticks().max(1);
+        let start = ticks().max(1);
+        if let Target::Lock(books, mode) = target {
+            // In the wait table whether or not profiles record it.
+            books.holder.waiter_arrived(start);
+            self.registered = waits::register(&books.holder, owner::this_task(), start, mode);
+        }
+        if !control::contention_profiling() {
+            return;
+        }
+        self.start = start;
         if control::block_rate() > 0 {
             let mut stack = Stack::capture();
             wait::append_chain(&mut stack);
             self.stack = registry::get().stacks.intern(stack.frames());
         }
-        if let Target::Lock(books) = target {
+        if let Target::Lock(books, _) = target {
             books.arrive(self.start);
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn finish(&mut self, target: Target<'_>) {
+    fn finish(&mut self, target: Target<'_>, acquired: bool) {
+        self.registered = Registered::none();
         let start = std::mem::replace(&mut self.start, 0);
         let end = match target {
-            Target::Lock(books) => books.leave(),
+            Target::Lock(books, mode) => {
+                let end = books.leave();
+                if acquired && mode == Mode::Exclusive {
+                    books.holder.acquired_after_wait(end);
+                }
+                end
+            }
             Target::Outside(_) => ticks(),
         };
         let waited = clock::ticks_to_ns(end.saturating_sub(start));
@@ -306,10 +347,11 @@ fn tracing() -> bool {
 #[cfg(test)]
 mod tests {
     use super::Books;
+    use crate::deadlock::owner::Kind;
 
     #[test]
     fn a_release_is_charged_the_waiting_done_during_its_hold() {
-        let books = Books::new(None);
+        let books = Books::new(None, Kind::AsyncMutex);
         assert!(!books.needs_charge());
         books.arrive(100);
         books.arrive(150);

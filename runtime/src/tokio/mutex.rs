@@ -10,6 +10,8 @@ use std::sync::Arc;
 use ::tokio::sync as tk;
 
 use super::contended::{Books, Target, Wait, try_first};
+use crate::deadlock::owner::Kind;
+use crate::deadlock::waits::Mode;
 use crate::site::LockSite;
 
 pub use ::tokio::sync::TryLockError;
@@ -42,7 +44,7 @@ impl<T> Mutex<T> {
     /// A new unlocked mutex, as `tokio::sync::Mutex::new`.
     pub fn new(t: T) -> Mutex<T> {
         Mutex {
-            books: Books::new(None),
+            books: Books::new(None, Kind::AsyncMutex),
             inner: tk::Mutex::new(t),
         }
     }
@@ -55,7 +57,7 @@ impl<T> Mutex<T> {
     /// ```
     pub const fn const_new(t: T) -> Mutex<T> {
         Mutex {
-            books: Books::new(None),
+            books: Books::new(None, Kind::AsyncMutex),
             inner: tk::Mutex::const_new(t),
         }
     }
@@ -64,7 +66,7 @@ impl<T> Mutex<T> {
     #[doc(hidden)]
     pub const fn const_with_site(site: &'static LockSite, t: T) -> Mutex<T> {
         Mutex {
-            books: Books::new(Some(site)),
+            books: Books::new(Some(site), Kind::AsyncMutex),
             inner: tk::Mutex::const_new(t),
         }
     }
@@ -81,8 +83,15 @@ impl<T: ?Sized> Mutex<T> {
     pub async fn lock(&self) -> MutexGuard<'_, T> {
         let inner = match try_first(|| self.inner.try_lock().ok()).await {
             Some(inner) => inner,
-            None => Wait::new(Target::Lock(&self.books), self.inner.lock()).await,
+            None => {
+                Wait::new(
+                    Target::Lock(&self.books, Mode::Exclusive),
+                    self.inner.lock(),
+                )
+                .await
+            }
         };
+        self.books.own();
         MutexGuard {
             inner: ManuallyDrop::new(inner),
             lock: self,
@@ -94,8 +103,11 @@ impl<T: ?Sized> Mutex<T> {
     pub fn blocking_lock(&self) -> MutexGuard<'_, T> {
         let inner = match self.inner.try_lock() {
             Ok(guard) => guard,
-            Err(_) => self.books.wait_blocking(|| self.inner.blocking_lock()),
+            Err(_) => self
+                .books
+                .wait_blocking(Mode::Exclusive, || self.inner.blocking_lock()),
         };
+        self.books.own();
         MutexGuard {
             inner: ManuallyDrop::new(inner),
             lock: self,
@@ -104,9 +116,12 @@ impl<T: ?Sized> Mutex<T> {
 
     /// Locks if nobody holds it.
     pub fn try_lock(&self) -> Result<MutexGuard<'_, T>, TryLockError> {
-        self.inner.try_lock().map(|inner| MutexGuard {
-            inner: ManuallyDrop::new(inner),
-            lock: self,
+        self.inner.try_lock().map(|inner| {
+            self.books.own();
+            MutexGuard {
+                inner: ManuallyDrop::new(inner),
+                lock: self,
+            }
         })
     }
 
@@ -216,7 +231,7 @@ impl<T: ?Sized> Drop for MutexGuard<'_, T> {
         // SAFETY: dropped exactly once, here; `into_tokio` skips this destructor.
         self.lock
             .books
-            .release(|| unsafe { ManuallyDrop::drop(&mut self.inner) })
+            .release_owned(|| unsafe { ManuallyDrop::drop(&mut self.inner) })
     }
 }
 
@@ -267,7 +282,7 @@ impl<T: ?Sized> Drop for MappedMutexGuard<'_, T> {
     fn drop(&mut self) {
         // SAFETY: dropped exactly once, here; `into_tokio` skips this destructor.
         self.books
-            .release(|| unsafe { ManuallyDrop::drop(&mut self.inner) })
+            .release_owned(|| unsafe { ManuallyDrop::drop(&mut self.inner) })
     }
 }
 
@@ -336,7 +351,7 @@ impl<T: ?Sized + 'static> Drop for OwnedMutexGuard<T> {
         // SAFETY: dropped exactly once, here, before `lock`; `into_parts` skips this.
         self.lock
             .books
-            .release(|| unsafe { ManuallyDrop::drop(&mut self.inner) })
+            .release_owned(|| unsafe { ManuallyDrop::drop(&mut self.inner) })
     }
 }
 
@@ -354,7 +369,7 @@ impl<T: ?Sized + 'static, U: ?Sized + 'static> Drop for OwnedMappedMutexGuard<T,
         // SAFETY: dropped exactly once, here, before `lock`.
         self.lock
             .books
-            .release(|| unsafe { ManuallyDrop::drop(&mut self.inner) })
+            .release_owned(|| unsafe { ManuallyDrop::drop(&mut self.inner) })
     }
 }
 

@@ -10,6 +10,8 @@ use ::tokio::sync as tk;
 
 use super::contended::{Books, Target, Wait, try_first};
 use super::mutex::TryLockError;
+use crate::deadlock::owner::Kind;
+use crate::deadlock::waits::Mode;
 use crate::site::LockSite;
 
 /// `tokio::sync::RwLock` whose waits (readers and writers) go to the block profile
@@ -40,7 +42,7 @@ impl<T> RwLock<T> {
     /// A new unlocked lock.
     pub fn new(value: T) -> RwLock<T> {
         RwLock {
-            books: Books::new(None),
+            books: Books::new(None, Kind::AsyncRwLock),
             inner: tk::RwLock::new(value),
         }
     }
@@ -48,7 +50,7 @@ impl<T> RwLock<T> {
     /// A new unlocked lock admitting at most `max_reads` readers at once.
     pub fn with_max_readers(value: T, max_reads: u32) -> RwLock<T> {
         RwLock {
-            books: Books::new(None),
+            books: Books::new(None, Kind::AsyncRwLock),
             inner: tk::RwLock::with_max_readers(value, max_reads),
         }
     }
@@ -56,7 +58,7 @@ impl<T> RwLock<T> {
     /// A new unlocked lock, in a `const` context.
     pub const fn const_new(value: T) -> RwLock<T> {
         RwLock {
-            books: Books::new(None),
+            books: Books::new(None, Kind::AsyncRwLock),
             inner: tk::RwLock::const_new(value),
         }
     }
@@ -64,7 +66,7 @@ impl<T> RwLock<T> {
     /// `with_max_readers` in a `const` context.
     pub const fn const_with_max_readers(value: T, max_reads: u32) -> RwLock<T> {
         RwLock {
-            books: Books::new(None),
+            books: Books::new(None, Kind::AsyncRwLock),
             inner: tk::RwLock::const_with_max_readers(value, max_reads),
         }
     }
@@ -73,7 +75,7 @@ impl<T> RwLock<T> {
     #[doc(hidden)]
     pub const fn const_with_site(site: &'static LockSite, value: T) -> RwLock<T> {
         RwLock {
-            books: Books::new(Some(site)),
+            books: Books::new(Some(site), Kind::AsyncRwLock),
             inner: tk::RwLock::const_new(value),
         }
     }
@@ -89,7 +91,7 @@ impl<T: ?Sized> RwLock<T> {
     pub async fn read(&self) -> RwLockReadGuard<'_, T> {
         let inner = match try_first(|| self.inner.try_read().ok()).await {
             Some(inner) => inner,
-            None => Wait::new(Target::Lock(&self.books), self.inner.read()).await,
+            None => Wait::new(Target::Lock(&self.books, Mode::Shared), self.inner.read()).await,
         };
         RwLockReadGuard::wrap(inner, &self.books)
     }
@@ -98,7 +100,13 @@ impl<T: ?Sized> RwLock<T> {
     pub async fn write(&self) -> RwLockWriteGuard<'_, T> {
         let inner = match try_first(|| self.inner.try_write().ok()).await {
             Some(inner) => inner,
-            None => Wait::new(Target::Lock(&self.books), self.inner.write()).await,
+            None => {
+                Wait::new(
+                    Target::Lock(&self.books, Mode::Exclusive),
+                    self.inner.write(),
+                )
+                .await
+            }
         };
         RwLockWriteGuard::wrap(inner, &self.books)
     }
@@ -119,7 +127,9 @@ impl<T: ?Sized> RwLock<T> {
     pub fn blocking_read(&self) -> RwLockReadGuard<'_, T> {
         let inner = match self.inner.try_read() {
             Ok(inner) => inner,
-            Err(_) => self.books.wait_blocking(|| self.inner.blocking_read()),
+            Err(_) => self
+                .books
+                .wait_blocking(Mode::Shared, || self.inner.blocking_read()),
         };
         RwLockReadGuard::wrap(inner, &self.books)
     }
@@ -128,7 +138,9 @@ impl<T: ?Sized> RwLock<T> {
     pub fn blocking_write(&self) -> RwLockWriteGuard<'_, T> {
         let inner = match self.inner.try_write() {
             Ok(inner) => inner,
-            Err(_) => self.books.wait_blocking(|| self.inner.blocking_write()),
+            Err(_) => self
+                .books
+                .wait_blocking(Mode::Exclusive, || self.inner.blocking_write()),
         };
         RwLockWriteGuard::wrap(inner, &self.books)
     }
@@ -236,6 +248,7 @@ pub struct RwLockWriteGuard<'a, T: ?Sized> {
 
 impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     fn wrap(inner: tk::RwLockWriteGuard<'a, T>, books: &'a Books) -> Self {
+        books.own();
         RwLockWriteGuard {
             inner: ManuallyDrop::new(inner),
             books,
@@ -280,7 +293,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     pub fn downgrade(this: Self) -> RwLockReadGuard<'a, T> {
         let books = this.books;
         let inner = this.into_tokio();
-        let reader = books.release(|| tk::RwLockWriteGuard::downgrade(inner));
+        let reader = books.release_owned(|| tk::RwLockWriteGuard::downgrade(inner));
         RwLockReadGuard::wrap(reader, books)
     }
 }
@@ -355,7 +368,7 @@ impl<T: ?Sized + 'static> OwnedRwLockWriteGuard<T> {
         };
         let reader = lock
             .books
-            .release(|| tk::RwLockWriteGuard::downgrade(inner));
+            .release_owned(|| tk::RwLockWriteGuard::downgrade(inner));
         OwnedRwLockReadGuard {
             inner: ManuallyDrop::new(reader),
             lock,
@@ -369,13 +382,13 @@ impl<T: ?Sized + 'static> OwnedRwLockWriteGuard<T> {
 }
 
 macro_rules! guards {
-    ($([$($params:tt)*] $guard:ty => $target:ty, [$($books:tt)+];)*) => {$(
+    ($([$($params:tt)*] $guard:ty => $target:ty, [$($books:tt)+], $release:ident;)*) => {$(
         impl<$($params)*> Drop for $guard {
             #[inline]
             fn drop(&mut self) {
                 // SAFETY: dropped exactly once, here (before any `Arc` it borrows
                 // from); the `into_*` helpers skip this destructor.
-                self.$($books)+.release(|| unsafe { ManuallyDrop::drop(&mut self.inner) })
+                self.$($books)+.$release(|| unsafe { ManuallyDrop::drop(&mut self.inner) })
             }
         }
         impl<$($params)*> Deref for $guard {
@@ -398,11 +411,11 @@ macro_rules! guards {
 }
 
 guards! {
-    ['a, T: ?Sized] RwLockReadGuard<'a, T> => T, [books];
-    ['a, T: ?Sized] RwLockWriteGuard<'a, T> => T, [books];
-    ['a, T: ?Sized] RwLockMappedWriteGuard<'a, T> => T, [books];
-    [T: ?Sized + 'static] OwnedRwLockReadGuard<T> => T, [lock.books];
-    [T: ?Sized + 'static] OwnedRwLockWriteGuard<T> => T, [lock.books];
+    ['a, T: ?Sized] RwLockReadGuard<'a, T> => T, [books], release;
+    ['a, T: ?Sized] RwLockWriteGuard<'a, T> => T, [books], release_owned;
+    ['a, T: ?Sized] RwLockMappedWriteGuard<'a, T> => T, [books], release_owned;
+    [T: ?Sized + 'static] OwnedRwLockReadGuard<T> => T, [lock.books], release;
+    [T: ?Sized + 'static] OwnedRwLockWriteGuard<T> => T, [lock.books], release_owned;
 }
 
 macro_rules! deref_mut {

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use ::tokio::sync as tk;
 
 use super::contended::{Books, Target, Wait, try_first};
+use crate::deadlock::owner::Kind;
+use crate::deadlock::waits::Mode;
 use crate::site::LockSite;
 
 pub use ::tokio::sync::{AcquireError, TryAcquireError};
@@ -42,7 +44,7 @@ impl Semaphore {
     /// A semaphore with `permits` permits.
     pub fn new(permits: usize) -> Semaphore {
         Semaphore {
-            books: Books::new(None),
+            books: Books::new(None, Kind::Semaphore),
             inner: tk::Semaphore::new(permits),
         }
     }
@@ -50,7 +52,7 @@ impl Semaphore {
     /// A semaphore with `permits` permits, in a `const` context.
     pub const fn const_new(permits: usize) -> Semaphore {
         Semaphore {
-            books: Books::new(None),
+            books: Books::new(None, Kind::Semaphore),
             inner: tk::Semaphore::const_new(permits),
         }
     }
@@ -59,7 +61,7 @@ impl Semaphore {
     #[doc(hidden)]
     pub const fn const_with_site(site: &'static LockSite, permits: usize) -> Semaphore {
         Semaphore {
-            books: Books::new(Some(site)),
+            books: Books::new(Some(site), Kind::Semaphore),
             inner: tk::Semaphore::const_new(permits),
         }
     }
@@ -91,7 +93,13 @@ impl Semaphore {
         // error at its first poll, which is no wait.
         let inner = match try_first(|| self.inner.try_acquire_many(n).ok()).await {
             Some(inner) => inner,
-            None => Wait::new(Target::Lock(&self.books), self.inner.acquire_many(n)).await?,
+            None => {
+                Wait::new(
+                    Target::Lock(&self.books, Mode::Shared),
+                    self.inner.acquire_many(n),
+                )
+                .await?
+            }
         };
         Ok(self.wrap(inner))
     }
@@ -120,7 +128,7 @@ impl Semaphore {
             Err(TryAcquireError::Closed) => self.inner.blocking_acquire_many(n)?,
             Err(TryAcquireError::NoPermits) => self
                 .books
-                .wait_blocking(|| self.inner.blocking_acquire_many(n))?,
+                .wait_blocking(Mode::Shared, || self.inner.blocking_acquire_many(n))?,
         };
         Ok(self.wrap(inner))
     }

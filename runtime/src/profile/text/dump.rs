@@ -33,6 +33,8 @@ pub(crate) struct Goroutine {
     pub frames: Vec<(usize, Lines)>,
     /// Why there is no stack.
     pub missing: Option<&'static str>,
+    /// Lines printed under the header (what it waits for, what it holds).
+    pub notes: Vec<String>,
     /// The first user line of the spawn stack.
     pub created_by: Option<Line>,
 }
@@ -41,6 +43,7 @@ pub(crate) struct Goroutine {
 ///
 /// ```text
 /// goroutine 4242 [sleeping, thread "worker-1"]:
+/// waiting 1.2 s for lock "accounts" (src/bank.rs:12) held by goroutine 7 [thread "auditor"]
 /// app::parked_worker(...)
 /// <TAB>/src/main.rs:12
 /// created by app::main
@@ -64,6 +67,9 @@ pub(crate) fn write(dump: &Dump, out: &mut dyn Write) -> io::Result<()> {
             write!(out, ", spawned {} ago", format_wait(age))?;
         }
         writeln!(out, "]:")?;
+        for note in &goroutine.notes {
+            writeln!(out, "{note}")?;
+        }
         for (address, lines) in &goroutine.frames {
             if lines.is_empty() {
                 writeln!(out, "{:#x}(...)\n\t?:0", address.saturating_sub(1))?;
@@ -128,6 +134,7 @@ mod tests {
                 age: None,
                 frames: vec![(0x1001, Lines::default())],
                 missing: Some("exiting"),
+                notes: vec!["holding lock \"a\", 1 waiting".into()],
                 created_by: None,
             }],
         };
@@ -136,6 +143,7 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "# note\n\ngoroutine 7 [idle, 2 seconds, task \"main.rs:3\"]:\n\
+             holding lock \"a\", 1 waiting\n\
              0x1000(...)\n\t?:0\n\t(no stack: exiting)\n\n"
         );
     }

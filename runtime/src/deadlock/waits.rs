@@ -1,0 +1,252 @@
+//! COLD: who waits for what right now. A bounded, lock-free table of the waits in
+//! progress on profiled locks: a waiter claims a slot when it starts to block (after
+//! its spin) and frees it once it acquired or gave up, before it returns, so a slot
+//! only ever points at a lock that is alive.
+//!
+//! Readers (dumps and the deadlock detector) copy a slot under a handshake: they set
+//! the slot's `READING` bit, copy the wait and read the lock's [`Holder`], and clear
+//! the bit; a waiter leaving meanwhile spins until the bit is clear, so the lock
+//! cannot be freed under the reader. Every step is a few loads or stores.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use super::owner::{Holder, Identity};
+
+/// Waits tracked at once; more are not shown in dumps and counted as dropped.
+pub(crate) const WAIT_SLOTS: usize = 4096;
+
+/// Low bits of a slot's `lock` word (holders are 8-aligned).
+const CLAIMED: usize = 1;
+const READING: usize = 2;
+const BITS: usize = CLAIMED | READING;
+
+/// How a waiter wants the lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Mode {
+    /// Exclusively: a mutex, a writer.
+    Exclusive = 0,
+    /// Shared: a reader.
+    Shared = 1,
+    /// As the upgradable reader.
+    Upgradable = 2,
+    /// The upgradable reader, for the readers to leave so it can write: it owns
+    /// the lock itself, and waits for nobody in particular.
+    Upgrading = 3,
+}
+
+struct Slot {
+    /// The [`Holder`]'s address; `CLAIMED` alone while being filled; 0 when free.
+    lock: AtomicUsize,
+    waiter: AtomicU64,
+    /// Ticks at which the wait began.
+    since: AtomicU64,
+    mode: AtomicU64,
+}
+
+static SLOTS: [Slot; WAIT_SLOTS] = [const {
+    Slot {
+        lock: AtomicUsize::new(0),
+        waiter: AtomicU64::new(0),
+        since: AtomicU64::new(0),
+        mode: AtomicU64::new(0),
+    }
+}; WAIT_SLOTS];
+
+/// Where the next claim starts looking (Relaxed: a hint).
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+/// Waits that found every slot taken (Relaxed: a statistic).
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// One registered wait; unregisters when dropped.
+#[must_use = "the wait is unregistered when this is dropped"]
+pub(crate) struct Registered {
+    slot: Option<&'static Slot>,
+}
+
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+impl Registered {
+    /// No wait registered.
+    pub(crate) const fn none() -> Registered {
+        Registered { slot: None }
+    }
+
+    /// Whether a wait is registered.
+    pub(crate) fn is_some(&self) -> bool {
+        self.slot.is_some()
+    }
+}
+
+/// Registers that `waiter` waits since `since` (ticks) for the lock of `holder`, in
+/// `mode`. `holder` must stay alive until the returned guard is dropped (it is part
+/// of the lock the caller is blocked on).
+pub(crate) fn register(holder: &Holder, waiter: Identity, since: u64, mode: Mode) -> Registered {
+    let address = std::ptr::from_ref(holder) as usize;
+    debug_assert_eq!(address & BITS, 0);
+    let start = NEXT.fetch_add(1, Ordering::Relaxed);
+    for offset in 0..WAIT_SLOTS {
+        let slot = &SLOTS[(start + offset) % WAIT_SLOTS];
+        if slot
+            .lock
+            .compare_exchange(0, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            slot.waiter.store(waiter, Ordering::Relaxed);
+            slot.since.store(since, Ordering::Relaxed);
+            slot.mode.store(mode as u64, Ordering::Relaxed);
+            // Release: publishes the fields above to readers' Acquire.
+            slot.lock.store(address, Ordering::Release);
+            return Registered { slot: Some(slot) };
+        }
+    }
+    DROPPED.fetch_add(1, Ordering::Relaxed);
+    Registered { slot: None }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        let Some(slot) = self.slot.take() else {
+            return;
+        };
+        let mut spins = 0u32;
+        loop {
+            let current = slot.lock.load(Ordering::Relaxed);
+            if current & READING == 0
+                && slot
+                    .lock
+                    .compare_exchange(current, 0, Ordering::Release, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return;
+            }
+            // A reader is copying this slot: a few loads.
+            spins += 1;
+            if spins < 128 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+/// A wait in progress, as copied from the table, with what its lock's holder record
+/// said at that moment.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Wait {
+    pub waiter: Identity,
+    /// Ticks at which the wait began.
+    pub since: u64,
+    pub mode: Mode,
+    /// The lock, as its holder record's address (an identity only).
+    pub lock: usize,
+    pub site: Option<&'static crate::site::LockSite>,
+    pub kind: super::owner::Kind,
+    /// The lock's exclusive owner then; 0 for none (free, or held shared).
+    pub owner: Identity,
+    /// When the owner's hold began (ticks), and whether exactly.
+    pub held_since: Option<(u64, bool)>,
+}
+
+/// Every wait in progress now.
+pub(crate) fn snapshot() -> Vec<Wait> {
+    let mut waits = Vec::new();
+    for slot in &SLOTS {
+        let current = slot.lock.load(Ordering::Acquire);
+        if current & BITS != 0 || current == 0 {
+            continue;
+        }
+        // Acquire: pairs with the claim's Release, so the fields are the wait's.
+        if slot
+            .lock
+            .compare_exchange(
+                current,
+                current | READING,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
+            continue; // it just left (or another reader is here): not waiting any more
+        }
+        // SAFETY: the slot held this address with READING set, and a waiter frees its
+        // slot (which waits for READING to clear) before its wait returns; the lock,
+        // which contains the holder, outlives every wait on it.
+        let holder = unsafe { &*(current as *const Holder) };
+        let mode = match slot.mode.load(Ordering::Relaxed) {
+            1 => Mode::Shared,
+            2 => Mode::Upgradable,
+            3 => Mode::Upgrading,
+            _ => Mode::Exclusive,
+        };
+        waits.push(Wait {
+            waiter: slot.waiter.load(Ordering::Relaxed),
+            since: slot.since.load(Ordering::Relaxed),
+            mode,
+            lock: current,
+            site: holder.site(),
+            kind: holder.kind(),
+            owner: holder.owner(),
+            held_since: holder.held_since(),
+        });
+        slot.lock.store(current, Ordering::Release);
+    }
+    waits
+}
+
+/// Waits that were not tracked because every slot was taken.
+pub(crate) fn dropped() -> u64 {
+    DROPPED.load(Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::owner::Kind;
+    use super::*;
+
+    #[test]
+    fn a_registered_wait_is_seen_with_its_lock_owner_until_it_ends() {
+        let holder = Holder::new(None, Kind::Mutex);
+        holder.own(11);
+        let mine = |waits: Vec<Wait>| -> Vec<Wait> {
+            waits
+                .into_iter()
+                .filter(|w| w.lock == std::ptr::from_ref(&holder) as usize)
+                .collect()
+        };
+        let registered = register(&holder, 22, 1000, Mode::Shared);
+        let seen = mine(snapshot());
+        assert_eq!(seen.len(), 1);
+        assert_eq!(
+            (seen[0].waiter, seen[0].since, seen[0].mode, seen[0].owner),
+            (22, 1000, Mode::Shared, 11)
+        );
+        drop(registered);
+        assert!(mine(snapshot()).is_empty());
+    }
+
+    #[test]
+    fn waits_leave_while_readers_copy() {
+        let holder = Box::leak(Box::new(Holder::new(None, Kind::RwLock)));
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            for waiter in 1..=4u64 {
+                let holder = &*holder;
+                let stop = &stop;
+                scope.spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let _wait = register(holder, waiter, waiter, Mode::Exclusive);
+                    }
+                });
+            }
+            for _ in 0..2000 {
+                for wait in snapshot() {
+                    assert!(wait.waiter <= 4 || wait.lock != std::ptr::from_ref(holder) as usize);
+                }
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+        let address = std::ptr::from_ref(holder) as usize;
+        assert!(snapshot().iter().all(|w| w.lock != address));
+    }
+}
