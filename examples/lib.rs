@@ -72,11 +72,21 @@ impl DemoArgs {
     /// cannot start; returns it and its address. With `PROFILED_ENABLED=false` it says
     /// so, serves nothing and exits with status 0 once `--seconds` have passed.
     pub fn start_profiler(&self, example: &str) -> (profiled::Profiler, std::net::SocketAddr) {
+        self.start_profiler_with(example, |config| config)
+    }
+
+    /// [`start_profiler`](Self::start_profiler) with the configuration changed by
+    /// `adjust` after the environment was read.
+    pub fn start_profiler_with(
+        &self,
+        example: &str,
+        adjust: impl FnOnce(profiled::Config) -> profiled::Config,
+    ) -> (profiled::Profiler, std::net::SocketAddr) {
         let config = match profiled::Config::from_env() {
-            Ok(config) => profiled::Config {
+            Ok(config) => adjust(profiled::Config {
                 listen_addr: self.listen_addr(),
                 ..config
-            },
+            }),
             Err(e) => {
                 eprintln!("{example}: {e}");
                 std::process::exit(2);

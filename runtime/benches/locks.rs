@@ -47,6 +47,20 @@ fn uncontended(c: &mut Criterion) {
     });
     profiles_off();
     group.finish();
+
+    // A writer records its owner (one relaxed store each way), as a mutex does.
+    let mut group = c.benchmark_group("uncontended_write_unlock");
+    let baseline = parking_lot::RwLock::new(0u64);
+    group.bench_function("parking_lot", |b| {
+        b.iter(|| *black_box(&baseline).write() += 1)
+    });
+    let profiled = ProfiledRwLock::new(0u64);
+    profiles_on();
+    group.bench_function("profiled_profiles_on", |b| {
+        b.iter(|| *black_box(&profiled).write() += 1)
+    });
+    profiles_off();
+    group.finish();
 }
 
 /// `threads` threads each lock and increment `per_thread` times; one iteration is
