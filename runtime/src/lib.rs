@@ -132,8 +132,9 @@
 //!
 //! # Costs
 //!
-//! The uncontended lock and unlock are parking_lot's plus one relaxed load; they read
-//! no clock. Stack capture walks frame pointers when the build keeps them, which this
+//! The uncontended lock and unlock are parking_lot's plus one relaxed load and, for an
+//! exclusive hold, one relaxed store each of the owner's id (for dumps and deadlock
+//! detection, [`deadlock`]); they read no clock. Stack capture walks frame pointers when the build keeps them, which this
 //! workspace does in `.cargo/config.toml`; do the same in your service:
 //!
 //! ```toml

@@ -132,6 +132,7 @@ mod tests {
                 "allocs",
                 "block",
                 "goroutine",
+                "goroutineleak",
                 "heap",
                 "mutex",
                 "profile",

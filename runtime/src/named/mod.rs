@@ -221,7 +221,7 @@ pub fn lookup(name: &str) -> Option<NamedProfile> {
 ///
 /// ```
 /// let names: Vec<_> = profiled::profiles().iter().map(|p| p.name()).collect();
-/// assert_eq!(names, ["allocs", "block", "goroutine", "heap", "mutex", "threadcreate"]);
+/// assert_eq!(names, ["allocs", "block", "goroutine", "goroutineleak", "heap", "mutex", "threadcreate"]);
 /// ```
 pub fn profiles() -> Vec<NamedProfile> {
     TABLE.iter().map(|row| NamedProfile { row }).collect()

@@ -24,7 +24,8 @@ use crate::site::LockSite;
 ///
 /// `new` is `const`, guards deref to the data, there is no poisoning, and
 /// `try_lock`, `try_lock_for`, `into_inner` and `get_mut` work as in parking_lot.
-/// The uncontended path is parking_lot's plus one relaxed load and reads no clock.
+/// The uncontended path is parking_lot's plus one relaxed load and an owner store on
+/// each side, and reads no clock.
 /// When a thread has to wait, the wait is recorded under the waiter's stack (block
 /// profile) and the holder is charged for it at unlock (mutex profile).
 ///

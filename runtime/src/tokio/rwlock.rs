@@ -1,5 +1,6 @@
 //! HOT: [`RwLock`], tokio's reader-writer lock with its waits and contended holds
-//! profiled. The fast paths are tokio's plus one relaxed load at release.
+//! profiled. The fast paths are tokio's plus one relaxed load at release, and for a
+//! writer the owner's id stored and cleared (`deadlock/owner.rs`).
 
 use std::fmt;
 use std::mem::ManuallyDrop;
