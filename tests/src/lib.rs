@@ -5,6 +5,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use flate2::read::GzDecoder;
@@ -422,4 +425,32 @@ pub fn total_for_label(profile: &Profile, key: &str, value: &str, index: usize) 
         })
         .map(|s| s.value[index])
         .sum()
+}
+
+/// Burns CPU until `stop` is set: rounds of 10,000 xorshift steps between checks.
+/// Always inlined, so the samples land in the caller: each CPU test's own named
+/// `#[inline(never)]` busy function, which its assertions look for.
+#[inline(always)]
+pub fn spin_until(stop: &AtomicBool) -> u64 {
+    let mut x = 1u64;
+    while !stop.load(Ordering::Relaxed) {
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+        }
+        x = std::hint::black_box(x);
+    }
+    x
+}
+
+/// A thread running `busy` (a test's named busy function) until the flag returned
+/// with it is set.
+pub fn spawn_busy(busy: fn(&AtomicBool) -> u64) -> (Arc<AtomicBool>, JoinHandle<u64>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread = {
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || busy(&stop))
+    };
+    (stop, thread)
 }
