@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Barrier};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -453,4 +453,22 @@ pub fn spawn_busy(busy: fn(&AtomicBool) -> u64) -> (Arc<AtomicBool>, JoinHandle<
         thread::spawn(move || busy(&stop))
     };
     (stop, thread)
+}
+
+/// One contention: `hold` takes a lock and passes the barrier it is given while
+/// holding it; a second thread, once through the barrier, waits 2 ms (so `hold` is
+/// surely holding) and runs `acquire`, which waits for that lock. Returns when both
+/// are done.
+pub fn contend_once(acquire: impl FnOnce() + Send + 'static, hold: impl FnOnce(&Barrier)) {
+    let ready = Arc::new(Barrier::new(2));
+    let waiter = {
+        let ready = Arc::clone(&ready);
+        thread::spawn(move || {
+            ready.wait();
+            thread::sleep(Duration::from_millis(2));
+            acquire();
+        })
+    };
+    hold(&ready);
+    waiter.join().unwrap();
 }
