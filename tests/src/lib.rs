@@ -472,3 +472,22 @@ pub fn contend_once(acquire: impl FnOnce() + Send + 'static, hold: impl FnOnce(&
     hold(&ready);
     waiter.join().unwrap();
 }
+
+/// Long requests that each hold the server's one heavy-request permit (or its one
+/// CPU profiler) for `seconds`, with the probe refused while one holds it and the
+/// status it is refused with: `/debug/pprof/{kind}?seconds=N` for each of `kinds`
+/// (probe: a delta mutex profile, 429), then a CPU profile (probe: another CPU
+/// profile; one at a time, as Go: the second gets a 500).
+pub fn long_requests(kinds: &[&str], seconds: u32) -> Vec<(String, &'static str, u16)> {
+    let delta = "/debug/pprof/mutex?seconds=1";
+    let mut requests: Vec<_> = kinds
+        .iter()
+        .map(|kind| (format!("/debug/pprof/{kind}?seconds={seconds}"), delta, 429))
+        .collect();
+    requests.push((
+        format!("/debug/pprof/profile?seconds={seconds}"),
+        "/debug/pprof/profile?seconds=1",
+        500,
+    ));
+    requests
+}
