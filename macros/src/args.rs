@@ -1,6 +1,7 @@
 //! Parsing of macro invocations into models that keep the user's spans.
 
 use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, TokenStreamExt};
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{Expr, Token};
@@ -103,18 +104,15 @@ impl Parse for FnItem {
     }
 }
 
-impl quote::ToTokens for FnItem {
+impl ToTokens for FnItem {
     /// The item exactly as written.
     fn to_tokens(&self, tokens: &mut TokenStream) {
-        let FnItem {
-            attrs,
-            vis,
-            defaultness,
-            sig,
-            body,
-            semi,
-        } = self;
-        tokens.extend(quote::quote!(#(#attrs)* #vis #defaultness #sig #body #semi));
+        tokens.append_all(&self.attrs);
+        self.vis.to_tokens(tokens);
+        self.defaultness.to_tokens(tokens);
+        self.sig.to_tokens(tokens);
+        self.body.to_tokens(tokens);
+        self.semi.to_tokens(tokens);
     }
 }
 

@@ -10,15 +10,9 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use profiled::{ProfiledMutex, ProfiledRwLock};
 
-fn profiles_on() {
-    profiled::set_block_rate(1);
-    profiled::set_mutex_fraction(1);
-}
-
-fn profiles_off() {
-    profiled::set_block_rate(0);
-    profiled::set_mutex_fraction(0);
-}
+#[path = "common/profiles.rs"]
+mod profiles;
+use profiles::{profiles_off, profiles_on};
 
 fn uncontended(c: &mut Criterion) {
     let mut group = c.benchmark_group("uncontended_lock_unlock");

@@ -10,15 +10,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
-fn profiles_on() {
-    profiled::set_block_rate(1);
-    profiled::set_mutex_fraction(1);
-}
-
-fn profiles_off() {
-    profiled::set_block_rate(0);
-    profiled::set_mutex_fraction(0);
-}
+#[path = "common/profiles.rs"]
+mod profiles;
+use profiles::{profiles_off, profiles_on};
 
 fn current_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -33,34 +27,89 @@ fn two_workers() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// `lock().await`, increment, drop, `iters` times on `lock`; the future yields the
+/// time taken. A macro, so that each row's loop is compiled for its own lock type.
+macro_rules! lock_increments {
+    ($lock:expr, $iters:expr) => {
+        async {
+            let start = Instant::now();
+            for _ in 0..$iters {
+                *black_box(&$lock).lock().await += 1;
+            }
+            start.elapsed()
+        }
+    };
+}
+
+/// `iters` runs of `TASKS` tasks x `INCREMENTS` increments of one `$mutex` on
+/// `runtime`, timed from the first spawn to the last join.
+macro_rules! contended_runs {
+    ($runtime:expr, $iters:expr, $mutex:ty) => {
+        (0..$iters)
+            .map(|_| {
+                let lock = Arc::new(<$mutex>::new(0));
+                $runtime.block_on(async move {
+                    let start = Instant::now();
+                    let tasks: Vec<_> = (0..TASKS)
+                        .map(|_| {
+                            let lock = Arc::clone(&lock);
+                            tokio::spawn(async move {
+                                for _ in 0..INCREMENTS {
+                                    *lock.lock().await += 1;
+                                }
+                            })
+                        })
+                        .collect();
+                    for task in tasks {
+                        task.await.unwrap();
+                    }
+                    assert_eq!(*lock.lock().await, TASKS as u64 * INCREMENTS);
+                    start.elapsed()
+                })
+            })
+            .sum()
+    };
+}
+
+/// `iters` transfers of `MESSAGES` messages through a `$channel(CAPACITY)` from one
+/// producer task to the consumer, on `runtime`.
+macro_rules! channel_runs {
+    ($runtime:expr, $iters:expr, $channel:expr) => {
+        (0..$iters)
+            .map(|_| {
+                $runtime.block_on(async {
+                    let start = Instant::now();
+                    let (tx, mut rx) = $channel(CAPACITY);
+                    let producer = tokio::spawn(async move {
+                        for i in 0..MESSAGES {
+                            tx.send(i).await.unwrap();
+                        }
+                    });
+                    let mut sum = 0;
+                    while let Some(i) = rx.recv().await {
+                        sum += i;
+                    }
+                    producer.await.unwrap();
+                    assert_eq!(sum, MESSAGES * (MESSAGES - 1) / 2);
+                    start.elapsed()
+                })
+            })
+            .sum()
+    };
+}
+
 /// `lock().await`, increment, drop, `iters` times in one task.
 fn uncontended(c: &mut Criterion) {
     let runtime = current_thread();
     let mut group = c.benchmark_group("tokio_uncontended_lock");
     let plain = tokio::sync::Mutex::new(0u64);
     group.bench_function("plain", |b| {
-        b.iter_custom(|iters| {
-            runtime.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    *black_box(&plain).lock().await += 1;
-                }
-                start.elapsed()
-            })
-        })
+        b.iter_custom(|iters| runtime.block_on(lock_increments!(plain, iters)))
     });
     let profiled = profiled::tokio::Mutex::new(0u64);
     profiles_on();
     group.bench_function("profiled", |b| {
-        b.iter_custom(|iters| {
-            runtime.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    *black_box(&profiled).lock().await += 1;
-                }
-                start.elapsed()
-            })
-        })
+        b.iter_custom(|iters| runtime.block_on(lock_increments!(profiled, iters)))
     });
     profiles_off();
     group.finish();
@@ -91,59 +140,11 @@ fn contended(c: &mut Criterion) {
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(8));
     group.bench_function("plain", |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    let lock = Arc::new(tokio::sync::Mutex::new(0u64));
-                    runtime.block_on(async move {
-                        let start = Instant::now();
-                        let tasks: Vec<_> = (0..TASKS)
-                            .map(|_| {
-                                let lock = Arc::clone(&lock);
-                                tokio::spawn(async move {
-                                    for _ in 0..INCREMENTS {
-                                        *lock.lock().await += 1;
-                                    }
-                                })
-                            })
-                            .collect();
-                        for task in tasks {
-                            task.await.unwrap();
-                        }
-                        assert_eq!(*lock.lock().await, TASKS as u64 * INCREMENTS);
-                        start.elapsed()
-                    })
-                })
-                .sum()
-        })
+        b.iter_custom(|iters| contended_runs!(runtime, iters, tokio::sync::Mutex<u64>))
     });
     profiles_on();
     group.bench_function("profiled", |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    let lock = Arc::new(profiled::tokio::Mutex::new(0u64));
-                    runtime.block_on(async move {
-                        let start = Instant::now();
-                        let tasks: Vec<_> = (0..TASKS)
-                            .map(|_| {
-                                let lock = Arc::clone(&lock);
-                                tokio::spawn(async move {
-                                    for _ in 0..INCREMENTS {
-                                        *lock.lock().await += 1;
-                                    }
-                                })
-                            })
-                            .collect();
-                        for task in tasks {
-                            task.await.unwrap();
-                        }
-                        assert_eq!(*lock.lock().await, TASKS as u64 * INCREMENTS);
-                        start.elapsed()
-                    })
-                })
-                .sum()
-        })
+        b.iter_custom(|iters| contended_runs!(runtime, iters, profiled::tokio::Mutex<u64>))
     });
     profiles_off();
     group.finish();
@@ -161,53 +162,11 @@ fn channel(c: &mut Criterion) {
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(6));
     group.bench_function("plain", |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    runtime.block_on(async {
-                        let start = Instant::now();
-                        let (tx, mut rx) = tokio::sync::mpsc::channel(CAPACITY);
-                        let producer = tokio::spawn(async move {
-                            for i in 0..MESSAGES {
-                                tx.send(i).await.unwrap();
-                            }
-                        });
-                        let mut sum = 0;
-                        while let Some(i) = rx.recv().await {
-                            sum += i;
-                        }
-                        producer.await.unwrap();
-                        assert_eq!(sum, MESSAGES * (MESSAGES - 1) / 2);
-                        start.elapsed()
-                    })
-                })
-                .sum()
-        })
+        b.iter_custom(|iters| channel_runs!(runtime, iters, tokio::sync::mpsc::channel))
     });
     profiles_on();
     group.bench_function("profiled", |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    runtime.block_on(async {
-                        let start = Instant::now();
-                        let (tx, mut rx) = profiled::tokio::mpsc::channel(CAPACITY);
-                        let producer = tokio::spawn(async move {
-                            for i in 0..MESSAGES {
-                                tx.send(i).await.unwrap();
-                            }
-                        });
-                        let mut sum = 0;
-                        while let Some(i) = rx.recv().await {
-                            sum += i;
-                        }
-                        producer.await.unwrap();
-                        assert_eq!(sum, MESSAGES * (MESSAGES - 1) / 2);
-                        start.elapsed()
-                    })
-                })
-                .sum()
-        })
+        b.iter_custom(|iters| channel_runs!(runtime, iters, profiled::tokio::mpsc::channel))
     });
     profiles_off();
     group.finish();

@@ -123,11 +123,12 @@ fn histogram(
     encoder: &mut DescriptorEncoder<'_>,
     name: &str,
     help: &str,
-    series: impl IntoIterator<Item = (Labels, f64, u64, Vec<(f64, u64)>)>,
+    series: impl IntoIterator<Item = (Labels, u64, u64, Vec<(f64, u64)>)>,
 ) -> Result<(), std::fmt::Error> {
     let mut family =
         encoder.encode_descriptor(name, help, Some(&Unit::Seconds), MetricType::Histogram)?;
-    for (labels, sum, count, cumulative) in series {
+    for (labels, sum_ns, count, cumulative) in series {
+        let sum = sum_ns as f64 / 1e9;
         // prometheus-client takes per-bucket counts and accumulates them itself.
         let mut previous = 0;
         let mut buckets: Vec<(f64, u64)> = cumulative
@@ -171,14 +172,9 @@ impl Collector for ProfiledCollector {
             &mut encoder,
             "profiled_lock_wait",
             "Time threads waited to acquire a named profiled lock",
-            locks.iter().map(|(s, buckets)| {
-                (
-                    lock_labels(s),
-                    s.wait_ns as f64 / 1e9,
-                    s.contentions,
-                    buckets.clone(),
-                )
-            }),
+            locks
+                .iter()
+                .map(|(s, b)| (lock_labels(s), s.wait_ns, s.contentions, b.clone())),
         )?;
         counter(
             &mut encoder,
@@ -217,14 +213,9 @@ impl Collector for ProfiledCollector {
             &mut encoder,
             "profiled_function_duration",
             "Wall time of finished calls or futures of a #[profiled] function",
-            functions.iter().map(|(s, buckets)| {
-                (
-                    fn_labels(s),
-                    s.total_ns as f64 / 1e9,
-                    s.calls,
-                    buckets.clone(),
-                )
-            }),
+            functions
+                .iter()
+                .map(|(s, b)| (fn_labels(s), s.total_ns, s.calls, b.clone())),
         )?;
         counter(
             &mut encoder,

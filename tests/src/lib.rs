@@ -5,6 +5,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use flate2::read::GzDecoder;
@@ -422,4 +425,69 @@ pub fn total_for_label(profile: &Profile, key: &str, value: &str, index: usize) 
         })
         .map(|s| s.value[index])
         .sum()
+}
+
+/// Burns CPU until `stop` is set: rounds of 10,000 xorshift steps between checks.
+/// Always inlined, so the samples land in the caller: each CPU test's own named
+/// `#[inline(never)]` busy function, which its assertions look for.
+#[inline(always)]
+pub fn spin_until(stop: &AtomicBool) -> u64 {
+    let mut x = 1u64;
+    while !stop.load(Ordering::Relaxed) {
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+        }
+        x = std::hint::black_box(x);
+    }
+    x
+}
+
+/// A thread running `busy` (a test's named busy function) until the flag returned
+/// with it is set.
+pub fn spawn_busy(busy: fn(&AtomicBool) -> u64) -> (Arc<AtomicBool>, JoinHandle<u64>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread = {
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || busy(&stop))
+    };
+    (stop, thread)
+}
+
+/// One contention: `hold` takes a lock and passes the barrier it is given while
+/// holding it; a second thread, once through the barrier, waits 2 ms (so `hold` is
+/// surely holding) and runs `acquire`, which waits for that lock. Returns when both
+/// are done.
+pub fn contend_once(acquire: impl FnOnce() + Send + 'static, hold: impl FnOnce(&Barrier)) {
+    let ready = Arc::new(Barrier::new(2));
+    let waiter = {
+        let ready = Arc::clone(&ready);
+        thread::spawn(move || {
+            ready.wait();
+            thread::sleep(Duration::from_millis(2));
+            acquire();
+        })
+    };
+    hold(&ready);
+    waiter.join().unwrap();
+}
+
+/// Long requests that each hold the server's one heavy-request permit (or its one
+/// CPU profiler) for `seconds`, with the probe refused while one holds it and the
+/// status it is refused with: `/debug/pprof/{kind}?seconds=N` for each of `kinds`
+/// (probe: a delta mutex profile, 429), then a CPU profile (probe: another CPU
+/// profile; one at a time, as Go: the second gets a 500).
+pub fn long_requests(kinds: &[&str], seconds: u32) -> Vec<(String, &'static str, u16)> {
+    let delta = "/debug/pprof/mutex?seconds=1";
+    let mut requests: Vec<_> = kinds
+        .iter()
+        .map(|kind| (format!("/debug/pprof/{kind}?seconds={seconds}"), delta, 429))
+        .collect();
+    requests.push((
+        format!("/debug/pprof/profile?seconds={seconds}"),
+        "/debug/pprof/profile?seconds=1",
+        500,
+    ));
+    requests
 }

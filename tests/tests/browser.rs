@@ -3,12 +3,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Barrier};
+use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use profiled::{Config, ProfiledMutex, profiled_mutex};
-use profiled_tests::serve;
+use profiled_tests::{contend_once, serve};
 
 static SHELF: ProfiledMutex<u32> = profiled_mutex!("shelf", 0);
 
@@ -74,17 +74,7 @@ fn chromium_renders_the_index_and_a_flame_graph() {
         return;
     };
     let (_profiler, addr) = serve(Config::default());
-    let ready = Arc::new(Barrier::new(2));
-    let waiter = {
-        let ready = Arc::clone(&ready);
-        thread::spawn(move || {
-            ready.wait();
-            thread::sleep(Duration::from_millis(2));
-            *SHELF.lock() += 1;
-        })
-    };
-    browser_visible_holder(&ready);
-    waiter.join().unwrap();
+    contend_once(|| *SHELF.lock() += 1, browser_visible_holder);
 
     let dir = std::env::temp_dir().join(format!("profiled-chromium-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -6,20 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use profiled_tests::{decode, process_cpu_ns, total};
-
-fn busy(stop: &AtomicBool) -> u64 {
-    let mut x = 1u64;
-    while !stop.load(Ordering::Relaxed) {
-        for _ in 0..10_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-        }
-        x = std::hint::black_box(x);
-    }
-    x
-}
+use profiled_tests::{decode, process_cpu_ns, spin_until, total};
 
 #[test]
 fn samples_match_cpu_time_at_500_and_1000_hz() {
@@ -27,7 +14,7 @@ fn samples_match_cpu_time_at_500_and_1000_hz() {
     let threads: Vec<_> = (0..2)
         .map(|_| {
             let stop = Arc::clone(&stop);
-            std::thread::spawn(move || busy(&stop))
+            std::thread::spawn(move || spin_until(&stop))
         })
         .collect();
     for hz in [500, 1000] {

@@ -1,33 +1,19 @@
 //! When per-thread timers cannot be created, the CPU profile falls back to
 //! `setitimer(ITIMER_PROF)` and says so in its comments and in `/debug/stats`.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use profiled_tests::{decode, total_for};
+use profiled_tests::{decode, spawn_busy, spin_until, total_for};
 
 #[inline(never)]
 fn spin(stop: &AtomicBool) -> u64 {
-    let mut x = 1u64;
-    while !stop.load(Ordering::Relaxed) {
-        for _ in 0..10_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-        }
-        x = std::hint::black_box(x);
-    }
-    x
+    spin_until(stop)
 }
 
 #[test]
 fn the_fallback_is_used_and_said() {
-    let stop = Arc::new(AtomicBool::new(false));
-    let worker = {
-        let stop = Arc::clone(&stop);
-        std::thread::spawn(move || spin(&stop))
-    };
+    let (stop, worker) = spawn_busy(spin);
     profiled::__bench::force_cpu_timer_fallback(true);
     let run = profiled::__bench::start_profile_run(false, 100).unwrap();
     std::thread::sleep(Duration::from_secs(1));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use profiled_tests::{decode, thread_cpu_ns, total_for, total_for_label};
+use profiled_tests::{decode, spin_until, thread_cpu_ns, total_for, total_for_label};
 
 #[inline(never)]
 fn early_spin(stop: &AtomicBool) -> u64 {
@@ -16,20 +16,6 @@ fn early_spin(stop: &AtomicBool) -> u64 {
 #[inline(never)]
 fn late_spin(stop: &AtomicBool) -> u64 {
     spin_until(stop)
-}
-
-#[inline(always)]
-fn spin_until(stop: &AtomicBool) -> u64 {
-    let mut x = 1u64;
-    while !stop.load(Ordering::Relaxed) {
-        for _ in 0..10_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-        }
-        x = std::hint::black_box(x);
-    }
-    x
 }
 
 #[test]

@@ -4,25 +4,15 @@
 //! signal: sends that find one already pending merge with it, so fewer than 1,000
 //! are delivered.)
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use profiled::{Config, Profiler};
-use profiled_tests::{decode, get, process_cpu_ns, total, total_for};
+use profiled_tests::{decode, get, process_cpu_ns, spawn_busy, spin_until, total, total_for};
 
 #[inline(never)]
 fn spin(stop: &AtomicBool) -> u64 {
-    let mut x = 1u64;
-    while !stop.load(Ordering::Relaxed) {
-        for _ in 0..10_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-        }
-        x = std::hint::black_box(x);
-    }
-    x
+    spin_until(stop)
 }
 
 fn kill_prof(times: usize) {
@@ -47,11 +37,7 @@ fn stray_sigprof_is_ignored_before_and_during_a_profile() {
     let strays = profiled::stats().process.cpu_profile_stray_signals;
     assert!(strays >= 1, "{strays} strays counted");
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let worker = {
-        let stop = Arc::clone(&stop);
-        std::thread::spawn(move || spin(&stop))
-    };
+    let (stop, worker) = spawn_busy(spin);
     let run = profiled::__bench::start_profile_run(false, 100).unwrap();
     let before = process_cpu_ns();
     for _ in 0..10 {

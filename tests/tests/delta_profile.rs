@@ -1,26 +1,16 @@
 //! `?seconds=N` returns only what happened inside the window, as Go's delta profiles.
 
-use std::sync::{Arc, Barrier};
+use std::sync::Barrier;
 use std::thread;
 use std::time::Duration;
 
 use profiled::{Config, ProfiledMutex, profiled_mutex};
-use profiled_tests::{decode, get, serve, total_for};
+use profiled_tests::{contend_once, decode, get, serve, total_for};
 
 static LOCK: ProfiledMutex<()> = profiled_mutex!("delta", ());
 
 fn contend(hold: fn(&Barrier)) {
-    let ready = Arc::new(Barrier::new(2));
-    let waiter = {
-        let ready = Arc::clone(&ready);
-        thread::spawn(move || {
-            ready.wait();
-            thread::sleep(Duration::from_millis(2));
-            drop(LOCK.lock());
-        })
-    };
-    hold(&ready);
-    waiter.join().unwrap();
+    contend_once(|| drop(LOCK.lock()), hold);
 }
 
 #[inline(never)]

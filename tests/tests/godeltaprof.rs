@@ -7,10 +7,10 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use profiled::{Config, ProfiledAllocator, ProfiledMutex, Profiler, profiled_mutex};
+use profiled::{Config, ProfiledAllocator, ProfiledMutex, profiled_mutex};
 use profiled_tests::{
-    HttpResponse, decode, get, go_tool_pprof, pprof_complaints, stack_names, tool_binary, total,
-    total_for,
+    HttpResponse, decode, get, go_tool_pprof, pprof_complaints, serve, stack_names, tool_binary,
+    total, total_for,
 };
 
 #[global_allocator]
@@ -90,13 +90,10 @@ static RECLAIMS: AtomicUsize = AtomicUsize::new(0);
 
 #[test]
 fn delta_endpoints_hold_what_happened_since_their_previous_call() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
+    let (profiler, addr) = serve(Config {
         mem_profile_rate: 64 * 1024,
         ..Config::default()
-    })
-    .unwrap();
-    let addr = profiler.local_addr().unwrap();
+    });
 
     // delta_mutex / delta_block: call, contend with the first pair, call, contend
     // with the second pair, call.

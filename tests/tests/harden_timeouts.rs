@@ -159,14 +159,35 @@ fn connect_small_window(addr: SocketAddr, receive_buffer: libc::c_int) -> TcpStr
     }
 }
 
-#[test]
-fn a_client_that_never_reads_loses_its_connection_within_the_write_timeout() {
-    let profiler = start();
-    let addr = profiler.local_addr().unwrap();
+/// The address of the long-named function, the word `{pc:#x}+` and a symbol request
+/// body of about 1 MiB of that word: its answer is a long line per word.
+fn long_symbol_lookup() -> (usize, String, String) {
     let pc = a_function_with_a_rather_long_name_so_that_each_line_of_the_symbol_answer_is_long
         as *const () as usize;
     let word = format!("{pc:#x}+");
     let body = word.repeat((1 << 20) / word.len());
+    (pc, word, body)
+}
+
+/// Writes `POST /debug/pprof/symbol` with `body`, and `headers` (each ending in
+/// CRLF) after the content length.
+fn post_symbols(stream: &mut TcpStream, addr: SocketAddr, headers: &str, body: &str) {
+    stream
+        .write_all(
+            format!(
+                "POST /debug/pprof/symbol HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n{headers}\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+}
+
+#[test]
+fn a_client_that_never_reads_loses_its_connection_within_the_write_timeout() {
+    let profiler = start();
+    let addr = profiler.local_addr().unwrap();
+    let (pc, word, body) = long_symbol_lookup();
     let expected_line = get(addr, &format!("/debug/pprof/symbol?{pc:#x}")).text();
     let line_len = expected_line.lines().next().unwrap().len() + 1;
     let full_answer = line_len * (body.len() / word.len());
@@ -174,15 +195,7 @@ fn a_client_that_never_reads_loses_its_connection_within_the_write_timeout() {
 
     let mut stream = connect_small_window(addr, 4096);
     let started = Instant::now();
-    stream
-        .write_all(
-            format!(
-                "POST /debug/pprof/symbol HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            )
-            .as_bytes(),
-        )
-        .unwrap();
+    post_symbols(&mut stream, addr, "", &body);
     // Once the answer starts arriving (the lookup may be slow under load), never
     // read for longer than the write timeout (twice: a first wait may end in the
     // last in-flight bytes being acknowledged).
@@ -211,22 +224,11 @@ fn a_client_that_never_reads_loses_its_connection_within_the_write_timeout() {
 fn a_slow_reader_gets_its_whole_answer_even_after_the_idle_timeout() {
     let profiler = start();
     let addr = profiler.local_addr().unwrap();
-    let pc = a_function_with_a_rather_long_name_so_that_each_line_of_the_symbol_answer_is_long
-        as *const () as usize;
-    let word = format!("{pc:#x}+");
     // An answer of about 8 MiB: more than the kernel buffers take, so the server is
     // still writing it 15 s in.
-    let body = word.repeat((1 << 20) / word.len());
+    let (_, _, body) = long_symbol_lookup();
     let mut stream = connect_small_window(addr, 16 << 10);
-    stream
-        .write_all(
-            format!(
-                "POST /debug/pprof/symbol HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            )
-            .as_bytes(),
-        )
-        .unwrap();
+    post_symbols(&mut stream, addr, "Connection: close\r\n", &body);
     // Read what the small window holds every 100 ms (about 300 KB/s): the answer
     // takes longer than the 15 s idle timeout, and the socket reports room for the
     // next write only after many seconds, but the client keeps taking bytes.

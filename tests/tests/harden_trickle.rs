@@ -8,7 +8,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use profiled::{Config, Profiler};
-use profiled_tests::get;
+use profiled_tests::{get, long_requests};
 
 /// Starts `path` and waits until it holds what it needs (`probe` answers `busy`).
 fn take(addr: SocketAddr, path: &str, probe: &str, busy: u16) -> TcpStream {
@@ -45,21 +45,10 @@ fn a_trickling_or_closing_client_loses_its_long_request_within_a_second() {
     let addr = profiler.local_addr().unwrap();
     // The first CPU profile loads symbol tables: not while a client waits.
     assert_eq!(get(addr, "/debug/pprof/profile?seconds=1").status, 200);
-    let delta_probe = "/debug/pprof/mutex?seconds=1";
-    let cases = [
-        ("/debug/pprof/mutex?seconds=600", delta_probe, 429),
-        ("/debug/pprof/goroutine?seconds=600", delta_probe, 429),
-        ("/debug/pprof/trace?seconds=600", delta_probe, 429),
-        (
-            "/debug/pprof/profile?seconds=600",
-            "/debug/pprof/profile?seconds=1",
-            500,
-        ),
-    ];
     let mut slowest = Duration::ZERO;
-    for (long, probe, busy) in cases {
+    for (long, probe, busy) in long_requests(&["mutex", "goroutine", "trace"], 600) {
         for close in [false, true] {
-            let mut client = take(addr, long, probe, busy);
+            let mut client = take(addr, &long, probe, busy);
             let sent = Instant::now();
             if close {
                 // Extra bytes, then close the sending side.

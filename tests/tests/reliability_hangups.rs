@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use profiled::{Config, ProfiledMutex, profiled_mutex};
-use profiled_tests::{decode, get, send, serve};
+use profiled_tests::{decode, get, long_requests, send, serve};
 
 static SHARED: ProfiledMutex<u64> = profiled_mutex!("hangup-shared", 0);
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -58,20 +58,8 @@ fn each_hang_up_frees_the_server_for_the_next_client() {
     // build); take that cost here, not while a client waits.
     assert_eq!(get(addr, "/debug/pprof/profile?seconds=1").status, 200);
 
-    let delta = "/debug/pprof/mutex?seconds=1";
-    for (long, probe, busy) in [
-        ("/debug/pprof/mutex?seconds=30", delta, 429),
-        ("/debug/pprof/block?seconds=30", delta, 429),
-        ("/debug/pprof/goroutine?seconds=30", delta, 429),
-        ("/debug/pprof/trace?seconds=30", delta, 429),
-        // One CPU profile at a time, as Go: the second gets a 500.
-        (
-            "/debug/pprof/profile?seconds=30",
-            "/debug/pprof/profile?seconds=1",
-            500,
-        ),
-    ] {
-        let client = take_server(addr, long, probe, busy);
+    for (long, probe, busy) in long_requests(&["mutex", "block", "goroutine", "trace"], 30) {
+        let client = take_server(addr, &long, probe, busy);
 
         drop(client);
         let hung_up = Instant::now();

@@ -7,8 +7,8 @@
 use std::hint::black_box;
 use std::sync::Mutex;
 
-use profiled::{Config, ProfiledAllocator, Profiler};
-use profiled_tests::{decode, get, stack_names, total};
+use profiled::{Config, ProfiledAllocator};
+use profiled_tests::{decode, get, serve, stack_names, total};
 
 #[global_allocator]
 static GLOBAL: ProfiledAllocator = ProfiledAllocator::system();
@@ -82,13 +82,10 @@ fn leaky_share(profile: &pprof::protos::Profile) -> f64 {
 
 #[test]
 fn the_leak_stays_on_top_and_the_profiler_never_shows() {
-    let profiler = Profiler::start(Config {
-        listen_addr: "127.0.0.1:0".into(),
+    let (profiler, addr) = serve(Config {
         mem_profile_rate: 64 * 1024,
         ..Config::default()
-    })
-    .unwrap();
-    let addr = profiler.local_addr().unwrap();
+    });
     LEAKED.lock().unwrap().reserve(1 << 16);
     leaky();
 

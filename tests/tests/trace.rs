@@ -1,12 +1,11 @@
 //! `/debug/pprof/trace?seconds=N`: Chrome trace event JSON of #[profiled] calls,
 //! contended lock waits and holds, in the requested window only.
 
-use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
 use profiled::{Config, ProfiledMutex, profiled, profiled_mutex};
-use profiled_tests::{get, serve};
+use profiled_tests::{contend_once, get, serve};
 
 static GATE: ProfiledMutex<()> = profiled_mutex!("trace-gate", ());
 
@@ -19,20 +18,15 @@ fn traced_step() {
 fn before_window() {}
 
 fn contend() {
-    let ready = Arc::new(Barrier::new(2));
-    let waiter = {
-        let ready = Arc::clone(&ready);
-        thread::spawn(move || {
+    contend_once(
+        || drop(GATE.lock()),
+        |ready| {
+            let guard = GATE.lock();
             ready.wait();
-            thread::sleep(Duration::from_millis(2));
-            drop(GATE.lock());
-        })
-    };
-    let guard = GATE.lock();
-    ready.wait();
-    thread::sleep(Duration::from_millis(40));
-    drop(guard);
-    waiter.join().unwrap();
+            thread::sleep(Duration::from_millis(40));
+            drop(guard);
+        },
+    );
 }
 
 #[test]

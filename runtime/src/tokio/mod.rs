@@ -21,6 +21,7 @@
 //! `contended.rs` holds every wait and charge (cold).
 
 mod contended;
+mod guard;
 pub mod mpsc;
 mod mutex;
 mod notify;

@@ -82,6 +82,89 @@ fn wrap_unbounded<T>(
     )
 }
 
+/// What both senders have: waiting for the receiver to close, and the channel's
+/// identity and sender count.
+macro_rules! sender_methods {
+    () => {
+        /// Completes when the receiver is dropped or closed (a wait, as any other).
+        pub async fn closed(&self) {
+            Wait::new(Target::Outside(self.site), self.inner.closed()).await
+        }
+
+        /// Whether the receiver is gone or closed.
+        pub fn is_closed(&self) -> bool {
+            self.inner.is_closed()
+        }
+
+        /// Whether both senders feed the same channel.
+        pub fn same_channel(&self, other: &Self) -> bool {
+            self.inner.same_channel(&other.inner)
+        }
+
+        /// Number of senders of this channel.
+        pub fn strong_count(&self) -> usize {
+            self.inner.strong_count()
+        }
+    };
+}
+
+/// What both receivers have: `recv().await` and `recv_many().await` are waits, the
+/// rest is tokio's.
+macro_rules! receiver_methods {
+    () => {
+        /// Receives the next message, waiting for one; `None` once every sender is
+        /// gone and the buffer is empty.
+        pub async fn recv(&mut self) -> Option<T> {
+            Wait::new(Target::Outside(self.site), self.inner.recv()).await
+        }
+
+        /// Receives up to `limit` messages into `buffer`, waiting for at least one.
+        pub async fn recv_many(&mut self, buffer: &mut Vec<T>, limit: usize) -> usize {
+            Wait::new(
+                Target::Outside(self.site),
+                self.inner.recv_many(buffer, limit),
+            )
+            .await
+        }
+
+        /// Receives a message if one is there now.
+        pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+            self.inner.try_recv()
+        }
+
+        /// Receives from synchronous code outside a runtime.
+        pub fn blocking_recv(&mut self) -> Option<T> {
+            self.inner.blocking_recv()
+        }
+
+        /// Closes the channel to senders; buffered messages can still be received.
+        pub fn close(&mut self) {
+            self.inner.close()
+        }
+
+        /// Whether the channel is closed.
+        pub fn is_closed(&self) -> bool {
+            self.inner.is_closed()
+        }
+
+        /// Whether no message is buffered.
+        pub fn is_empty(&self) -> bool {
+            self.inner.is_empty()
+        }
+
+        /// Messages buffered now.
+        pub fn len(&self) -> usize {
+            self.inner.len()
+        }
+
+        /// Polls for the next message (not recorded: a poll function has no wait to
+        /// follow across calls).
+        pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+            self.inner.poll_recv(cx)
+        }
+    };
+}
+
 /// Sending half of a bounded channel; `send().await` on a full channel is a wait.
 pub struct Sender<T> {
     inner: tk::Sender<T>,
@@ -137,20 +220,7 @@ impl<T> Sender<T> {
         self.inner.blocking_send(value)
     }
 
-    /// Completes when the receiver is dropped or closed (a wait, as any other).
-    pub async fn closed(&self) {
-        Wait::new(Target::Outside(self.site), self.inner.closed()).await
-    }
-
-    /// Whether the receiver is gone or closed.
-    pub fn is_closed(&self) -> bool {
-        self.inner.is_closed()
-    }
-
-    /// Whether both senders feed the same channel.
-    pub fn same_channel(&self, other: &Self) -> bool {
-        self.inner.same_channel(&other.inner)
-    }
+    sender_methods!();
 
     /// Free slots now.
     pub fn capacity(&self) -> usize {
@@ -160,26 +230,6 @@ impl<T> Sender<T> {
     /// The channel's buffer size.
     pub fn max_capacity(&self) -> usize {
         self.inner.max_capacity()
-    }
-
-    /// Number of senders of this channel.
-    pub fn strong_count(&self) -> usize {
-        self.inner.strong_count()
-    }
-}
-
-impl<T> Clone for Sender<T> {
-    fn clone(&self) -> Self {
-        Sender {
-            inner: self.inner.clone(),
-            site: self.site,
-        }
-    }
-}
-
-impl<T> fmt::Debug for Sender<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner.fmt(f)
     }
 }
 
@@ -190,50 +240,7 @@ pub struct Receiver<T> {
 }
 
 impl<T> Receiver<T> {
-    /// Receives the next message, waiting for one; `None` once every sender is gone
-    /// and the buffer is empty.
-    pub async fn recv(&mut self) -> Option<T> {
-        Wait::new(Target::Outside(self.site), self.inner.recv()).await
-    }
-
-    /// Receives up to `limit` messages into `buffer`, waiting for at least one.
-    pub async fn recv_many(&mut self, buffer: &mut Vec<T>, limit: usize) -> usize {
-        Wait::new(
-            Target::Outside(self.site),
-            self.inner.recv_many(buffer, limit),
-        )
-        .await
-    }
-
-    /// Receives a message if one is there now.
-    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        self.inner.try_recv()
-    }
-
-    /// Receives from synchronous code outside a runtime.
-    pub fn blocking_recv(&mut self) -> Option<T> {
-        self.inner.blocking_recv()
-    }
-
-    /// Closes the channel to senders; buffered messages can still be received.
-    pub fn close(&mut self) {
-        self.inner.close()
-    }
-
-    /// Whether the channel is closed.
-    pub fn is_closed(&self) -> bool {
-        self.inner.is_closed()
-    }
-
-    /// Whether no message is buffered.
-    pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
-    }
-
-    /// Messages buffered now.
-    pub fn len(&self) -> usize {
-        self.inner.len()
-    }
+    receiver_methods!();
 
     /// Free slots now.
     pub fn capacity(&self) -> usize {
@@ -243,18 +250,6 @@ impl<T> Receiver<T> {
     /// The channel's buffer size.
     pub fn max_capacity(&self) -> usize {
         self.inner.max_capacity()
-    }
-
-    /// Polls for the next message (not recorded: a poll function has no wait to
-    /// follow across calls).
-    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.inner.poll_recv(cx)
-    }
-}
-
-impl<T> fmt::Debug for Receiver<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner.fmt(f)
     }
 }
 
@@ -270,40 +265,7 @@ impl<T> UnboundedSender<T> {
         self.inner.send(value)
     }
 
-    /// Completes when the receiver is dropped or closed.
-    pub async fn closed(&self) {
-        Wait::new(Target::Outside(self.site), self.inner.closed()).await
-    }
-
-    /// Whether the receiver is gone or closed.
-    pub fn is_closed(&self) -> bool {
-        self.inner.is_closed()
-    }
-
-    /// Whether both senders feed the same channel.
-    pub fn same_channel(&self, other: &Self) -> bool {
-        self.inner.same_channel(&other.inner)
-    }
-
-    /// Number of senders of this channel.
-    pub fn strong_count(&self) -> usize {
-        self.inner.strong_count()
-    }
-}
-
-impl<T> Clone for UnboundedSender<T> {
-    fn clone(&self) -> Self {
-        UnboundedSender {
-            inner: self.inner.clone(),
-            site: self.site,
-        }
-    }
-}
-
-impl<T> fmt::Debug for UnboundedSender<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner.fmt(f)
-    }
+    sender_methods!();
 }
 
 /// Receiving half of an unbounded channel; `recv().await` on an empty channel is a wait.
@@ -313,58 +275,25 @@ pub struct UnboundedReceiver<T> {
 }
 
 impl<T> UnboundedReceiver<T> {
-    /// Receives the next message, waiting for one.
-    pub async fn recv(&mut self) -> Option<T> {
-        Wait::new(Target::Outside(self.site), self.inner.recv()).await
-    }
-
-    /// Receives up to `limit` messages into `buffer`, waiting for at least one.
-    pub async fn recv_many(&mut self, buffer: &mut Vec<T>, limit: usize) -> usize {
-        Wait::new(
-            Target::Outside(self.site),
-            self.inner.recv_many(buffer, limit),
-        )
-        .await
-    }
-
-    /// Receives a message if one is there now.
-    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        self.inner.try_recv()
-    }
-
-    /// Receives from synchronous code outside a runtime.
-    pub fn blocking_recv(&mut self) -> Option<T> {
-        self.inner.blocking_recv()
-    }
-
-    /// Closes the channel to senders.
-    pub fn close(&mut self) {
-        self.inner.close()
-    }
-
-    /// Whether the channel is closed.
-    pub fn is_closed(&self) -> bool {
-        self.inner.is_closed()
-    }
-
-    /// Whether no message is buffered.
-    pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
-    }
-
-    /// Messages buffered now.
-    pub fn len(&self) -> usize {
-        self.inner.len()
-    }
-
-    /// Polls for the next message (not recorded).
-    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.inner.poll_recv(cx)
-    }
+    receiver_methods!();
 }
 
-impl<T> fmt::Debug for UnboundedReceiver<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner.fmt(f)
-    }
+macro_rules! clone_and_debug {
+    ($($half:ident),* ; $($sender:ident),*) => {
+        $(impl<T> fmt::Debug for $half<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&self.inner, f)
+            }
+        })*
+        $(impl<T> Clone for $sender<T> {
+            fn clone(&self) -> Self {
+                $sender {
+                    inner: self.inner.clone(),
+                    site: self.site,
+                }
+            }
+        })*
+    };
 }
+
+clone_and_debug!(Sender, Receiver, UnboundedSender, UnboundedReceiver; Sender, UnboundedSender);

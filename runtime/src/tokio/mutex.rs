@@ -3,14 +3,13 @@
 //! at release (`deadlock/owner.rs`) and one relaxed load at release; everything else is
 //! in `contended.rs`.
 
-use std::fmt;
 use std::mem::ManuallyDrop;
-use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use ::tokio::sync as tk;
 
 use super::contended::{Books, Target, Wait, try_first};
+use super::guard::{deref_mut, guards, lock_traits};
 use crate::deadlock::owner::Kind;
 use crate::deadlock::waits::Mode;
 use crate::site::LockSite;
@@ -155,23 +154,7 @@ impl<T: ?Sized + 'static> Mutex<T> {
     }
 }
 
-impl<T> From<T> for Mutex<T> {
-    fn from(t: T) -> Self {
-        Mutex::new(t)
-    }
-}
-
-impl<T: Default> Default for Mutex<T> {
-    fn default() -> Self {
-        Mutex::new(T::default())
-    }
-}
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner.fmt(f)
-    }
-}
+lock_traits!(Mutex);
 
 /// Guard of a locked [`Mutex`]; dropping it unlocks, charging the dropping code's
 /// stack for the waiting others did during the hold.
@@ -226,16 +209,6 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     }
 }
 
-impl<T: ?Sized> Drop for MutexGuard<'_, T> {
-    #[inline]
-    fn drop(&mut self) {
-        // SAFETY: dropped exactly once, here; `into_tokio` skips this destructor.
-        self.lock
-            .books
-            .release_owned(|| unsafe { ManuallyDrop::drop(&mut self.inner) })
-    }
-}
-
 /// A [`MutexGuard`] mapped to a part of the data.
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MappedMutexGuard<'a, T: ?Sized> {
@@ -275,15 +248,6 @@ impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
                 books,
             }),
         }
-    }
-}
-
-impl<T: ?Sized> Drop for MappedMutexGuard<'_, T> {
-    #[inline]
-    fn drop(&mut self) {
-        // SAFETY: dropped exactly once, here; `into_tokio` skips this destructor.
-        self.books
-            .release_owned(|| unsafe { ManuallyDrop::drop(&mut self.inner) })
     }
 }
 
@@ -346,16 +310,6 @@ impl<T: ?Sized + 'static> OwnedMutexGuard<T> {
     }
 }
 
-impl<T: ?Sized + 'static> Drop for OwnedMutexGuard<T> {
-    #[inline]
-    fn drop(&mut self) {
-        // SAFETY: dropped exactly once, here, before `lock`; `into_parts` skips this.
-        self.lock
-            .books
-            .release_owned(|| unsafe { ManuallyDrop::drop(&mut self.inner) })
-    }
-}
-
 /// An [`OwnedMutexGuard`] mapped to a part of the data.
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct OwnedMappedMutexGuard<T: ?Sized + 'static, U: ?Sized + 'static = T> {
@@ -364,43 +318,14 @@ pub struct OwnedMappedMutexGuard<T: ?Sized + 'static, U: ?Sized + 'static = T> {
     lock: Arc<Mutex<T>>,
 }
 
-impl<T: ?Sized + 'static, U: ?Sized + 'static> Drop for OwnedMappedMutexGuard<T, U> {
-    #[inline]
-    fn drop(&mut self) {
-        // SAFETY: dropped exactly once, here, before `lock`.
-        self.lock
-            .books
-            .release_owned(|| unsafe { ManuallyDrop::drop(&mut self.inner) })
-    }
+guards! {
+    ['a, T: ?Sized] MutexGuard<'a, T> => T, [lock.books], release_owned;
+    ['a, T: ?Sized] MappedMutexGuard<'a, T> => T, [books], release_owned;
+    [T: ?Sized + 'static] OwnedMutexGuard<T> => T, [lock.books], release_owned;
+    [T: ?Sized + 'static, U: ?Sized + 'static] OwnedMappedMutexGuard<T, U> => U, [lock.books], release_owned;
 }
 
-macro_rules! guard_traits {
-    ($([$($params:tt)*] $guard:ty => $target:ty;)*) => {$(
-        impl<$($params)*> Deref for $guard {
-            type Target = $target;
-            fn deref(&self) -> &$target {
-                &self.inner
-            }
-        }
-        impl<$($params)*> DerefMut for $guard {
-            fn deref_mut(&mut self) -> &mut $target {
-                &mut self.inner
-            }
-        }
-        impl<$($params)*> fmt::Debug for $guard where $target: fmt::Debug {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(&**self, f)
-            }
-        }
-        impl<$($params)*> fmt::Display for $guard where $target: fmt::Display {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&**self, f)
-            }
-        }
-    )*};
-}
-
-guard_traits! {
+deref_mut! {
     ['a, T: ?Sized] MutexGuard<'a, T> => T;
     ['a, T: ?Sized] MappedMutexGuard<'a, T> => T;
     [T: ?Sized + 'static] OwnedMutexGuard<T> => T;

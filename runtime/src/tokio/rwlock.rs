@@ -2,14 +2,13 @@
 //! profiled. The fast paths are tokio's plus one relaxed load at release, and for a
 //! writer the owner's id stored and cleared (`deadlock/owner.rs`).
 
-use std::fmt;
 use std::mem::ManuallyDrop;
-use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use ::tokio::sync as tk;
 
 use super::contended::{Books, Target, Wait, try_first};
+use super::guard::{deref_mut, guards, lock_traits};
 use super::mutex::TryLockError;
 use crate::deadlock::owner::Kind;
 use crate::deadlock::waits::Mode;
@@ -182,23 +181,7 @@ impl<T: ?Sized + 'static> RwLock<T> {
     }
 }
 
-impl<T> From<T> for RwLock<T> {
-    fn from(value: T) -> Self {
-        RwLock::new(value)
-    }
-}
-
-impl<T: Default> Default for RwLock<T> {
-    fn default() -> Self {
-        RwLock::new(T::default())
-    }
-}
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner.fmt(f)
-    }
-}
+lock_traits!(RwLock);
 
 /// Shared read guard of a [`RwLock`].
 #[must_use = "if unused the RwLock will immediately unlock"]
@@ -382,51 +365,12 @@ impl<T: ?Sized + 'static> OwnedRwLockWriteGuard<T> {
     }
 }
 
-macro_rules! guards {
-    ($([$($params:tt)*] $guard:ty => $target:ty, [$($books:tt)+], $release:ident;)*) => {$(
-        impl<$($params)*> Drop for $guard {
-            #[inline]
-            fn drop(&mut self) {
-                // SAFETY: dropped exactly once, here (before any `Arc` it borrows
-                // from); the `into_*` helpers skip this destructor.
-                self.$($books)+.$release(|| unsafe { ManuallyDrop::drop(&mut self.inner) })
-            }
-        }
-        impl<$($params)*> Deref for $guard {
-            type Target = $target;
-            fn deref(&self) -> &$target {
-                &self.inner
-            }
-        }
-        impl<$($params)*> fmt::Debug for $guard where $target: fmt::Debug {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(&**self, f)
-            }
-        }
-        impl<$($params)*> fmt::Display for $guard where $target: fmt::Display {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&**self, f)
-            }
-        }
-    )*};
-}
-
 guards! {
     ['a, T: ?Sized] RwLockReadGuard<'a, T> => T, [books], release;
     ['a, T: ?Sized] RwLockWriteGuard<'a, T> => T, [books], release_owned;
     ['a, T: ?Sized] RwLockMappedWriteGuard<'a, T> => T, [books], release_owned;
     [T: ?Sized + 'static] OwnedRwLockReadGuard<T> => T, [lock.books], release;
     [T: ?Sized + 'static] OwnedRwLockWriteGuard<T> => T, [lock.books], release_owned;
-}
-
-macro_rules! deref_mut {
-    ($([$($params:tt)*] $guard:ty => $target:ty;)*) => {$(
-        impl<$($params)*> DerefMut for $guard {
-            fn deref_mut(&mut self) -> &mut $target {
-                &mut self.inner
-            }
-        }
-    )*};
 }
 
 deref_mut! {

@@ -1,0 +1,14 @@
+//! Switching the block and mutex profiles on and off around the `profiled` rows of
+//! the lock benches.
+
+/// Every wait and every contended release recorded.
+pub fn profiles_on() {
+    profiled::set_block_rate(1);
+    profiled::set_mutex_fraction(1);
+}
+
+/// Back to nothing recorded.
+pub fn profiles_off() {
+    profiled::set_block_rate(0);
+    profiled::set_mutex_fraction(0);
+}
