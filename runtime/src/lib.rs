@@ -158,6 +158,7 @@ mod cpu;
 mod hooks;
 pub(crate) mod http;
 mod instrument;
+pub mod labels;
 mod memory;
 pub mod metrics;
 mod named;
