@@ -1,0 +1,217 @@
+//! Profile labels slice every profile by scope: one thread runs the same fn `render`
+//! under `route=/checkout` three times as often as under `route=/browse`. The CPU
+//! profile (sample counts), the block profile (waits on a `ProfiledMutex` inside the
+//! scope) and the allocs profile (bytes allocated inside the scope) all split 3:1
+//! by `route`; the lock's holder, in its own scope, carries `role=holder` on its
+//! mutex samples; `go tool pprof -tags` lists the keys and values of each profile
+//! with no warning, and `-tagfocus route=/browse` keeps only that route's samples.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use profiled::{Config, ProfiledAllocator, ProfiledMutex, labels, profiled_mutex};
+use profiled_tests::{
+    decode, get, go_tool_pprof, pprof_complaints, serve, stack_names, tool_binary, total_for_label,
+};
+
+#[global_allocator]
+static GLOBAL: ProfiledAllocator = ProfiledAllocator::system();
+
+static SHARED: ProfiledMutex<u64> = profiled_mutex!("labels-shared", 0);
+
+const CHECKOUT: &[(&str, &str)] = &[("route", "/checkout")];
+const BROWSE: &[(&str, &str)] = &[("route", "/browse")];
+const HZ: i32 = 1000;
+const RENDERS: usize = 800;
+/// Bytes `render` allocates per call.
+const RENDER_BYTES: usize = 256 * 1024;
+
+fn spin(iterations: u64) -> u64 {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..iterations {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+    }
+    black_box(x)
+}
+
+/// Set by `render` to ask the holder to take the lock; the holder answers in `HELD`.
+static ASKED: AtomicBool = AtomicBool::new(false);
+static HELD: AtomicBool = AtomicBool::new(false);
+
+/// The same work for every route: CPU, one wait of about 1 ms on the shared lock
+/// (the holder takes it first, when asked), allocations.
+#[inline(never)]
+fn render(iterations: u64) {
+    let page = black_box(vec![1u8; RENDER_BYTES]);
+    ASKED.store(true, Ordering::Release);
+    while !HELD.swap(false, Ordering::Acquire) {
+        std::thread::yield_now();
+    }
+    *SHARED.lock() += u64::from(page[7]);
+    black_box(spin(iterations));
+}
+
+/// Iterations of `spin` that take about `target` of CPU here.
+fn calibrate(target: Duration) -> u64 {
+    let mut n = 10_000u64;
+    loop {
+        let start = Instant::now();
+        spin(n);
+        let took = start.elapsed();
+        if took >= Duration::from_millis(20) {
+            return (n as f64 * target.as_secs_f64() / took.as_secs_f64()) as u64;
+        }
+        n *= 2;
+    }
+}
+
+fn ratio(profile: &pprof::protos::Profile, index: usize) -> (i64, i64, f64) {
+    let checkout = total_for_label(profile, "route", "/checkout", index);
+    let browse = total_for_label(profile, "route", "/browse", index);
+    (checkout, browse, checkout as f64 / browse.max(1) as f64)
+}
+
+fn assert_three_to_one(what: &str, profile: &pprof::protos::Profile, index: usize) {
+    let (checkout, browse, ratio) = ratio(profile, index);
+    eprintln!("{what}: checkout {checkout}, browse {browse}, ratio {ratio:.2}");
+    assert!(
+        (ratio / 3.0 - 1.0).abs() <= 0.20,
+        "{what}: /checkout {checkout} vs /browse {browse}: ratio {ratio:.2}, expected 3 within 20%"
+    );
+    // The samples of each route are `render`'s.
+    for sample in &profile.sample {
+        let labelled = sample
+            .label
+            .iter()
+            .any(|l| profile.string_table[l.key as usize] == "route");
+        if labelled && sample.value[index] > 0 && what != "cpu" {
+            let names = stack_names(profile, sample);
+            assert!(
+                names.iter().any(|n| n.ends_with("labels_split::render")),
+                "{what}: a route sample outside render: {names:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn one_route_three_times_as_often_is_three_quarters_of_every_profile() {
+    let (_profiler, addr) = serve(Config {
+        mem_profile_rate: 16 * 1024,
+        ..Config::default()
+    });
+    let iterations = calibrate(Duration::from_millis(4));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let holder = std::thread::spawn({
+        let stop = Arc::clone(&stop);
+        move || {
+            labels::with(&[("role", "holder")], || {
+                while !stop.load(Ordering::Relaxed) {
+                    if !ASKED.swap(false, Ordering::Acquire) {
+                        std::thread::yield_now();
+                        continue;
+                    }
+                    let guard = SHARED.lock();
+                    HELD.store(true, Ordering::Release);
+                    std::thread::sleep(Duration::from_millis(1));
+                    drop(guard);
+                }
+            })
+        }
+    });
+
+    let run = profiled::__bench::start_profile_run(false, HZ).unwrap();
+    for i in 0..RENDERS {
+        let route = if i % 4 == 3 { BROWSE } else { CHECKOUT };
+        labels::with(route, || render(iterations));
+    }
+    let cpu_body = run.finish();
+    stop.store(true, Ordering::Relaxed);
+    holder.join().unwrap();
+
+    let cpu = decode(&cpu_body);
+    assert_three_to_one("cpu", &cpu, 0);
+    let block_body = get(addr, "/debug/pprof/block").body;
+    let block = decode(&block_body);
+    assert_three_to_one("block", &block, 0);
+    assert_three_to_one("block delay", &block, 1);
+    let allocs_body = get(addr, "/debug/pprof/allocs").body;
+    let allocs = decode(&allocs_body);
+    assert_three_to_one("allocs", &allocs, 1);
+    // The bytes are what render allocated, within sampling error.
+    let (checkout, _, _) = ratio(&allocs, 1);
+    let expected = (RENDERS / 4 * 3 * RENDER_BYTES) as f64;
+    assert!(
+        (checkout as f64 / expected - 1.0).abs() <= 0.2,
+        "allocs /checkout {checkout} bytes, expected {expected}"
+    );
+    let mutex_body = get(addr, "/debug/pprof/mutex").body;
+    let mutex = decode(&mutex_body);
+    // Every wait is render's, for the holder: the holder's labels carry the delay.
+    let held = total_for_label(&mutex, "role", "holder", 1);
+    let (by_routes, _, _) = ratio(&mutex, 1);
+    eprintln!("mutex: role=holder {held} ns, route=/checkout {by_routes} ns");
+    assert!(
+        held >= (RENDERS as i64) * 500_000,
+        "mutex delay by role=holder {held} ns"
+    );
+    // (render's own short holds get what the lock's books charge them at handoff.)
+    assert!(
+        held > 10 * by_routes,
+        "the waiters' labels carry {by_routes} ns of mutex delay, the holder's {held} ns"
+    );
+
+    let Some(go) = tool_binary("go", "golang-go") else {
+        return;
+    };
+    let dir = std::env::temp_dir();
+    let pid = std::process::id();
+    for (name, body, keys) in [
+        ("cpu", &cpu_body, &["route", "thread"][..]),
+        ("block", &block_body, &["route"][..]),
+        ("allocs", &allocs_body, &["route"][..]),
+        ("mutex", &mutex_body, &["role"][..]),
+    ] {
+        let saved = dir.join(format!("labels-split-{name}-{pid}.pb.gz"));
+        std::fs::write(&saved, body).unwrap();
+        let path = saved.to_str().unwrap();
+        let tags = go_tool_pprof(&go, &["-tags", path]);
+        let browse = go_tool_pprof(&go, &["-top", "-tagfocus", "route=/browse", path]);
+        let _ = std::fs::remove_file(&saved);
+        assert!(tags.success, "{name}: {tags:?}");
+        assert!(
+            pprof_complaints(&tags.stderr).is_empty(),
+            "{name}: {}",
+            tags.stderr
+        );
+        for key in keys {
+            assert!(
+                tags.stdout
+                    .lines()
+                    .any(|l| l.trim_start().starts_with(&format!("{key}:"))),
+                "{name}: -tags has no key {key}:\n{}",
+                tags.stdout
+            );
+        }
+        if name == "mutex" {
+            assert!(tags.stdout.contains("holder"), "{}", tags.stdout);
+            continue;
+        }
+        assert!(
+            tags.stdout.contains("/checkout") && tags.stdout.contains("/browse"),
+            "{name}: {}",
+            tags.stdout
+        );
+        assert!(browse.success, "{name}: {browse:?}");
+        assert!(
+            browse.stdout.contains("labels_split::render"),
+            "{name}: -tagfocus route=/browse keeps render:\n{}",
+            browse.stdout
+        );
+    }
+}
