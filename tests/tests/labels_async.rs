@@ -2,7 +2,8 @@
 //! them between workers, never leak onto other tasks of the same workers, are
 //! inherited by `profiled::task::spawn` and `profiled::thread::spawn`, and nested
 //! scopes add to and override outer ones. The allocs profile shows the bytes
-//! allocated after each `.await` under the future's labels.
+//! allocated after each `.await` under the future's labels; the goroutine profile
+//! and the `debug=2` dump show a parked thread's and a parked task's labels.
 
 use std::collections::HashSet;
 use std::hint::black_box;
@@ -13,6 +14,40 @@ use std::time::Duration;
 use profiled::labels::{self, LabelSet};
 use profiled::{Config, ProfiledAllocator};
 use profiled_tests::{decode, get, serve, stack_names, total_for_label};
+
+/// The goroutine profile and dump of a thread and a task parked inside scopes.
+fn goroutines_carry_labels(addr: std::net::SocketAddr, runtime: &tokio::runtime::Runtime) {
+    let (wake_thread, parked) = std::sync::mpsc::channel::<()>();
+    let thread = labels::with(&[("job", "parked-thread")], || {
+        profiled::thread::spawn(move || parked.recv())
+    });
+    let (wake_task, parked) = tokio::sync::oneshot::channel::<()>();
+    let task = runtime.block_on(labels::scope(&[("job", "parked-task")], async {
+        profiled::task::spawn(async move {
+            let _ = parked.await;
+        })
+    }));
+    std::thread::sleep(Duration::from_millis(200));
+    let goroutine = decode(&get(addr, "/debug/pprof/goroutine").body);
+    let dump = get(addr, "/debug/pprof/goroutine?debug=2").text();
+    let _ = wake_thread.send(());
+    let _ = wake_task.send(());
+    thread.join().unwrap().unwrap();
+    runtime.block_on(task).unwrap();
+
+    assert_eq!(total_for_label(&goroutine, "job", "parked-thread", 0), 1);
+    assert_eq!(total_for_label(&goroutine, "job", "parked-task", 0), 1);
+    for job in ["parked-thread", "parked-task"] {
+        let header = format!("labels:{{\"job\":\"{job}\"}}]:");
+        assert_eq!(
+            dump.lines()
+                .filter(|line| line.starts_with("goroutine ") && line.ends_with(&header))
+                .count(),
+            1,
+            "one header with {header} in:\n{dump}"
+        );
+    }
+}
 
 #[global_allocator]
 static GLOBAL: ProfiledAllocator = ProfiledAllocator::system();
@@ -182,4 +217,6 @@ fn labels_follow_futures_spawns_and_nested_scopes() {
         after_await(false),
         "every byte of allocate_after_await is labelled route=/checkout"
     );
+
+    goroutines_carry_labels(addr, &runtime);
 }

@@ -3,8 +3,8 @@
 //! profile (sample counts), the block profile (waits on a `ProfiledMutex` inside the
 //! scope) and the allocs profile (bytes allocated inside the scope) all split 3:1
 //! by `route`; the lock's holder, in its own scope, carries `role=holder` on its
-//! mutex samples; `go tool pprof -tags` lists the keys and values of each profile
-//! with no warning, and `-tagfocus route=/browse` keeps only that route's samples.
+//! mutex samples and its goroutine; `go tool pprof -tags` lists the keys and values
+//! of each profile (cpu, block, allocs, mutex, heap, goroutine) with no warning, and `-tagfocus route=/browse` keeps only that route's samples.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -131,6 +131,8 @@ fn one_route_three_times_as_often_is_three_quarters_of_every_profile() {
         labels::with(route, || render(iterations));
     }
     let cpu_body = run.finish();
+    // The holder, parked or running inside its scope, is a labelled goroutine.
+    let goroutine_body = get(addr, "/debug/pprof/goroutine").body;
     stop.store(true, Ordering::Relaxed);
     holder.join().unwrap();
 
@@ -176,12 +178,21 @@ fn one_route_three_times_as_often_is_three_quarters_of_every_profile() {
         ("block", &block_body, &["route"][..]),
         ("allocs", &allocs_body, &["route"][..]),
         ("mutex", &mutex_body, &["role"][..]),
+        ("heap", &get(addr, "/debug/pprof/heap").body, &["route"][..]),
+        ("goroutine", &goroutine_body, &["role"][..]),
     ] {
         let saved = dir.join(format!("labels-split-{name}-{pid}.pb.gz"));
         std::fs::write(&saved, body).unwrap();
         let path = saved.to_str().unwrap();
         let tags = go_tool_pprof(&go, &["-tags", path]);
-        let browse = go_tool_pprof(&go, &["-top", "-tagfocus", "route=/browse", path]);
+        // render's pages are freed: the heap's in-use view is empty, its alloc_space is not.
+        let index = if name == "heap" { "alloc_space" } else { "" };
+        let mut args = vec!["-top", "-tagfocus", "route=/browse"];
+        if !index.is_empty() {
+            args.extend(["-sample_index", index]);
+        }
+        args.push(path);
+        let browse = go_tool_pprof(&go, &args);
         let _ = std::fs::remove_file(&saved);
         assert!(tags.success, "{name}: {tags:?}");
         assert!(
@@ -198,7 +209,7 @@ fn one_route_three_times_as_often_is_three_quarters_of_every_profile() {
                 tags.stdout
             );
         }
-        if name == "mutex" {
+        if name == "mutex" || name == "goroutine" {
             assert!(tags.stdout.contains("holder"), "{}", tags.stdout);
             continue;
         }

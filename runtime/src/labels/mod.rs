@@ -192,6 +192,7 @@ impl LabelSet {
         Restore::enter(current::merged_set(parent, self.id))
     }
 
+    #[cfg(feature = "tracing")]
     pub(crate) fn id(self) -> u32 {
         self.id
     }

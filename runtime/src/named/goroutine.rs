@@ -8,8 +8,10 @@ use std::time::Duration;
 use super::counts::CountSnapshot;
 use super::{Output, Source, document};
 use crate::clock::unix_nanos;
+use crate::labels;
 use crate::profile::text::dump::{self, Dump};
 use crate::profile::{Document, TextForm};
+use crate::stack::frame::split_labels;
 use crate::stack::symbolize::{self, Lines};
 use crate::thread::{self, spawned};
 
@@ -147,16 +149,20 @@ fn dump(records: &[GoroutineRecord], comments: &[String]) -> Dump {
     let goroutines = ordered
         .into_iter()
         .map(|record| dump::Goroutine {
+            labels: labels::sample_labels(split_labels(&record.frames).1, false)
+                .iter()
+                .map(|(key, value)| (*key, value.to_string()))
+                .collect(),
             id: record.id,
             state: record.state.clone(),
             wait: record.wait,
             kind: record.kind,
             name: record.name.clone(),
             age: record.age,
-            frames: user_frames(&record.frames, &mut cache),
+            frames: user_frames(split_labels(&record.frames).0, &mut cache),
             missing: record.missing,
             created_by: record.created_by.as_ref().and_then(|spawn| {
-                user_frames(spawn, &mut cache)
+                user_frames(split_labels(spawn).0, &mut cache)
                     .first()
                     .and_then(|(_, lines)| lines.first().cloned())
             }),

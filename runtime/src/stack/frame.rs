@@ -121,7 +121,7 @@ mod tests {
             Frame::from_word(labels(u32::MAX)),
             Frame::Labels(u32::MAX)
         ));
-        assert_eq!(decode(labels(7)), None);
+        assert!(decode(labels(7)).is_none());
         assert_eq!(split_labels(&[1, 2, labels(9)]), (&[1usize, 2][..], 9));
         assert_eq!(split_labels(&[1, 2]), (&[1usize, 2][..], 0));
     }

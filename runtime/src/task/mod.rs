@@ -191,6 +191,12 @@ pub(crate) fn goroutine_records() -> Vec<crate::named::goroutine::GoroutineRecor
             if let Some(root) = spawn_stack.as_deref().and_then(first_user_frame) {
                 frames.push(root);
             }
+            // The task's labels, inherited at spawn, ride on its spawn stack.
+            let (_, labels) =
+                crate::stack::frame::split_labels(spawn_stack.as_deref().unwrap_or(&[]));
+            if labels != crate::labels::NONE {
+                frames.push(crate::stack::frame::labels(labels));
+            }
             let info = task.info;
             let state = match (info.state, info.blocking) {
                 (TaskState::Idle, _) => "idle",
