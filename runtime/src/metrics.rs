@@ -291,7 +291,7 @@ impl Collector for ProfiledCollector {
         counter(
             &mut encoder,
             "profiled_label_overflow",
-            "Label scopes entered while the label table was full (they carry profiled_labels=overflow)",
+            "Label sets that did not fit the label table (their samples carry profiled_labels=overflow)",
             None,
             [(Labels::new(), labels.overflowed as f64)],
         )?;
