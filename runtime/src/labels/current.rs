@@ -114,7 +114,8 @@ fn fill(parent: u32, source: Source, hash: usize, miss: impl FnOnce() -> u32) ->
 }
 
 /// Restores the previous label set when dropped (also when unwinding).
-pub(crate) struct Restore {
+#[must_use = "the scope ends when the guard drops"]
+pub struct Restore {
     previous: u32,
     /// Thread-bound: the set it restores is this thread's.
     _not_send: std::marker::PhantomData<*const ()>,

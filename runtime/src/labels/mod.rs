@@ -78,6 +78,8 @@ pub use table::{DEFAULT_MAX_LABEL_SETS, MAX_LABEL_SETS_LIMIT};
 #[cfg(feature = "tracing")]
 pub use tracing::{SpanLabels, SpanLabelsBuilder};
 
+#[doc(hidden)]
+pub use current::Restore as LabelScope;
 pub(crate) use current::Restore;
 pub(crate) use current::id as current_id;
 pub(crate) use table::{HIGH_CARDINALITY, NONE, set_capacity};
