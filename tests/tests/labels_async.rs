@@ -22,11 +22,14 @@ fn goroutines_carry_labels(addr: std::net::SocketAddr, runtime: &tokio::runtime:
         profiled::thread::spawn(move || parked.recv())
     });
     let (wake_task, parked) = tokio::sync::oneshot::channel::<()>();
-    let task = runtime.block_on(labels::scope(&[("job", "parked-task")], async {
+    // Spawned from inside a scope (entered with the runtime's context), the task
+    // inherits the scope's labels.
+    let _runtime = runtime.enter();
+    let task = labels::with(&[("job", "parked-task")], || {
         profiled::task::spawn(async move {
             let _ = parked.await;
         })
-    }));
+    });
     std::thread::sleep(Duration::from_millis(200));
     let goroutine = decode(&get(addr, "/debug/pprof/goroutine").body);
     let dump = get(addr, "/debug/pprof/goroutine?debug=2").text();
