@@ -3,7 +3,8 @@
 //! inherited by `profiled::task::spawn` and `profiled::thread::spawn`, and nested
 //! scopes add to and override outer ones. The allocs profile shows the bytes
 //! allocated after each `.await` under the future's labels; the goroutine profile
-//! and the `debug=2` dump show a parked thread's and a parked task's labels.
+//! and the `debug=2` dump show a parked thread's labels, a parked task's inherited
+//! ones and those of the scope a task waits in.
 
 use std::collections::HashSet;
 use std::hint::black_box;
@@ -30,17 +31,25 @@ fn goroutines_carry_labels(addr: std::net::SocketAddr, runtime: &tokio::runtime:
             let _ = parked.await;
         })
     });
+    // A task spawned outside any scope that waits inside its own.
+    let (wake_inner, parked) = tokio::sync::oneshot::channel::<()>();
+    let inner = profiled::task::spawn(labels::scope(&[("job", "inner-task")], async move {
+        let _ = parked.await;
+    }));
     std::thread::sleep(Duration::from_millis(200));
     let goroutine = decode(&get(addr, "/debug/pprof/goroutine").body);
     let dump = get(addr, "/debug/pprof/goroutine?debug=2").text();
     let _ = wake_thread.send(());
     let _ = wake_task.send(());
+    let _ = wake_inner.send(());
     thread.join().unwrap().unwrap();
     runtime.block_on(task).unwrap();
+    runtime.block_on(inner).unwrap();
 
-    assert_eq!(total_for_label(&goroutine, "job", "parked-thread", 0), 1);
-    assert_eq!(total_for_label(&goroutine, "job", "parked-task", 0), 1);
-    for job in ["parked-thread", "parked-task"] {
+    for job in ["parked-thread", "parked-task", "inner-task"] {
+        assert_eq!(total_for_label(&goroutine, "job", job, 0), 1, "{job}");
+    }
+    for job in ["parked-thread", "parked-task", "inner-task"] {
         let header = format!("labels:{{\"job\":\"{job}\"}}]:");
         assert_eq!(
             dump.lines()

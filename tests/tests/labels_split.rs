@@ -162,9 +162,10 @@ fn one_route_three_times_as_often_is_three_quarters_of_every_profile() {
         held >= (RENDERS as i64) * 500_000,
         "mutex delay by role=holder {held} ns"
     );
-    // (render's own short holds get what the lock's books charge them at handoff.)
+    // render's own short holds get what the lock's books charge them at handoff
+    // (more on a loaded machine, where a woken waiter runs late): a minority.
     assert!(
-        held > 10 * by_routes,
+        held > 2 * by_routes,
         "the waiters' labels carry {by_routes} ns of mutex delay, the holder's {held} ns"
     );
 

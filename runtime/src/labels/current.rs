@@ -34,8 +34,15 @@ const EMPTY: Cached = Cached {
     source: Source { address: 0, len: 0 },
 };
 
+/// [`PENDING`] before any scope's future returned `Pending` in the current poll.
+const NOT_NOTED: u32 = u32::MAX;
+
 thread_local! {
     static CURRENT: Cell<u32> = const { Cell::new(table::NONE) };
+    /// The set of the innermost scoped future that returned `Pending` in the
+    /// current task poll (`NOT_NOTED` before one did): what a task dump shows as
+    /// the task's labels while it waits.
+    static PENDING: Cell<u32> = const { Cell::new(NOT_NOTED) };
     static CACHE: [Cell<Cached>; CACHE_SLOTS] = const { [const { Cell::new(EMPTY) }; CACHE_SLOTS] };
 }
 
@@ -111,6 +118,33 @@ fn fill(parent: u32, source: Source, hash: usize, miss: impl FnOnce() -> u32) ->
         })
     });
     merged
+}
+
+/// Notes `id` as the waiting task's labels unless a scope inside it did first.
+#[inline(always)]
+pub(crate) fn note_pending(id: u32) {
+    let _ = PENDING.try_with(|pending| {
+        if pending.get() == NOT_NOTED {
+            pending.set(id);
+        }
+    });
+}
+
+/// Forgets the noted labels, before polling a task from its root.
+#[cfg(feature = "tokio")]
+#[inline(always)]
+pub(crate) fn reset_pending() {
+    let _ = PENDING.try_with(|pending| pending.set(NOT_NOTED));
+}
+
+/// The labels noted since [`reset_pending`]: `None` when no scope returned `Pending`.
+#[cfg(feature = "tokio")]
+#[inline(always)]
+pub(crate) fn take_pending() -> Option<u32> {
+    PENDING
+        .try_with(|pending| pending.replace(NOT_NOTED))
+        .ok()
+        .filter(|&id| id != NOT_NOTED)
 }
 
 /// Restores the previous label set when dropped (also when unwinding).

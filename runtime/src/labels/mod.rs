@@ -82,6 +82,8 @@ pub use tracing::{SpanLabels, SpanLabelsBuilder};
 pub use current::Restore as LabelScope;
 pub(crate) use current::Restore;
 pub(crate) use current::id as current_id;
+#[cfg(feature = "tokio")]
+pub(crate) use current::{reset_pending, take_pending};
 pub(crate) use table::{HIGH_CARDINALITY, NONE, set_capacity};
 
 /// Runs `f` with `pairs` added to the current thread's labels (overriding the

@@ -45,6 +45,10 @@ impl<F: Future> Future for Scoped<F> {
         };
         let _restore = current::Restore::enter(merged);
         // SAFETY: see above; `this.inner` stays where the pinned `self` put it.
-        unsafe { Pin::new_unchecked(&mut this.inner) }.poll(cx)
+        let result = unsafe { Pin::new_unchecked(&mut this.inner) }.poll(cx);
+        if result.is_pending() {
+            current::note_pending(merged);
+        }
+        result
     }
 }

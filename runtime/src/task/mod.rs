@@ -191,9 +191,15 @@ pub(crate) fn goroutine_records() -> Vec<crate::named::goroutine::GoroutineRecor
             if let Some(root) = spawn_stack.as_deref().and_then(first_user_frame) {
                 frames.push(root);
             }
-            // The task's labels, inherited at spawn, ride on its spawn stack.
-            let (_, labels) =
+            // The labels of the scope it waits in; before its first wait, those it
+            // inherited at spawn, which ride on its spawn stack.
+            let (_, spawned) =
                 crate::stack::frame::split_labels(spawn_stack.as_deref().unwrap_or(&[]));
+            let labels = if task.labels != crate::labels::NONE {
+                task.labels
+            } else {
+                spawned
+            };
             if labels != crate::labels::NONE {
                 frames.push(crate::stack::frame::labels(labels));
             }
