@@ -60,8 +60,8 @@
 //! and `/metrics` (`profiled_label_overflow_total`); the table never grows beyond
 //! its capacity. A set keeps at most 32 pairs and values of at most 256 bytes.
 //!
-//! The keys `span_id` and `trace_id` (see [`tracing`](crate::labels) with the
-//! `tracing` feature) are unique per span: they are kept on CPU, wall-clock,
+//! The keys `span_id` and `trace_id` (set by `SpanLabels`, feature `tracing`) are
+//! unique per span: they are kept on CPU, wall-clock,
 //! goroutine and block samples, and left off heap, allocs and mutex samples, whose
 //! tables live as long as the process (those profiles say so in a comment).
 
