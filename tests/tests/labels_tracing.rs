@@ -1,7 +1,8 @@
 //! Feature `tracing`: with `profiled::labels::SpanLabels` in the subscriber, CPU
 //! samples taken inside the spans `checkout` and `browse` carry `span_name` (split
 //! as the work is, 3:1) and a `span_id`; `root_only` keeps the outer span's labels
-//! inside nested spans; ids stay off the allocs profile, which says so.
+//! inside nested spans; ids stay off the allocs profile, which says so, unless
+//! asked for.
 
 use std::hint::black_box;
 
@@ -94,6 +95,12 @@ fn spans_are_labels_on_cpu_samples() {
             .any(|&c| allocs.string_table[c as usize].contains("span_id, trace_id")),
         "the allocs profile says the ids are left off"
     );
+
+    // Asked for, the ids stay on allocs too.
+    labels::keep_ids_on_every_profile(true);
+    let allocs = decode(&get(addr, "/debug/pprof/allocs").body);
+    labels::keep_ids_on_every_profile(false);
+    assert!(!label_values(&allocs, "span_id").is_empty());
 
     // root_only: a nested span does not replace the root span's labels.
     let subscriber =

@@ -63,7 +63,8 @@
 //! The keys `span_id` and `trace_id` (set by `SpanLabels`, feature `tracing`) are
 //! unique per span: they are kept on CPU, wall-clock,
 //! goroutine and block samples, and left off heap, allocs and mutex samples, whose
-//! tables live as long as the process (those profiles say so in a comment).
+//! tables live as long as the process (those profiles say so in a comment;
+//! [`keep_ids_on_every_profile`] keeps them there too).
 
 mod current;
 mod scope;
@@ -72,6 +73,7 @@ mod table;
 mod tracing;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use scope::Scoped;
 pub use table::{DEFAULT_MAX_LABEL_SETS, MAX_LABEL_SETS_LIMIT};
@@ -229,9 +231,26 @@ pub fn stats() -> LabelStats {
     }
 }
 
+/// Whether heap, allocs and mutex samples keep `span_id` and `trace_id`.
+static IDS_EVERYWHERE: AtomicBool = AtomicBool::new(false);
+
+/// Keeps the high-cardinality keys `span_id` and `trace_id` on heap, allocs and
+/// mutex samples too (default false: they are left off, and those profiles say
+/// so). Their stack tables ([`crate::Config::max_stacks`]) then hold one row per
+/// span and fill sooner; rows that do not fit are counted as dropped.
+///
+/// ```
+/// profiled::labels::keep_ids_on_every_profile(true);
+/// # profiled::labels::keep_ids_on_every_profile(false);
+/// ```
+pub fn keep_ids_on_every_profile(keep: bool) {
+    IDS_EVERYWHERE.store(keep, Ordering::Relaxed);
+}
+
 /// The pairs of set `id` as a profile's sample labels; `bounded` leaves the
-/// high-cardinality keys off.
+/// high-cardinality keys off (unless [`keep_ids_on_every_profile`]).
 pub(crate) fn sample_labels(id: u32, bounded: bool) -> Arc<[(&'static str, Arc<str>)]> {
+    let bounded = bounded && !IDS_EVERYWHERE.load(Ordering::Relaxed);
     let id = if bounded { table::bounded(id) } else { id };
     table::pairs(id)
 }

@@ -33,8 +33,8 @@ use super::{LabelSet, current, table};
 /// Ids are unique per span: each entered span interns one label set, so a busy
 /// service fills the label table ([`crate::Config::max_label_sets`]); after that
 /// spans carry `span_name` alone (counted as overflow), never an unbounded table.
-/// `span_id` and `trace_id` are kept off heap, allocs and mutex samples (see
-/// [`crate::labels`]). [`SpanLabelsBuilder::span_ids`] turns ids off;
+/// `span_id` and `trace_id` are kept off heap, allocs and mutex samples unless
+/// [`keep_ids_on_every_profile`](super::keep_ids_on_every_profile) says otherwise. [`SpanLabelsBuilder::span_ids`] turns ids off;
 /// [`SpanLabelsBuilder::root_only`] labels with the outermost entered span only,
 /// as Pyroscope does by default.
 #[derive(Clone, Copy, Debug)]
