@@ -196,3 +196,48 @@ fn insert(table: &mut Inner, pairs: Pairs, bounded: Option<u32>) -> u32 {
     table.index.insert(pairs, id);
     id
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(id: u32) -> Vec<(&'static str, String)> {
+        pairs(id).iter().map(|(k, v)| (*k, v.to_string())).collect()
+    }
+
+    #[test]
+    fn merging_overrides_sorts_and_interns_once() {
+        let outer = merge(NONE, [("tier", "gold"), ("route", "/checkout")]);
+        assert_eq!(
+            strings(outer),
+            [("route", "/checkout".into()), ("tier", "gold".into())]
+        );
+        let inner = merge(outer, [("route", "/browse"), ("route", "/search")]);
+        assert_eq!(
+            strings(inner),
+            [("route", "/search".into()), ("tier", "gold".into())]
+        );
+        // The same set, however reached, is one id.
+        assert_eq!(merge(NONE, [("route", "/search"), ("tier", "gold")]), inner);
+        assert_eq!(merge_set(NONE, inner), inner);
+        assert_eq!(merge_set(outer, inner), inner);
+        assert_eq!(merge(outer, std::iter::empty()), outer);
+        assert_eq!(merge(NONE, std::iter::empty()), NONE);
+    }
+
+    #[test]
+    fn ids_come_off_the_bounded_set_and_long_values_are_cut() {
+        let span = merge(NONE, [("span_name", "checkout"), ("span_id", "00ab")]);
+        assert_eq!(strings(bounded(span)), [("span_name", "checkout".into())]);
+        let name_only = merge(NONE, [("span_name", "checkout")]);
+        assert_eq!(bounded(span), name_only);
+        assert_eq!(bounded(name_only), name_only);
+        assert_eq!(bounded(merge(NONE, [("trace_id", "01")])), NONE);
+
+        let long = "é".repeat(MAX_VALUE_BYTES); // 2 bytes each
+        let cut = merge(NONE, [("job", long.as_str())]);
+        let value = &strings(cut)[0].1;
+        assert!(value.len() <= MAX_VALUE_BYTES && long.starts_with(value.as_str()));
+        assert_eq!(strings(OVERFLOW), [("profiled_labels", "overflow".into())]);
+    }
+}
