@@ -13,7 +13,8 @@ use crate::stack::symbolize::{self, Lines};
 /// order: samples by values descending (last value first), then by their symbolized
 /// stacks; locations numbered in order of first use. Leading frames of the profiler
 /// itself are trimmed; rows whose trimmed stacks are equal are merged. A logical
-/// chain after a separator in a row becomes the sample's `logical_stack` label.
+/// chain after a separator in a row becomes the sample's `logical_stack` label, and
+/// a trailing label-set word (`crate::labels`) the labels of its scope.
 pub(crate) fn from_rows<'a>(
     header: Header,
     rows: impl Iterator<Item = (&'a [usize], Vec<i64>)>,
@@ -73,7 +74,7 @@ fn build<'a>(
             cut_ids |= bounded && pairs.len() < labels::sample_labels(set, false).len();
             LabelPairs(pairs)
         });
-        let pairs = LabelPairs(std::sync::Arc::clone(&pairs.0));
+        let pairs = pairs.clone();
         let (real, chain) = match frames.iter().position(|&f| f == logical::SEPARATOR) {
             Some(at) => (&frames[..at], Some(&frames[at + 1..])),
             None => (frames, None),
