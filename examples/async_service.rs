@@ -3,7 +3,9 @@
 //! /debug/stats shows each handler's calls, busy and idle time. Its checkout
 //! handler uses `tokio::sync`-style primitives (`profiled::tokio`): a price cache
 //! whose refresher holds the `Mutex` across an `.await` (the mutex profile's
-//! culprit) and a pool of two database connections (a `Semaphore`).
+//! culprit) and a pool of two database connections (a `Semaphore`). Each handler
+//! is tagged with profile labels (`route`, `job`), so every profile can be sliced
+//! by route: `go tool pprof -tagfocus route=/checkout ...`.
 //!
 //! ```text
 //! cargo run --release --example async_service [-- --addr 127.0.0.1:6060] [--seconds N]
@@ -19,7 +21,7 @@ use profiled::{ProfiledMutex, profiled, profiled_mutex};
 static SESSIONS: ProfiledMutex<Option<HashMap<u64, u64>>> = profiled_mutex!("sessions", None);
 
 /// Entry point of one request.
-#[profiled]
+#[profiled(labels(route = "/user"))]
 async fn handle_request(id: u64) -> u64 {
     let user = load_user(id).await;
     let visits = record_visit(user).await;
@@ -59,7 +61,7 @@ static DB_POOL: Semaphore = profiled::tokio_semaphore!("db_pool", 2);
 
 /// Refreshes the price cache, holding its lock across the slow fetch: every
 /// checkout meanwhile waits (the mutex profile charges this function).
-#[profiled]
+#[profiled(labels(job = "refresh_prices"))]
 async fn refresh_prices() {
     let mut prices = PRICE_CACHE.lock().await;
     *prices = fetch_prices(*prices).await; // the lock is held across this .await
@@ -72,7 +74,7 @@ async fn fetch_prices(old: u64) -> u64 {
 }
 
 /// A checkout: reads the price cache, then queries the database through the pool.
-#[profiled]
+#[profiled(labels(route = "/checkout"))]
 async fn handle_checkout(id: u64) -> u64 {
     let price = *PRICE_CACHE.lock().await;
     let connection = DB_POOL.acquire().await.expect("the pool is never closed");
@@ -107,6 +109,12 @@ fn main() {
     );
     println!(
         "  go tool pprof -top -focus=handle_checkout http://{addr}/debug/pprof/block   # checkouts wait for price_cache and db_pool"
+    );
+    println!(
+        "  go tool pprof -tags http://{addr}/debug/pprof/block   # the labels: route=/user, route=/checkout, job=refresh_prices"
+    );
+    println!(
+        "  go tool pprof -top -tagfocus route=/checkout http://{addr}/debug/pprof/block   # only the checkout route's waits"
     );
     println!();
     println!("Press Ctrl-C to stop.");

@@ -78,8 +78,38 @@ pub fn function(profiled: &crate::validate::Profiled) -> TokenStream {
     };
     let call = quote_spanned!(Span::mixed_site()=> __profiled_call);
     let ret = quote_spanned!(Span::mixed_site()=> __profiled_ret);
+    let labels_guard = quote_spanned!(Span::mixed_site()=> __profiled_labels);
+    // `labels(...)`: a static slice of pairs (its address keys the scope cache),
+    // entered around the call guard (sync) or around the instrumented future, so
+    // the call's own waits carry the labels too.
+    let pairs = quote!(__PROFILED_LABELS);
+    let (declare_labels, enter_labels) = if profiled.labels.is_empty() {
+        (quote!(), quote!())
+    } else {
+        let count = profiled.labels.len();
+        let entries = profiled
+            .labels
+            .iter()
+            .map(|(key, value)| quote!((#key, #value)));
+        (
+            quote! {
+                static #pairs: [(&str, &str); #count] = [#(#entries),*];
+            },
+            quote! {
+                let #labels_guard = ::profiled::__private::labels_enter(&#pairs);
+            },
+        )
+    };
+    let scoped = |future: TokenStream| {
+        if profiled.labels.is_empty() {
+            future
+        } else {
+            quote!(::profiled::__private::labels_scope(&#pairs, #future))
+        }
+    };
     let instrumented_body = match profiled.shape {
         FnShape::Sync => quote! {
+            #enter_labels
             let #call = ::profiled::__private::enter(&#site);
             #body
         },
@@ -94,16 +124,18 @@ pub fn function(profiled: &crate::validate::Profiled) -> TokenStream {
                 },
                 _ => quote!(#body),
             };
-            quote! {
-                ::profiled::__private::instrument(&#site, async move { #annotated }).await
-            }
+            let future = scoped(quote! {
+                ::profiled::__private::instrument(&#site, async move { #annotated })
+            });
+            quote!(#future.await)
         }
-        FnShape::ImplFuture => quote! {
+        FnShape::ImplFuture => scoped(quote! {
             ::profiled::__private::instrument(&#site, #body)
-        },
-        FnShape::BoxedFuture => quote! {
-            ::std::boxed::Box::pin(::profiled::__private::instrument(&#site, #body))
-        },
+        }),
+        FnShape::BoxedFuture => {
+            let future = scoped(quote!(::profiled::__private::instrument(&#site, #body)));
+            quote!(::std::boxed::Box::pin(#future))
+        }
     };
     // The new body's braces take the original body's span, so the item still spans
     // only user code: lints such as `dead_code` treat it as the user's, not as
@@ -112,6 +144,7 @@ pub fn function(profiled: &crate::validate::Profiled) -> TokenStream {
         proc_macro2::Delimiter::Brace,
         quote! {
             #declare_site
+            #declare_labels
             #instrumented_body
         },
     );

@@ -105,12 +105,50 @@ pub fn profiled_rwlock(input: TokenStream) -> TokenStream {
 /// # drop(handle("x"));
 /// ```
 ///
-/// The only argument is `name = "..."`; anything else is a compile error:
+/// # `labels(key = "value", ...)`
+///
+/// Runs the body inside a [profile label] scope, as
+/// `profiled::labels::with(&[("route", "/checkout")], || body)` (sync) or
+/// `profiled::labels::scope(...)` around the returned future (async shapes): every
+/// sample taken in the call, and in what it spawns through `profiled`, carries the
+/// labels. Keys are identifiers, values string literals.
+///
+/// ```
+/// use profiled::profiled;
+///
+/// #[profiled(labels(route = "/checkout", tier = "gold"))]
+/// fn checkout() -> Option<String> {
+///     profiled::labels::current().get("route")
+/// }
+///
+/// #[profiled(name = "browse", labels(route = "/browse"))]
+/// async fn browse() -> Option<String> {
+///     profiled::labels::current().get("route") // on every poll, whichever thread polls
+/// }
+///
+/// assert_eq!(checkout().as_deref(), Some("/checkout"));
+/// assert!(profiled::labels::current().is_empty()); // the scope ended with the call
+/// # drop(browse());
+/// ```
+///
+/// A value must be a string literal (values known at run time go through
+/// `profiled::labels::LabelSet`):
+///
+/// ```compile_fail
+/// const ROUTE: &str = "/checkout";
+/// #[profiled::profiled(labels(route = ROUTE))]
+/// fn handler() {}
+/// ```
+///
+/// The arguments are `name = "..."` and `labels(...)`; anything else is a compile
+/// error:
 ///
 /// ```compile_fail
 /// #[profiled::profiled(level = "debug")]
 /// fn handler() {}
 /// ```
+///
+/// [profile label]: https://docs.rs/profiled/*/profiled/labels/index.html
 ///
 /// See the `profiled` crate's documentation for what is recorded.
 #[proc_macro_attribute]

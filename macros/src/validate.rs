@@ -79,20 +79,33 @@ pub enum FnShape {
 pub struct Profiled {
     /// The explicit `name = "..."`, if given.
     pub name: Option<LitStr>,
+    /// `labels(key = "value", ...)`: keys (as written, unraw) and values.
+    pub labels: Vec<(String, LitStr)>,
     pub item: crate::args::FnItem,
     pub body: proc_macro2::Group,
     pub shape: FnShape,
 }
 
-const ACCEPTED: &str = "accepted: `name = \"...\"`";
+const ACCEPTED: &str = "accepted: `name = \"...\"`, `labels(key = \"value\", ...)`";
 
 pub fn profiled(
     args: crate::args::ProfiledArgs,
     item: crate::args::FnItem,
 ) -> syn::Result<Profiled> {
     let mut name: Option<LitStr> = None;
+    let mut labels: Option<Vec<(String, LitStr)>> = None;
     for meta in args.metas {
         let key = meta.path();
+        if key.is_ident("labels") {
+            if labels.is_some() {
+                return Err(syn::Error::new_spanned(
+                    key,
+                    "duplicate #[profiled] argument `labels`; put every pair in one `labels(...)`",
+                ));
+            }
+            labels = Some(label_pairs(&meta)?);
+            continue;
+        }
         if !key.is_ident("name") {
             return Err(syn::Error::new_spanned(
                 key,
@@ -140,10 +153,63 @@ pub fn profiled(
     };
     Ok(Profiled {
         name,
+        labels: labels.unwrap_or_default(),
         item,
         body,
         shape,
     })
+}
+
+const LABELS_FORM: &str =
+    "expected `labels(key = \"value\", ...)`, such as `labels(route = \"/checkout\")`";
+
+/// The pairs of `labels(key = "value", ...)`: keys are identifiers, each once;
+/// values are string literals.
+fn label_pairs(meta: &syn::Meta) -> syn::Result<Vec<(String, LitStr)>> {
+    use syn::ext::IdentExt;
+
+    let syn::Meta::List(list) = meta else {
+        return Err(syn::Error::new_spanned(meta, LABELS_FORM));
+    };
+    let pairs = list.parse_args_with(
+        syn::punctuated::Punctuated::<syn::MetaNameValue, syn::Token![,]>::parse_terminated,
+    )?;
+    if pairs.is_empty() {
+        return Err(syn::Error::new_spanned(
+            list,
+            format!("`labels` needs at least one pair; {LABELS_FORM}"),
+        ));
+    }
+    let mut seen: Vec<(String, LitStr)> = Vec::new();
+    for pair in pairs {
+        let Some(key) = pair.path.get_ident() else {
+            return Err(syn::Error::new_spanned(
+                &pair.path,
+                "a label key must be a plain identifier, such as `route`",
+            ));
+        };
+        let key = key.unraw().to_string();
+        let value = match &pair.value {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(lit), ..
+            }) => lit.clone(),
+            other => {
+                return Err(syn::Error::new_spanned(
+                    other,
+                    "a label value must be a string literal, such as \"/checkout\"; \
+                     for values known at run time use `profiled::labels::LabelSet`",
+                ));
+            }
+        };
+        if seen.iter().any(|(k, _)| *k == key) {
+            return Err(syn::Error::new_spanned(
+                &pair.path,
+                format!("duplicate label key `{key}`"),
+            ));
+        }
+        seen.push((key, value));
+    }
+    Ok(seen)
 }
 
 fn is_future_bound(bound: &syn::TypeParamBound) -> bool {

@@ -21,7 +21,7 @@ pub const MAX_STACKS_LIMIT: usize = 1 << 22;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 128;
 
 /// Every environment variable [`Config::from_env`] reads.
-pub const ENV_VARS: [&str; 23] = [
+pub const ENV_VARS: [&str; 24] = [
     "PROFILED_ENABLED",
     "PROFILED_LISTEN_ADDR",
     "PROFILED_ALLOW_INSECURE_BIND",
@@ -41,6 +41,7 @@ pub const ENV_VARS: [&str; 23] = [
     "PROFILED_MAX_STACKS",
     "PROFILED_MAX_PROFILE_SECONDS",
     "PROFILED_MAX_TASKS",
+    "PROFILED_MAX_LABEL_SETS",
     "PROFILED_MAX_CONCURRENT_HEAVY_REQUESTS",
     "PROFILED_CPU_PROFILE_HZ",
     "PROFILED_MEM_PROFILE_RATE",
@@ -139,6 +140,10 @@ pub struct Config {
     /// Tasks tracked at once by `profiled::task::spawn`; more run untracked and are
     /// counted as dropped. Fixed when the first task is spawned. Default: 16384.
     pub max_tasks: usize,
+    /// Distinct label sets ([`crate::labels`]) the label table holds, 1 to
+    /// [`MAX_LABEL_SETS_LIMIT`](crate::labels::MAX_LABEL_SETS_LIMIT); scopes entered
+    /// once it is full carry `profiled_labels=overflow`, counted. Default: 4096.
+    pub max_label_sets: usize,
     /// CPU profile sampling frequency in Hz, 1 to 1000. Default: 100, as Go.
     pub cpu_profile_hz: i32,
     /// Heap sampling rate in bytes, as Go's `runtime.MemProfileRate`: one sample per
@@ -180,6 +185,7 @@ impl Default for Config {
             max_stacks: DEFAULT_MAX_STACKS,
             max_profile_seconds: 600,
             max_tasks: crate::task::DEFAULT_MAX_TASKS,
+            max_label_sets: crate::labels::DEFAULT_MAX_LABEL_SETS,
             cpu_profile_hz: crate::cpu::DEFAULT_CPU_PROFILE_HZ,
             mem_profile_rate: crate::alloc::DEFAULT_MEM_PROFILE_RATE,
             deadlock_check_interval: None,
@@ -197,8 +203,8 @@ impl Config {
     /// `PROFILED_BLOCK_RATE`, `PROFILED_MUTEX_FRACTION`, `PROFILED_MAX_STACK_DEPTH`,
     /// `PROFILED_MAX_STACKS`, `PROFILED_MAX_PROFILE_SECONDS`, `PROFILED_MAX_TASKS`,
     /// `PROFILED_MAX_CONCURRENT_HEAVY_REQUESTS`, `PROFILED_CPU_PROFILE_HZ`,
-    /// `PROFILED_MEM_PROFILE_RATE`, `PROFILED_DEADLOCK_CHECK_MS` ([`ENV_VARS`]).
-    /// Booleans are `true`/`false`,
+    /// `PROFILED_MEM_PROFILE_RATE`, `PROFILED_MAX_LABEL_SETS`,
+    /// `PROFILED_DEADLOCK_CHECK_MS` ([`ENV_VARS`]). Booleans are `true`/`false`,
     /// `1`/`0`, `yes`/`no` or `on`/`off`, in any case. A variable whose value is not
     /// UTF-8 is an error (never ignored: a token that could not be read must not
     /// leave the server open). The `PROFILED_PUSH_*` variables are those of
@@ -296,6 +302,9 @@ impl Config {
         if self.max_tasks == 0 {
             return Err(ConfigError::InvalidMaxTasks);
         }
+        if !(1..=crate::labels::MAX_LABEL_SETS_LIMIT).contains(&self.max_label_sets) {
+            return Err(ConfigError::InvalidMaxLabelSets(self.max_label_sets));
+        }
         if self.max_profile_seconds == 0 {
             return Err(ConfigError::InvalidMaxProfileSeconds);
         }
@@ -365,7 +374,7 @@ const FLAGS: [(&str, Flag); 9] = [
 ];
 
 /// The integer `PROFILED_*` variables and how each sets its field.
-const INTEGERS: [(&str, SetInteger); 11] = [
+const INTEGERS: [(&str, SetInteger); 12] = [
     ("PROFILED_MAX_CONNECTIONS", |c, v| {
         parse(v, &mut c.max_connections)
     }),
@@ -381,6 +390,9 @@ const INTEGERS: [(&str, SetInteger); 11] = [
         parse(v, &mut c.max_profile_seconds)
     }),
     ("PROFILED_MAX_TASKS", |c, v| parse(v, &mut c.max_tasks)),
+    ("PROFILED_MAX_LABEL_SETS", |c, v| {
+        parse(v, &mut c.max_label_sets)
+    }),
     ("PROFILED_CPU_PROFILE_HZ", |c, v| {
         parse(v, &mut c.cpu_profile_hz)
     }),

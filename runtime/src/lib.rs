@@ -160,6 +160,7 @@ pub mod deadlock;
 mod hooks;
 pub(crate) mod http;
 mod instrument;
+pub mod labels;
 mod memory;
 pub mod metrics;
 mod named;
@@ -219,9 +220,16 @@ pub const STACK_UNWINDER: &str = stack::UNWINDER;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::instrument::{Instrumented, SyncCall, enter, instrument};
+    pub use crate::labels::{LabelScope, scope as labels_scope};
     pub use crate::site::{FnKind, FnSite, FnSiteRef, LockKind, LockSite, LockSiteRef};
     pub use crate::sync::{mutex_with_site, rwlock_with_site};
     pub use inventory;
+
+    /// Enters the scope of `#[profiled(labels(...))]` until the guard drops.
+    #[inline]
+    pub fn labels_enter(pairs: &'static [(&'static str, &'static str)]) -> LabelScope {
+        crate::labels::enter(pairs)
+    }
 }
 
 #[doc(hidden)]

@@ -272,6 +272,20 @@ impl Collector for ProfiledCollector {
             None,
             [(Labels::new(), task::dropped() as f64)],
         )?;
+        let labels = crate::labels::stats();
+        gauge(
+            &mut encoder,
+            "profiled_label_sets",
+            "Distinct label sets interned (bounded by max_label_sets)",
+            i64::try_from(labels.sets).unwrap_or(i64::MAX),
+        )?;
+        counter(
+            &mut encoder,
+            "profiled_label_overflow",
+            "Label sets that did not fit the label table (their samples carry profiled_labels=overflow)",
+            None,
+            [(Labels::new(), labels.overflowed as f64)],
+        )?;
         let (stacks, mutex, block) = registry::existing().map_or((0, 0, 0), |r| {
             (r.stacks.dropped(), r.mutex.dropped(), r.block.dropped())
         });

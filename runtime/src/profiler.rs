@@ -247,6 +247,7 @@ impl Profiler {
         let _own = crate::alloc::own::scope(crate::alloc::own::Component::Other);
         registry::set_capacity(config.max_stacks);
         crate::task::slots::set_capacity(config.max_tasks);
+        crate::labels::set_capacity(config.max_label_sets);
         control::set_max_stack_depth(config.max_stack_depth);
         crate::cpu::configure(config.cpu_profile_hz, config.max_stacks);
         let switches = Switches::from_config(config);

@@ -27,6 +27,8 @@ pub struct Stats {
     pub functions: Vec<FunctionStats>,
     /// Tracked tasks (`profiled::task::spawn`).
     pub tasks: TaskStats,
+    /// The label table: sets held, capacity, scopes that overflowed.
+    pub labels: crate::labels::LabelStats,
     /// Allocator counters and process memory, as [`mem_stats`](crate::mem_stats).
     pub memory: crate::MemStats,
     /// Threads, uptime and CPU time of the process.
@@ -260,6 +262,7 @@ pub fn stats() -> Stats {
             live: crate::task::task_count(),
             dropped: crate::task::dropped(),
         },
+        labels: crate::labels::stats(),
         memory: crate::mem_stats(),
         process: process_stats(),
         own: self_stats(),

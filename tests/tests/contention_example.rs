@@ -1,11 +1,12 @@
 //! The README's demos: `contention` makes `go tool pprof -top .../mutex` put
-//! `audit_ledger` first; `async_service` shows waits by logical async stack.
+//! `audit_ledger` first; `async_service` shows waits by logical async stack, and
+//! its handlers' labels slice them by route.
 
 use std::time::Duration;
 
 use profiled_tests::{
     decode, get, go_tool_pprof, request, stack_names, start_example, start_example_with_env,
-    tool_binary, total, total_for,
+    tool_binary, total, total_for, total_for_label,
 };
 
 #[test]
@@ -111,6 +112,22 @@ fn async_service_example_shows_waits_by_logical_stack() {
         assert_eq!(site["kind"], kind, "{site}");
         assert!(site["contentions"].as_u64().unwrap() > 0, "{site}");
     }
+    // The handlers' labels slice the profiles by route: every wait of the request
+    // chain is route=/user's, every checkout wait route=/checkout's, and
+    // refresh_prices' holds are job=refresh_prices's.
+    assert!(total_for_label(&block, "route", "/user", 1) >= chain);
+    assert!(
+        total_for_label(&block, "route", "/checkout", 1) >= delay_in(&block, "handle_checkout")
+    );
+    assert!(total_for_label(&mutex, "job", "refresh_prices", 1) >= refresh);
+    // The handlers' labels slice the profiles by route: every wait of the request
+    // chain is route=/user's, every checkout wait route=/checkout's, and
+    // refresh_prices' holds are job=refresh_prices's.
+    assert!(total_for_label(&block, "route", "/user", 1) >= chain);
+    assert!(
+        total_for_label(&block, "route", "/checkout", 1) >= delay_in(&block, "handle_checkout")
+    );
+    assert!(total_for_label(&mutex, "job", "refresh_prices", 1) >= refresh);
     if let Some(go) = tool_binary("go", "golang-go") {
         let url = format!("http://{addr}/debug/pprof/mutex");
         let top = go_tool_pprof(&go, &["-top", &url]);

@@ -187,7 +187,8 @@ fn sample(ptr: *mut u8, size: usize) {
         DROPPED_SAMPLES.fetch_add(1, Ordering::Relaxed);
         return;
     };
-    let stack = Stack::capture();
+    let mut stack = Stack::capture();
+    stack.push_labels();
     let Some(id) = registry.record_alloc(stack.frames(), size) else {
         DROPPED_SAMPLES.fetch_add(1, Ordering::Relaxed);
         return;

@@ -42,6 +42,8 @@ pub enum ConfigError {
     InvalidMaxProfileSeconds,
     /// `max_tasks` is 0.
     InvalidMaxTasks,
+    /// `max_label_sets` is outside 1..=`MAX_LABEL_SETS_LIMIT`.
+    InvalidMaxLabelSets(usize),
     /// `auth_token` is `Some("")`.
     EmptyAuthToken,
     /// `max_concurrent_heavy_requests` is 0.
@@ -108,6 +110,11 @@ impl fmt::Display for ConfigError {
             ConfigError::InvalidMaxTasks => write!(
                 f,
                 "invalid max_tasks 0 (PROFILED_MAX_TASKS): must be at least 1"
+            ),
+            ConfigError::InvalidMaxLabelSets(n) => write!(
+                f,
+                "invalid max_label_sets {n} (PROFILED_MAX_LABEL_SETS): must be between 1 and {}",
+                crate::labels::MAX_LABEL_SETS_LIMIT
             ),
             ConfigError::EmptyAuthToken => {
                 write!(

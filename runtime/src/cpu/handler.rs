@@ -3,8 +3,8 @@
 //! Budget of the handler and everything it reaches: no allocation, no lock, no
 //! formatting, no I/O, no symbolization, no panic (no slice indexing, no unwrap).
 //! Only atomics, the shared bounded frame-pointer walk (`stack::interrupted`), the
-//! thread's logical `#[profiled]` chain (a const, drop-free thread local: a plain
-//! load), and the async-signal-safe `gettid` syscall. `errno` is saved and restored.
+//! thread's logical `#[profiled]` chain and label set (const, drop-free thread
+//! locals: plain loads), and the async-signal-safe `gettid` syscall. `errno` is saved and restored.
 //!
 //! Which signals count: while a profile runs, its cookie (set by [`arm`]) is non-zero. With
 //! per-thread timers, only `SI_TIMER` signals whose `sigev_value` is that cookie
@@ -23,6 +23,7 @@
 use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::instrument::logical;
+use crate::labels;
 use crate::stack::frame;
 use crate::stack::interrupted::{self, RangeTable};
 
@@ -33,7 +34,8 @@ pub(super) const RING_SLOTS: usize = 1024;
 pub(super) const REAL_FRAMES: usize = 128;
 /// `#[profiled]` frames kept per sample (root first), after a separator.
 pub(super) const LOGICAL_FRAMES: usize = 31;
-const SLOT_FRAMES: usize = REAL_FRAMES + 1 + LOGICAL_FRAMES;
+/// Real frames, separator, chain, label set.
+const SLOT_FRAMES: usize = REAL_FRAMES + 1 + LOGICAL_FRAMES + 1;
 
 const FREE: u32 = 0;
 const WRITING: u32 = 1;
@@ -242,6 +244,7 @@ unsafe fn sample(info: *const libc::siginfo_t, context: *const libc::c_void) {
         len = insert_caller(slot, len, depth, caller);
     }
     len = append_chain(slot, len);
+    len = append_labels(slot, len);
     // SAFETY: the gettid syscall has no preconditions and is async-signal-safe.
     let tid = unsafe { libc::syscall(libc::SYS_gettid) } as libc::pid_t;
     slot.tid.store(tid, Ordering::Relaxed);
@@ -292,6 +295,18 @@ fn append_chain(slot: &Slot, len: usize) -> usize {
         }
     });
     end
+}
+
+/// Appends the thread's label set (a plain thread-local load) as the last word.
+fn append_labels(slot: &Slot, len: usize) -> usize {
+    let id = labels::current_id();
+    match slot.frames.get(len) {
+        Some(cell) if len > 0 && id != labels::NONE => {
+            cell.store(frame::labels(id), Ordering::Relaxed);
+            len + 1
+        }
+        _ => len,
+    }
 }
 
 /// What `SIGPROF`'s disposition is.

@@ -19,13 +19,18 @@ pub(crate) fn current_chain() -> Option<WaitStack> {
     if control::block_rate() <= 0 {
         return None;
     }
-    let mut frames = [0usize; logical::CAPACITY];
+    let mut frames = [0usize; logical::CAPACITY + 1];
     let mut len = 0;
     logical::for_each(|site| {
         frames[len] = frame::encode(site);
         len += 1;
     });
     frames[..len].reverse();
+    let labels = crate::labels::current_id();
+    if labels != crate::labels::NONE {
+        frames[len] = frame::labels(labels);
+        len += 1;
+    }
     registry::get().stacks.intern(&frames[..len]).map(WaitStack)
 }
 
@@ -40,16 +45,17 @@ pub(crate) fn record(stack: WaitStack, idle_ticks: u64) {
 }
 
 /// Appends the current logical chain, if any, to a captured real stack, after a
-/// separator, so a lock wait inside `#[profiled]` code carries the chain as a label.
+/// separator, so a lock wait inside `#[profiled]` code carries the chain as a label;
+/// then the current label set, so the event carries the scope's labels.
 pub(crate) fn append_chain(stack: &mut Stack) {
-    if logical::depth() == 0 {
-        return;
+    if logical::depth() != 0 {
+        let mut chain = [0usize; logical::CAPACITY];
+        let mut len = 0;
+        logical::for_each(|site| {
+            chain[len] = frame::encode(site);
+            len += 1;
+        });
+        stack.append(frame::SEPARATOR, &chain[..len]);
     }
-    let mut chain = [0usize; logical::CAPACITY];
-    let mut len = 0;
-    logical::for_each(|site| {
-        chain[len] = frame::encode(site);
-        len += 1;
-    });
-    stack.append(frame::SEPARATOR, &chain[..len]);
+    stack.push_labels();
 }

@@ -8,7 +8,7 @@ use rustc_hash::FxHashMap as HashMap;
 use super::{Output, Source, document};
 use crate::clock::unix_nanos;
 use crate::control;
-use crate::profile::build::from_rows;
+use crate::profile::build::{from_rows, from_rows_bounded};
 use crate::profile::{Document, Header, Profile, TextForm, ValueType};
 use crate::registry::{self, COUNT_SCALE, EventRow, EventTable, Registry};
 
@@ -94,7 +94,7 @@ impl<T: Table> Source for Contention<T> {
     }
 
     fn model(snapshot: &Snapshot, output: Output) -> Document {
-        document::<Self>(model(snapshot), output, T::text())
+        document::<Self>(model(snapshot, T::KIND), output, T::text())
     }
 }
 
@@ -144,8 +144,9 @@ const SAMPLE_TYPES: [ValueType; 2] = [
     ValueType::new("delay", "nanoseconds"),
 ];
 
-/// The contention profile of a snapshot, as Go's `printCountCycleProfile`.
-pub(crate) fn model(snapshot: &Snapshot) -> Profile {
+/// The contention profile of a snapshot, as Go's `printCountCycleProfile`. Mutex
+/// samples, kept for the life of the process, leave high-cardinality labels off.
+pub(crate) fn model(snapshot: &Snapshot, kind: ContentionKind) -> Profile {
     let rows = snapshot.rows.iter().map(|(frames, row)| {
         let count = (row.count_milli + COUNT_SCALE / 2) / COUNT_SCALE;
         (
@@ -171,7 +172,10 @@ pub(crate) fn model(snapshot: &Snapshot) -> Profile {
         time_nanos: snapshot.time_nanos,
         duration_nanos: snapshot.duration_nanos,
     };
-    from_rows(header, rows, comments)
+    match kind {
+        ContentionKind::Mutex => from_rows_bounded(header, rows, comments),
+        ContentionKind::Block => from_rows(header, rows, comments),
+    }
 }
 
 /// `after - before` per stack, dropping stacks whose values are all zero, as Go's
@@ -243,7 +247,7 @@ mod tests {
         assert_eq!(rows, [(1, 3000, 300), (3, 1000, 7)]);
         assert_eq!((delta.dropped_events, delta.dropped_stacks), (2, 9));
         assert_eq!((delta.time_nanos, delta.duration_nanos), (4_000, 3_000));
-        let profile = model(&delta);
+        let profile = model(&delta, ContentionKind::Block);
         assert_eq!(profile.header.sample_types, SAMPLE_TYPES);
         assert_eq!(
             (profile.header.period, profile.header.duration_nanos),

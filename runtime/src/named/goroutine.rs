@@ -10,8 +10,10 @@ use super::{Output, Source, document};
 use crate::clock::unix_nanos;
 use crate::deadlock::owner::{self, Identity};
 use crate::deadlock::{self, waits};
+use crate::labels;
 use crate::profile::text::dump::{self, Dump};
 use crate::profile::{Document, TextForm};
+use crate::stack::frame::split_labels;
 use crate::stack::symbolize::{self, Lines};
 use crate::thread::{self, spawned};
 
@@ -188,17 +190,21 @@ pub(crate) fn dump(records: &[GoroutineRecord], comments: &[String]) -> Dump {
     let goroutines = ordered
         .into_iter()
         .map(|record| dump::Goroutine {
+            labels: labels::sample_labels(split_labels(&record.frames).1, false)
+                .iter()
+                .map(|(key, value)| (*key, value.to_string()))
+                .collect(),
             id: record.id,
             state: record.state.clone(),
             wait: record.wait,
             kind: record.kind,
             name: record.name.clone(),
             age: record.age,
-            frames: user_frames(&record.frames, &mut cache),
+            frames: user_frames(split_labels(&record.frames).0, &mut cache),
             missing: record.missing,
             notes: record.notes.clone(),
             created_by: record.created_by.as_ref().and_then(|spawn| {
-                user_frames(spawn, &mut cache)
+                user_frames(split_labels(spawn).0, &mut cache)
                     .first()
                     .and_then(|(_, lines)| lines.first().cloned())
             }),

@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use super::{Output, Source, title};
 use crate::alloc::{self, HeapRow};
 use crate::clock::unix_nanos;
-use crate::profile::build::from_rows;
+use crate::profile::build::from_rows_bounded;
 use crate::profile::{Document, Encoding, Header, Profile, TextForm, ValueType};
 use crate::stack::symbolize;
 
@@ -320,7 +320,7 @@ fn from_raw<'a>(
         time_nanos: snapshot.time_nanos,
         duration_nanos: snapshot.duration_nanos,
     };
-    let mut profile = from_rows(header, rows, comments(snapshot));
+    let mut profile = from_rows_bounded(header, rows, comments(snapshot));
     hide_allocation_runtime(&mut profile);
     profile
 }
@@ -348,7 +348,7 @@ fn raw_profile(snapshot: &HeapSnapshot) -> Profile {
         time_nanos: snapshot.time_nanos,
         duration_nanos: snapshot.duration_nanos,
     };
-    let mut profile = from_rows(header, rows, comments(snapshot));
+    let mut profile = from_rows_bounded(header, rows, comments(snapshot));
     hide_allocation_runtime(&mut profile);
     profile
 }

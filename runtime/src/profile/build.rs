@@ -4,6 +4,7 @@
 use rustc_hash::FxHashMap as HashMap;
 
 use super::{Header, Location, Profile, Sample};
+use crate::labels;
 use crate::stack::frame as logical;
 use crate::stack::maps;
 use crate::stack::symbolize::{self, Lines};
@@ -12,7 +13,8 @@ use crate::stack::symbolize::{self, Lines};
 /// order: samples by values descending (last value first), then by their symbolized
 /// stacks; locations numbered in order of first use. Leading frames of the profiler
 /// itself are trimmed; rows whose trimmed stacks are equal are merged. A logical
-/// chain after a separator in a row becomes the sample's `logical_stack` label.
+/// chain after a separator in a row becomes the sample's `logical_stack` label, and
+/// a trailing label-set word (`crate::labels`) the labels of its scope.
 pub(crate) fn from_rows<'a>(
     header: Header,
     rows: impl Iterator<Item = (&'a [usize], Vec<i64>)>,
@@ -25,6 +27,22 @@ pub(crate) fn from_rows<'a>(
     )
 }
 
+/// [`from_rows`] for profiles whose tables live as long as the process (heap,
+/// allocs, mutex): label sets lose their high-cardinality keys (`span_id`,
+/// `trace_id`), and the profile says so when that happened.
+pub(crate) fn from_rows_bounded<'a>(
+    header: Header,
+    rows: impl Iterator<Item = (&'a [usize], Vec<i64>)>,
+    comments: Vec<String>,
+) -> Profile {
+    build(
+        header,
+        rows.map(|(frames, values)| (frames, values, None)),
+        comments,
+        true,
+    )
+}
+
 /// [`from_rows`] where each row may carry one more label (key, value), such as the
 /// CPU profile's `thread`; rows that differ in it stay distinct samples.
 pub(crate) fn from_labeled_rows<'a>(
@@ -32,10 +50,31 @@ pub(crate) fn from_labeled_rows<'a>(
     rows: impl Iterator<Item = (&'a [usize], Vec<i64>, Option<(&'static str, String)>)>,
     comments: Vec<String>,
 ) -> Profile {
+    build(header, rows, comments, false)
+}
+
+/// Rows to a profile. A row's trailing label-set word (`stack::frame::labels`)
+/// becomes the sample's labels; with `bounded`, without their high-cardinality keys.
+fn build<'a>(
+    header: Header,
+    rows: impl Iterator<Item = (&'a [usize], Vec<i64>, Option<(&'static str, String)>)>,
+    mut comments: Vec<String>,
+    bounded: bool,
+) -> Profile {
     let mut resolved: HashMap<usize, (Lines, bool)> = HashMap::default();
     // Same stacks after trimming (e.g. two internal call paths) merge into one sample.
     let mut merged: HashMap<SampleKey, Vec<i64>> = HashMap::default();
+    // Each label set's pairs, resolved once (ids are never reused).
+    let mut sets: HashMap<u32, LabelPairs> = HashMap::default();
+    let mut cut_ids = false;
     for (frames, values, extra) in rows {
+        let (frames, set) = logical::split_labels(frames);
+        let pairs = sets.entry(set).or_insert_with(|| {
+            let pairs = labels::sample_labels(set, bounded);
+            cut_ids |= bounded && pairs.len() < labels::sample_labels(set, false).len();
+            LabelPairs(pairs)
+        });
+        let pairs = pairs.clone();
         let (real, chain) = match frames.iter().position(|&f| f == logical::SEPARATOR) {
             Some(at) => (&frames[..at], Some(&frames[at + 1..])),
             None => (frames, None),
@@ -62,7 +101,7 @@ pub(crate) fn from_labeled_rows<'a>(
                 .join(" > ")
         });
         let entry = merged
-            .entry((kept, label, extra))
+            .entry((kept, label, extra, pairs))
             .or_insert_with(|| vec![0; values.len()]);
         for (total, value) in entry.iter_mut().zip(values) {
             *total = total.saturating_add(value);
@@ -80,7 +119,7 @@ pub(crate) fn from_labeled_rows<'a>(
             .unwrap_or_else(|| "".into())
     };
     let mut ordered: Vec<(SampleKey, Vec<i64>)> = merged.into_iter().collect();
-    ordered.sort_by_cached_key(|((stack, label, extra), values)| {
+    ordered.sort_by_cached_key(|((stack, label, extra, pairs), values)| {
         let descending: Vec<std::cmp::Reverse<i64>> =
             values.iter().rev().map(|&v| std::cmp::Reverse(v)).collect();
         (
@@ -89,14 +128,21 @@ pub(crate) fn from_labeled_rows<'a>(
             stack.clone(),
             label.clone(),
             extra.clone(),
+            pairs.clone(),
         )
     });
+    if cut_ids {
+        comments.push(format!(
+            "profiled: the high-cardinality labels {} are left off this profile's samples",
+            labels::HIGH_CARDINALITY.join(", ")
+        ));
+    }
 
     let mut location_index: HashMap<usize, usize> = HashMap::default();
     let mut locations: Vec<Location> = Vec::new();
     let samples = ordered
         .into_iter()
-        .map(|((stack, label, extra), values)| Sample {
+        .map(|((stack, label, extra, pairs), values)| Sample {
             locations: stack
                 .iter()
                 .map(|&frame| {
@@ -122,6 +168,7 @@ pub(crate) fn from_labeled_rows<'a>(
                 .map(|chain| (LOGICAL_STACK_LABEL, chain))
                 .into_iter()
                 .chain(extra)
+                .chain(pairs.0.iter().map(|(key, value)| (*key, value.to_string())))
                 .collect(),
         })
         .collect();
@@ -134,9 +181,19 @@ pub(crate) fn from_labeled_rows<'a>(
     }
 }
 
-/// What makes a sample distinct: its trimmed frames, its logical-chain label and the
-/// row's extra label.
-type SampleKey = (Vec<usize>, Option<String>, Option<(&'static str, String)>);
+/// What makes a sample distinct: its trimmed frames, its logical-chain label, the
+/// row's extra label and its label set's pairs.
+type SampleKey = (
+    Vec<usize>,
+    Option<String>,
+    Option<(&'static str, String)>,
+    LabelPairs,
+);
+
+/// A label set's pairs, compared and ordered by content (not by id, which depends
+/// on the order scopes were first entered), so output stays deterministic.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct LabelPairs(std::sync::Arc<[(&'static str, std::sync::Arc<str>)]>);
 
 /// Label on samples recorded inside `#[profiled]` code: the logical chain, root
 /// first, joined with " > ".

@@ -11,6 +11,10 @@ use crate::site::FnSite;
 pub(crate) const LOGICAL_TAG: usize = 1 << (usize::BITS - 1);
 /// In a stored stack, separates a real stack from the logical chain it ran under.
 pub(crate) const SEPARATOR: usize = usize::MAX;
+/// Marks a stored word as a label set id: the last word of a stack taken inside a
+/// label scope. Site addresses are user-space, so a logical word never has both top
+/// bits set; the separator has every bit set, which no `u32` id reaches.
+const LABELS_TAG: usize = 0b11 << (usize::BITS - 2);
 
 /// One decoded word of a stored stack.
 #[derive(Clone, Copy, Debug)]
@@ -21,6 +25,8 @@ pub(crate) enum Frame {
     Logical(&'static FnSite),
     /// The boundary between the real stack and its logical chain.
     Separator,
+    /// The label set the stack was taken under (`crate::labels`).
+    Labels(u32),
 }
 
 impl Frame {
@@ -31,6 +37,9 @@ impl Frame {
         }
         if word & LOGICAL_TAG == 0 {
             return Frame::Return(word);
+        }
+        if word & LABELS_TAG == LABELS_TAG {
+            return Frame::Labels((word & !LABELS_TAG) as u32);
         }
         // SAFETY: tagged words are only ever produced by `to_word` from a
         // `&'static FnSite`; real return addresses are user-space and never tagged.
@@ -46,6 +55,7 @@ impl Frame {
             Frame::Return(address) => address,
             Frame::Logical(site) => (site as *const FnSite as usize) | LOGICAL_TAG,
             Frame::Separator => SEPARATOR,
+            Frame::Labels(id) => LABELS_TAG | id as usize,
         }
     }
 }
@@ -60,7 +70,25 @@ pub(crate) fn encode(site: &'static FnSite) -> usize {
 pub(crate) fn decode(word: usize) -> Option<&'static FnSite> {
     match Frame::from_word(word) {
         Frame::Logical(site) => Some(site),
-        Frame::Return(_) | Frame::Separator => None,
+        Frame::Return(_) | Frame::Separator | Frame::Labels(_) => None,
+    }
+}
+
+/// The stored word for label set `id`.
+#[inline(always)]
+pub(crate) fn labels(id: u32) -> usize {
+    Frame::Labels(id).to_word()
+}
+
+/// A stored stack without its trailing label word, and the label set id it names
+/// (`crate::labels::NONE` when it has none).
+pub(crate) fn split_labels(frames: &[usize]) -> (&[usize], u32) {
+    match frames.split_last() {
+        Some((&last, rest)) => match Frame::from_word(last) {
+            Frame::Labels(id) => (rest, id),
+            _ => (frames, crate::labels::NONE),
+        },
+        None => (frames, crate::labels::NONE),
     }
 }
 
@@ -88,5 +116,13 @@ mod tests {
         assert_eq!(decode(SEPARATOR).map(FnSite::name), None);
         assert_eq!(Frame::Return(0x42).to_word(), 0x42);
         assert_eq!(Frame::Separator.to_word(), SEPARATOR);
+        assert!(matches!(Frame::from_word(labels(7)), Frame::Labels(7)));
+        assert!(matches!(
+            Frame::from_word(labels(u32::MAX)),
+            Frame::Labels(u32::MAX)
+        ));
+        assert!(decode(labels(7)).is_none());
+        assert_eq!(split_labels(&[1, 2, labels(9)]), (&[1usize, 2][..], 9));
+        assert_eq!(split_labels(&[1, 2]), (&[1usize, 2][..], 0));
     }
 }

@@ -78,6 +78,18 @@ impl Stack {
         self.len += 1 + n;
     }
 
+    /// Appends the current label set's word when the capturing code runs inside a
+    /// label scope: the last word, so samples with different labels stay apart.
+    pub(crate) fn push_labels(&mut self) {
+        let id = crate::labels::current_id();
+        if id != crate::labels::NONE
+            && let Some(slot) = self.frames.get_mut(self.len)
+        {
+            slot.write(frame::labels(id));
+            self.len += 1;
+        }
+    }
+
     /// The captured return addresses, innermost first.
     pub(crate) fn frames(&self) -> &[usize] {
         let written = &self.frames[..self.len];

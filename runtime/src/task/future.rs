@@ -38,8 +38,13 @@ impl<F: Future> Future for TaskFuture<F> {
         let _polling = crate::deadlock::owner::polling(tasks.start_poll(slot));
         let base = logical::depth();
         logical::reset_claim();
+        crate::labels::reset_pending();
         let start = crate::clock::ticks();
         let result = inner.poll(cx);
+        // The labels of the scope it waits in (its inherited ones at least).
+        if let Some(labels) = crate::labels::take_pending() {
+            tasks.set_labels(slot, labels);
+        }
         if crate::trace::enabled() {
             crate::trace::record(
                 "task poll",

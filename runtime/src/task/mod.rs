@@ -26,7 +26,8 @@ pub fn task_count() -> usize {
 #[cold]
 #[inline(never)]
 fn register(location: &'static std::panic::Location<'static>, blocking: bool) -> Option<usize> {
-    let stack = crate::stack::Stack::capture();
+    let mut stack = crate::stack::Stack::capture();
+    stack.push_labels(); // the task's labels: its spawner's
     let stack = crate::registry::get().stacks.intern(stack.frames());
     slots::get().register(location, stack, blocking)
 }
@@ -50,6 +51,8 @@ where
     F::Output: Send + 'static,
 {
     let slot = register(std::panic::Location::caller(), false);
+    // The task runs under its spawner's labels, as a goroutine does.
+    let future = crate::labels::current().scope(future);
     tokio::spawn(future::TaskFuture::new(future, slot))
 }
 
@@ -71,12 +74,13 @@ where
     R: Send + 'static,
 {
     let slot = register(std::panic::Location::caller(), true);
+    let labels = crate::labels::current();
     tokio::task::spawn_blocking(move || {
         let _registered = Unregister(slot);
         if let Some(slot) = slot {
             slots::get().start_poll(slot);
         }
-        f()
+        labels.with(f)
     })
 }
 
@@ -198,6 +202,18 @@ pub(crate) fn goroutine_records() -> Vec<crate::named::goroutine::GoroutineRecor
                 .unwrap_or_default();
             if let Some(root) = spawn_stack.as_deref().and_then(first_user_frame) {
                 frames.push(root);
+            }
+            // The labels of the scope it waits in; before its first wait, those it
+            // inherited at spawn, which ride on its spawn stack.
+            let (_, spawned) =
+                crate::stack::frame::split_labels(spawn_stack.as_deref().unwrap_or(&[]));
+            let labels = if task.labels != crate::labels::NONE {
+                task.labels
+            } else {
+                spawned
+            };
+            if labels != crate::labels::NONE {
+                frames.push(crate::stack::frame::labels(labels));
             }
             let info = task.info;
             let state = match (info.state, info.blocking) {

@@ -8,7 +8,7 @@
 
 use std::panic::Location;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use super::TaskInfo;
 use crate::clock::now_ns;
@@ -55,6 +55,8 @@ pub(crate) struct Slot {
     spawn_stack: AtomicUsize,
     /// Stack-table id + 1 of the logical chain of the last wait; 0 when none.
     chain: AtomicUsize,
+    /// Label set (`crate::labels`) of the scope it last waited in; 0 when none.
+    labels: AtomicU32,
 }
 
 /// The slots of every tracked task.
@@ -90,6 +92,7 @@ pub(crate) fn get() -> &'static TaskTable {
                     location: AtomicPtr::new(std::ptr::null_mut()),
                     spawn_stack: AtomicUsize::new(0),
                     chain: AtomicUsize::new(0),
+                    labels: AtomicU32::new(0),
                 })
                 .collect(),
             next_hint: AtomicUsize::new(0),
@@ -136,6 +139,7 @@ impl TaskTable {
                 slot.spawn_stack
                     .store(spawn_stack.map_or(0, |id| id + 1), Ordering::Relaxed);
                 slot.chain.store(0, Ordering::Relaxed);
+                slot.labels.store(0, Ordering::Relaxed);
                 // Release: readers that see IDLE (Acquire) see the fields above.
                 slot.state.store(IDLE, Ordering::Release);
                 return Some(index);
@@ -167,6 +171,14 @@ impl TaskTable {
                 .store(chain.map_or(0, |id| id + 1), Ordering::Relaxed);
             slot.changed_ns.store(now_ns(), Ordering::Relaxed);
             slot.state.store(IDLE, Ordering::Release);
+        }
+    }
+
+    /// The labels of the scope the task waits in.
+    #[inline]
+    pub(crate) fn set_labels(&self, index: usize, labels: u32) {
+        if let Some(slot) = self.slots.get(index) {
+            slot.labels.store(labels, Ordering::Relaxed);
         }
     }
 
@@ -212,6 +224,7 @@ impl TaskTable {
                     },
                     spawn_stack: id_plus_one(&slot.spawn_stack),
                     chain: id_plus_one(&slot.chain),
+                    labels: slot.labels.load(Ordering::Relaxed),
                 })
             })
             .collect()
@@ -233,4 +246,6 @@ pub(crate) struct LiveTask {
     pub spawn_stack: Option<usize>,
     /// Stack-table id of the logical chain (innermost first) of its current wait.
     pub chain: Option<usize>,
+    /// Label set of the scope it waits in (0: none noted yet).
+    pub labels: u32,
 }

@@ -132,9 +132,11 @@ impl Builder {
     {
         let created_by = spawned::record_spawn(Stack::capture().frames());
         let name = self.name;
+        // The new thread runs under its spawner's labels, as a goroutine does.
+        let labels = crate::labels::current();
         self.inner.spawn(move || {
             let _registration = spawned::register(created_by, name);
-            f()
+            labels.with(f)
         })
     }
 
@@ -161,9 +163,10 @@ impl Builder {
     {
         let created_by = spawned::record_spawn(Stack::capture().frames());
         let name = self.name;
+        let labels = crate::labels::current();
         self.inner.spawn_scoped(scope, move || {
             let _registration = spawned::register(created_by, name);
-            f()
+            labels.with(f)
         })
     }
 }

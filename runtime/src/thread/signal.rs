@@ -277,11 +277,25 @@ unsafe fn capture(info: *const libc::siginfo_t, context: *const libc::c_void) {
         // SAFETY: `context` is the kernel's ucontext_t for this delivery.
         let (pc, fp, sp) = unsafe { interrupted::registers(context) };
         (len, no_range) = walk(slot, pc, fp, sp);
+        len = append_labels(slot, len);
     }
     slot.len.store(len, Ordering::Relaxed);
     slot.no_range.store(no_range, Ordering::Relaxed);
     // Release: publishes frames, len and no_range to the requester's Acquire load.
     slot.state.store(tag(generation, DONE), Ordering::Release);
+}
+
+/// Appends the thread's label set (a plain thread-local load) after `len` frames,
+/// for the goroutine profile and the dump's header.
+fn append_labels(slot: &Slot, len: usize) -> usize {
+    let id = crate::labels::current_id();
+    match slot.frames.get(len) {
+        Some(cell) if len > 0 && id != crate::labels::NONE => {
+            cell.store(crate::stack::frame::labels(id), Ordering::Relaxed);
+            len + 1
+        }
+        _ => len,
+    }
 }
 
 /// Walks the interrupted thread's frame-pointer chain into `slot` with the walk the

@@ -37,12 +37,14 @@ pub(crate) struct Goroutine {
     pub notes: Vec<String>,
     /// The first user line of the spawn stack.
     pub created_by: Option<Line>,
+    /// Its profile labels (`crate::labels`), sorted by key.
+    pub labels: Vec<(&'static str, String)>,
 }
 
 /// Writes the dump (`<TAB>` is a tab):
 ///
 /// ```text
-/// goroutine 4242 [sleeping, thread "worker-1"]:
+/// goroutine 4242 [sleeping, thread "worker-1", labels:{"route":"/checkout"}]:
 /// waiting 1.2 s for lock "accounts" (src/bank.rs:12) held by goroutine 7 [thread "auditor"]
 /// app::parked_worker(...)
 /// <TAB>/src/main.rs:12
@@ -65,6 +67,16 @@ pub(crate) fn write(dump: &Dump, out: &mut dyn Write) -> io::Result<()> {
         write!(out, ", {} {:?}", goroutine.kind, goroutine.name)?;
         if let Some(age) = goroutine.age {
             write!(out, ", spawned {} ago", format_wait(age))?;
+        }
+        if !goroutine.labels.is_empty() {
+            // As Go 1.27's tracebacks: `labels:{"key":"value", ...}`, quoted and
+            // escaped so no value can break the header.
+            let pairs: Vec<String> = goroutine
+                .labels
+                .iter()
+                .map(|(key, value)| format!("{key:?}:{value:?}"))
+                .collect();
+            write!(out, ", labels:{{{}}}", pairs.join(", "))?;
         }
         writeln!(out, "]:")?;
         for note in &goroutine.notes {
@@ -136,13 +148,15 @@ mod tests {
                 missing: Some("exiting"),
                 notes: vec!["holding lock \"a\", 1 waiting".into()],
                 created_by: None,
+                labels: vec![("route", "/check\"out".into()), ("tier", "gold".into())],
             }],
         };
         let mut out = Vec::new();
         write(&dump, &mut out).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "# note\n\ngoroutine 7 [idle, 2 seconds, task \"main.rs:3\"]:\n\
+            "# note\n\ngoroutine 7 [idle, 2 seconds, task \"main.rs:3\", \
+             labels:{\"route\":\"/check\\\"out\", \"tier\":\"gold\"}]:\n\
              holding lock \"a\", 1 waiting\n\
              0x1000(...)\n\t?:0\n\t(no stack: exiting)\n\n"
         );

@@ -53,7 +53,18 @@ pub(crate) fn write_count(profile: &Profile, name: &str, out: &mut dyn Write) ->
     }
     for sample in &profile.samples {
         let count = sample.values.first().copied().unwrap_or(0);
-        write_record(profile, sample, format_args!("{count}"), out)?;
+        write!(out, "{count} @")?;
+        write_addresses(profile, sample, out)?;
+        if !sample.labels.is_empty() {
+            // Go's `# labels: {"key":"value", ...}` line (printCountProfile).
+            let pairs: Vec<String> = sample
+                .labels
+                .iter()
+                .map(|(key, value)| format!("{key:?}:{value:?}"))
+                .collect();
+            writeln!(out, "# labels: {{{}}}", pairs.join(", "))?;
+        }
+        write_frames(profile, &sample.locations, out)?;
     }
     Ok(())
 }
@@ -66,6 +77,12 @@ fn write_record(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     write!(out, "{values} @")?;
+    write_addresses(profile, sample, out)?;
+    write_frames(profile, &sample.locations, out)
+}
+
+/// ` <pc> <pc> ...` and the end of the line.
+fn write_addresses(profile: &Profile, sample: &Sample, out: &mut dyn Write) -> io::Result<()> {
     for location in sample
         .locations
         .iter()
@@ -73,8 +90,7 @@ fn write_record(
     {
         write!(out, " {:#x}", location.address)?;
     }
-    writeln!(out)?;
-    write_frames(profile, &sample.locations, out)
+    writeln!(out)
 }
 
 /// One `#\t<pc>\t<function>\t<file>:<line>` line per frame, inlined frames expanded,
@@ -121,6 +137,22 @@ mod tests {
         assert!(
             text.starts_with(&format!("goroutine profile: total {}\n", i64::MAX)),
             "{text}"
+        );
+    }
+
+    /// A labelled count record has Go's `# labels:` line between the addresses and
+    /// the frames.
+    #[test]
+    fn count_records_print_their_labels() {
+        let rows = [(&[0x1001][..], vec![2])];
+        let mut profile = crate::profile::build::with_one_type(&rows, "goroutine", "count");
+        profile.locations[0].lines = Default::default();
+        profile.samples[0].labels = vec![("route", "/checkout".into()), ("tier", "gold".into())];
+        let text = text(&profile, |p, out| write_count(p, "goroutine", out));
+        assert_eq!(
+            text,
+            "goroutine profile: total 2\n2 @ 0x1000\n\
+             # labels: {\"route\":\"/checkout\", \"tier\":\"gold\"}\n#\t0x1000\n\n"
         );
     }
 

@@ -1,0 +1,8 @@
+use profiled::profiled;
+
+#[profiled(labels())]
+fn handler() {}
+
+fn main() {
+    handler();
+}

@@ -1,0 +1,8 @@
+use profiled::profiled;
+
+#[profiled(labels(http::route = "/checkout"))]
+fn handler() {}
+
+fn main() {
+    handler();
+}

@@ -1,0 +1,10 @@
+use profiled::profiled;
+
+const ROUTE: &str = "/checkout";
+
+#[profiled(labels(route = ROUTE))]
+fn handler() {}
+
+fn main() {
+    handler();
+}

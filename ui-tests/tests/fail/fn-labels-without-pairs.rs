@@ -1,0 +1,8 @@
+use profiled::profiled;
+
+#[profiled(labels = "route")]
+fn handler() {}
+
+fn main() {
+    handler();
+}
