@@ -7,18 +7,10 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use profiled::profiled;
 
-#[inline(never)]
-fn plain(x: u64) -> u64 {
-    x.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17)
-}
-
-#[profiled]
-#[inline(never)]
-fn instrumented(x: u64) -> u64 {
-    x.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17)
-}
+#[path = "common/calls.rs"]
+mod calls;
+use calls::{instrumented, plain};
 
 #[tracing::instrument(level = "info", skip_all)]
 #[inline(never)]

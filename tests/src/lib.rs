@@ -427,6 +427,19 @@ pub fn total_for_label(profile: &Profile, key: &str, value: &str, index: usize) 
         .sum()
 }
 
+/// `iterations` xorshift steps from `seed`: CPU work the optimizer cannot drop.
+/// Always inlined, so the samples land in the caller (a test's named busy function).
+#[inline(always)]
+pub fn xorshift(seed: u64, iterations: u64) -> u64 {
+    let mut x = seed;
+    for _ in 0..iterations {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+    }
+    std::hint::black_box(x)
+}
+
 /// Burns CPU until `stop` is set: rounds of 10,000 xorshift steps between checks.
 /// Always inlined, so the samples land in the caller: each CPU test's own named
 /// `#[inline(never)]` busy function, which its assertions look for.
@@ -434,12 +447,7 @@ pub fn total_for_label(profile: &Profile, key: &str, value: &str, index: usize) 
 pub fn spin_until(stop: &AtomicBool) -> u64 {
     let mut x = 1u64;
     while !stop.load(Ordering::Relaxed) {
-        for _ in 0..10_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-        }
-        x = std::hint::black_box(x);
+        x = xorshift(x, 10_000);
     }
     x
 }

@@ -30,13 +30,7 @@ const WALL_RENDERS: usize = 200;
 const RENDER_BYTES: usize = 256 * 1024;
 
 fn spin(iterations: u64) -> u64 {
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    for _ in 0..iterations {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-    }
-    black_box(x)
+    profiled_tests::xorshift(0x9e37_79b9_7f4a_7c15, iterations)
 }
 
 /// How `render` has the holder take the lock before it: a request, and the

@@ -16,13 +16,7 @@ static GLOBAL: ProfiledAllocator = ProfiledAllocator::system();
 
 #[inline(never)]
 fn work(iterations: u64) -> u64 {
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    for _ in 0..iterations {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-    }
-    black_box(x)
+    profiled_tests::xorshift(0x2545_f491_4f6c_dd1d, iterations)
 }
 
 fn label_values(profile: &pprof::protos::Profile, key: &str) -> Vec<String> {

@@ -22,17 +22,37 @@ const BITS: usize = CLAIMED | READING;
 
 /// How a waiter wants the lock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
 pub(crate) enum Mode {
     /// Exclusively: a mutex, a writer.
-    Exclusive = 0,
+    Exclusive,
     /// Shared: a reader.
-    Shared = 1,
+    Shared,
     /// As the upgradable reader.
-    Upgradable = 2,
+    Upgradable,
     /// The upgradable reader, for the readers to leave so it can write: it owns
     /// the lock itself, and waits for nobody in particular.
-    Upgrading = 3,
+    Upgrading,
+}
+
+impl Mode {
+    /// Every mode, by the word a slot stores (its index here).
+    const BY_WORD: [Mode; 4] = [
+        Mode::Exclusive,
+        Mode::Shared,
+        Mode::Upgradable,
+        Mode::Upgrading,
+    ];
+
+    fn word(self) -> u64 {
+        Mode::BY_WORD.iter().position(|&m| m == self).unwrap_or(0) as u64
+    }
+
+    fn of_word(word: u64) -> Mode {
+        usize::try_from(word)
+            .ok()
+            .and_then(|i| Mode::BY_WORD.get(i).copied())
+            .unwrap_or(Mode::Exclusive)
+    }
 }
 
 struct Slot {
@@ -93,7 +113,7 @@ pub(crate) fn register(holder: &Holder, waiter: Identity, since: u64, mode: Mode
         {
             slot.waiter.store(waiter, Ordering::Relaxed);
             slot.since.store(since, Ordering::Relaxed);
-            slot.mode.store(mode as u64, Ordering::Relaxed);
+            slot.mode.store(mode.word(), Ordering::Relaxed);
             // Release: publishes the fields above to readers' Acquire.
             slot.lock.store(address, Ordering::Release);
             return Registered { slot: Some(slot) };
@@ -173,12 +193,7 @@ pub(crate) fn snapshot() -> Vec<Wait> {
         // slot (which waits for READING to clear) before its wait returns; the lock,
         // which contains the holder, outlives every wait on it.
         let holder = unsafe { &*(current as *const Holder) };
-        let mode = match slot.mode.load(Ordering::Relaxed) {
-            1 => Mode::Shared,
-            2 => Mode::Upgradable,
-            3 => Mode::Upgrading,
-            _ => Mode::Exclusive,
-        };
+        let mode = Mode::of_word(slot.mode.load(Ordering::Relaxed));
         waits.push(Wait {
             waiter: slot.waiter.load(Ordering::Relaxed),
             since: slot.since.load(Ordering::Relaxed),
@@ -203,6 +218,14 @@ pub(crate) fn dropped() -> u64 {
 mod tests {
     use super::super::owner::Kind;
     use super::*;
+
+    #[test]
+    fn modes_survive_the_slot_word() {
+        for mode in Mode::BY_WORD {
+            assert_eq!(Mode::of_word(mode.word()), mode);
+        }
+        assert_eq!(Mode::of_word(99), Mode::Exclusive);
+    }
 
     #[test]
     fn a_registered_wait_is_seen_with_its_lock_owner_until_it_ends() {
