@@ -219,8 +219,9 @@ fn lock_ref(wait: &Wait) -> LockRef {
     }
 }
 
-fn waited(wait: &Wait, now: u64) -> Duration {
-    Duration::from_nanos(ticks_to_ns(now.saturating_sub(wait.since)))
+/// Time from `since` to `now`, both in ticks.
+fn elapsed(since: u64, now: u64) -> Duration {
+    Duration::from_nanos(ticks_to_ns(now.saturating_sub(since)))
 }
 
 fn stuck(wait: &Wait, all: &[&Wait], names: &Names, now: u64) -> Stuck {
@@ -237,7 +238,7 @@ fn stuck(wait: &Wait, all: &[&Wait], names: &Names, now: u64) -> Stuck {
         task,
         name: names.of(wait.waiter).unwrap_or("").to_owned(),
         waits_for: lock_ref(wait),
-        waiting: waited(wait, now),
+        waiting: elapsed(wait.since, now),
         held_by: (wait.owner != 0).then(|| owner::split(wait.owner).1),
         holds,
     }
@@ -288,7 +289,7 @@ pub(crate) fn describe_waits(waits: &[Wait], names: &Names) -> HashMap<Identity,
         };
         lines.entry(wait.waiter).or_default().push(format!(
             "waiting {} for {}{verb} {holder}",
-            seconds(waited(wait, now)),
+            seconds(elapsed(wait.since, now)),
             lock_ref(wait)
         ));
         if wait.owner != 0 && wait.mode != Mode::Upgrading {
@@ -303,8 +304,8 @@ pub(crate) fn describe_waits(waits: &[Wait], names: &Names) -> HashMap<Identity,
     }
     for (owner, wait, count) in held {
         let duration = match wait.held_since {
-            Some((since, true)) => format!(" for {}", seconds(waited_since(since, now))),
-            Some((since, false)) => format!(" for at least {}", seconds(waited_since(since, now))),
+            Some((since, true)) => format!(" for {}", seconds(elapsed(since, now))),
+            Some((since, false)) => format!(" for at least {}", seconds(elapsed(since, now))),
             None => String::new(),
         };
         lines.entry(owner).or_default().push(format!(
@@ -313,8 +314,4 @@ pub(crate) fn describe_waits(waits: &[Wait], names: &Names) -> HashMap<Identity,
         ));
     }
     lines
-}
-
-fn waited_since(since: u64, now: u64) -> Duration {
-    Duration::from_nanos(ticks_to_ns(now.saturating_sub(since)))
 }

@@ -98,9 +98,10 @@ impl Registered {
 }
 
 /// Registers that `waiter` waits since `since` (ticks) for the lock of `holder`, in
-/// `mode`. `holder` must stay alive until the returned guard is dropped (it is part
+/// `mode` (and stamps the hold as at least that old, see [`Holder::waiter_arrived`]). `holder` must stay alive until the returned guard is dropped (it is part
 /// of the lock the caller is blocked on).
 pub(crate) fn register(holder: &Holder, waiter: Identity, since: u64, mode: Mode) -> Registered {
+    holder.waiter_arrived(since);
     let address = std::ptr::from_ref(holder) as usize;
     debug_assert_eq!(address & BITS, 0);
     let start = NEXT.fetch_add(1, Ordering::Relaxed);

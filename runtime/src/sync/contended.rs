@@ -197,20 +197,26 @@ impl Contention {
     /// A wait with contention profiling off: in the wait table only (dumps and the
     /// deadlock detector see it), not in any profile.
     fn wait_unrecorded<R>(&self, mode: Mode, acquire: impl FnOnce() -> R) -> R {
-        let start = ticks();
-        let waiting = self.register(mode, start);
-        let acquired = acquire();
-        drop(waiting);
-        if mode != Mode::Shared {
-            self.holder.acquired_after_wait(ticks());
-        }
-        acquired
+        self.blocked(mode, ticks(), acquire, ticks).0
     }
 
-    /// Enters the calling thread's wait for this lock in the wait table.
-    fn register(&self, mode: Mode, start: u64) -> waits::Registered {
-        self.holder.waiter_arrived(start);
-        waits::register(&self.holder, owner::this_thread(), start, mode)
+    /// Blocks in `acquire` as a waiter in the wait table since `start`; returns what
+    /// it acquired and `end()`, read once it left the table (the new hold's start).
+    fn blocked<R>(
+        &self,
+        mode: Mode,
+        start: u64,
+        acquire: impl FnOnce() -> R,
+        end: impl FnOnce() -> u64,
+    ) -> (R, u64) {
+        let waiting = waits::register(&self.holder, owner::this_thread(), start, mode);
+        let acquired = acquire();
+        drop(waiting);
+        let end = end();
+        if mode != Mode::Shared {
+            self.holder.acquired_after_wait(end);
+        }
+        (acquired, end)
     }
 
     #[cold]
@@ -258,13 +264,7 @@ impl Contention {
         let mut stack = Stack::capture();
         wait::append_chain(&mut stack);
         self.books.arrive(start);
-        let waiting = self.register(mode, start);
-        let acquired = acquire();
-        drop(waiting);
-        let end = self.books.leave(ticks);
-        if mode != Mode::Shared {
-            self.holder.acquired_after_wait(end);
-        }
+        let (acquired, end) = self.blocked(mode, start, acquire, || self.books.leave(ticks));
         self.record_wait(&stack, clock::ticks_to_ns(end.saturating_sub(start)));
         if trace::enabled() {
             trace::record(self.trace_name(), Category::LockWait, start, end);

@@ -224,7 +224,6 @@ impl Waiting {
         let start = ticks().max(1);
         if let Target::Lock(books, mode) = target {
             // In the wait table whether or not profiles record it.
-            books.holder.waiter_arrived(start);
             self.registered = waits::register(&books.holder, owner::this_task(), start, mode);
         }
         if !control::contention_profiling() {

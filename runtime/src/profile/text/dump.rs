@@ -69,14 +69,8 @@ pub(crate) fn write(dump: &Dump, out: &mut dyn Write) -> io::Result<()> {
             write!(out, ", spawned {} ago", format_wait(age))?;
         }
         if !goroutine.labels.is_empty() {
-            // As Go 1.27's tracebacks: `labels:{"key":"value", ...}`, quoted and
-            // escaped so no value can break the header.
-            let pairs: Vec<String> = goroutine
-                .labels
-                .iter()
-                .map(|(key, value)| format!("{key:?}:{value:?}"))
-                .collect();
-            write!(out, ", labels:{{{}}}", pairs.join(", "))?;
+            // As Go 1.27's tracebacks: `labels:{"key":"value", ...}`.
+            write!(out, ", labels:{}", super::go_labels(&goroutine.labels))?;
         }
         writeln!(out, "]:")?;
         for note in &goroutine.notes {

@@ -57,12 +57,7 @@ pub(crate) fn write_count(profile: &Profile, name: &str, out: &mut dyn Write) ->
         write_addresses(profile, sample, out)?;
         if !sample.labels.is_empty() {
             // Go's `# labels: {"key":"value", ...}` line (printCountProfile).
-            let pairs: Vec<String> = sample
-                .labels
-                .iter()
-                .map(|(key, value)| format!("{key:?}:{value:?}"))
-                .collect();
-            writeln!(out, "# labels: {{{}}}", pairs.join(", "))?;
+            writeln!(out, "# labels: {}", go_labels(&sample.labels))?;
         }
         write_frames(profile, &sample.locations, out)?;
     }
@@ -70,6 +65,16 @@ pub(crate) fn write_count(profile: &Profile, name: &str, out: &mut dyn Write) ->
 }
 
 /// One record of Go's legacy text: `<values> @ <pc> <pc> ...`, then its frames.
+/// Labels as Go prints them in text profiles and tracebacks: `{"key":"value", ...}`,
+/// quoted and escaped so no value can break the line.
+pub(crate) fn go_labels(labels: &[(&'static str, String)]) -> String {
+    let pairs: Vec<String> = labels
+        .iter()
+        .map(|(key, value)| format!("{key:?}:{value:?}"))
+        .collect();
+    format!("{{{}}}", pairs.join(", "))
+}
+
 fn write_record(
     profile: &Profile,
     sample: &Sample,
