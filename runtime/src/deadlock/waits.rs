@@ -169,27 +169,45 @@ pub(crate) struct Wait {
     pub held_since: Option<(u64, bool)>,
 }
 
-/// Every wait in progress now.
-pub(crate) fn snapshot() -> Vec<Wait> {
-    let mut waits = Vec::new();
-    for slot in &SLOTS {
+/// Sets `slot`'s `READING` bit and returns the holder address it shows, or `None`
+/// when it holds no wait. Another reader's copy is waited out (a few loads), not
+/// skipped: two readers at once must both see every wait, or a finding would seem to
+/// end and start again.
+fn begin_read(slot: &Slot) -> Option<usize> {
+    let mut spins = 0u32;
+    loop {
         let current = slot.lock.load(Ordering::Acquire);
-        if current & BITS != 0 || current == 0 {
-            continue;
+        if current == 0 || current & CLAIMED != 0 {
+            return None;
         }
-        // Acquire: pairs with the claim's Release, so the fields are the wait's.
-        if slot
-            .lock
-            .compare_exchange(
+        if current & READING == 0 {
+            // Acquire: pairs with the claim's Release, so the fields are the wait's.
+            match slot.lock.compare_exchange(
                 current,
                 current | READING,
                 Ordering::Acquire,
                 Ordering::Relaxed,
-            )
-            .is_err()
-        {
-            continue; // it just left (or another reader is here): not waiting any more
+            ) {
+                Ok(_) => return Some(current),
+                Err(_) => continue,
+            }
         }
+        spins += 1;
+        if spins < 128 {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Every wait in progress now.
+pub(crate) fn snapshot() -> Vec<Wait> {
+    let mut waits = Vec::new();
+    for slot in &SLOTS {
+        let Some(current) = begin_read(slot) else {
+            continue; // free, being filled, or it just left: not waiting
+        };
         // SAFETY: the slot held this address with READING set, and a waiter frees its
         // slot (which waits for READING to clear) before its wait returns; the lock,
         // which contains the holder, outlives every wait on it.
