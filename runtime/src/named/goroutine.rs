@@ -186,6 +186,11 @@ pub(crate) fn thread_records() -> (Vec<GoroutineRecord>, Vec<String>) {
 pub(crate) fn dump(records: &[GoroutineRecord], comments: &[String]) -> Dump {
     let mut ordered: Vec<&GoroutineRecord> = records.iter().collect();
     ordered.sort_by_key(|record| (!record.current, record.id));
+    symbolize::prefetch(ordered.iter().flat_map(|record| {
+        let spawn = record.created_by.as_deref().unwrap_or_default();
+        let frames = split_labels(&record.frames).0.iter();
+        frames.chain(split_labels(spawn).0).copied()
+    }));
     let mut cache: HashMap<usize, (Lines, bool)> = HashMap::default();
     let goroutines = ordered
         .into_iter()

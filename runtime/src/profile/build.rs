@@ -61,6 +61,13 @@ fn build<'a>(
     mut comments: Vec<String>,
     bounded: bool,
 ) -> Profile {
+    // Every frame resolved in one pass over the debug info first.
+    let rows: Vec<_> = rows.collect();
+    symbolize::prefetch(rows.iter().flat_map(|(frames, _, _)| {
+        let frames = logical::split_labels(frames).0;
+        let real = frames.iter().position(|&f| f == logical::SEPARATOR);
+        frames[..real.unwrap_or(frames.len())].iter().copied()
+    }));
     let mut resolved: HashMap<usize, (Lines, bool)> = HashMap::default();
     // Same stacks after trimming (e.g. two internal call paths) merge into one sample.
     let mut merged: HashMap<SampleKey, Vec<i64>> = HashMap::default();

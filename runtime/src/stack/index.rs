@@ -1,15 +1,17 @@
-//! The DWARF index of this process's loaded objects, through `addr2line`.
+//! The DWARF index of this process's loaded objects: which object an address is in,
+//! and each object's [`Dwarf`] (`dwarf.rs`: a unit table, and contexts over only the
+//! units the addresses asked about need).
 //!
-//! An index costs what `addr2line` parses (every unit header and abbreviation table
-//! of a binary up front, then the line programs and function trees of the units it
-//! touches: 10-50 MB for a service binary), so the symbolizer holds one only while it
-//! resolves new addresses and drops it when idle (`symbolize.rs`). An object whose file
-//! cannot be opened for a transient reason (`EMFILE`, `ENOMEM`, ...) is retried
-//! later, and the addresses it leaves unnamed are not cached.
+//! The symbolizer releases every object's mapped file and parsed units when idle
+//! (`symbolize.rs`); the object list and unit tables stay. An object whose file cannot
+//! be opened for a transient reason (`EMFILE`, `ENOMEM`, ...) is retried later, and
+//! the addresses it leaves unnamed are not cached.
 
 use std::ffi::{CStr, c_int, c_void};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+use super::dwarf::Dwarf;
 
 /// How long a transient failure to open an object keeps it from being retried.
 const RETRY_AFTER: Duration = Duration::from_millis(if cfg!(test) { 20 } else { 1000 });
@@ -31,7 +33,7 @@ pub(super) enum Outcome {
 
 enum State {
     Unopened,
-    Open(Box<addr2line::Loader>),
+    Open(Box<Dwarf>),
     /// Not a readable object file (the vDSO, a deleted library): nothing to find.
     Missing,
     /// Opening failed for a reason that may pass.
@@ -53,6 +55,9 @@ struct Object {
 /// The objects of the process and, once used, their `addr2line` loaders.
 pub(super) struct Index {
     objects: Vec<Object>,
+    /// When the objects were last listed: an address in none of them lists them again
+    /// (a library loaded since), at most once per [`RETRY_AFTER`].
+    listed: Instant,
 }
 
 impl Index {
@@ -62,25 +67,100 @@ impl Index {
         // SAFETY: the callback only reads the `dl_phdr_info` it is given, for the
         // duration of the call, and `data` is the `Vec` above, borrowed for the call.
         unsafe { libc::dl_iterate_phdr(Some(collect), (&raw mut objects).cast()) };
-        Index { objects }
+        Index {
+            objects,
+            listed: Instant::now(),
+        }
     }
 
     /// The lines of code address `pc` (the address itself, not a return address).
     pub(super) fn resolve(&mut self, pc: usize) -> Outcome {
-        let Some(object) = self.objects.iter_mut().find(|o| {
+        self.resolve_many(&[pc])
+            .pop()
+            .unwrap_or(Outcome::Unavailable)
+    }
+
+    /// The lines of each code address, in order: one pass per object over all of its
+    /// addresses, so the units they need are parsed together.
+    pub(super) fn resolve_many(&mut self, pcs: &[usize]) -> Vec<Outcome> {
+        if self.listed.elapsed() >= RETRY_AFTER
+            && pcs.iter().any(|&pc| self.object_at(pc).is_none())
+        {
+            self.rescan();
+        }
+        let mut outcomes: Vec<Outcome> = pcs.iter().map(|_| Outcome::Found(Vec::new())).collect();
+        let mut by_object: Vec<Vec<usize>> = vec![Vec::new(); self.objects.len()];
+        for (at, &pc) in pcs.iter().enumerate() {
+            if let Some(object) = self.object_at(pc) {
+                by_object[object].push(at);
+            }
+        }
+        for (object, ats) in self.objects.iter_mut().zip(by_object) {
+            if ats.is_empty() {
+                continue;
+            }
+            object.open();
+            let State::Open(dwarf) = &mut object.state else {
+                if !matches!(object.state, State::Missing) {
+                    for at in ats {
+                        outcomes[at] = Outcome::Unavailable;
+                    }
+                }
+                continue;
+            };
+            let probes: Vec<u64> = ats
+                .iter()
+                .map(|&at| pcs[at].wrapping_sub(object.bias) as u64)
+                .collect();
+            for (at, lines) in ats.into_iter().zip(dwarf.resolve_many(&probes)) {
+                outcomes[at] = lines.map_or(Outcome::Unavailable, Outcome::Found);
+            }
+        }
+        outcomes
+    }
+
+    /// Drops every object's mapped file and parsed units; true if any was held.
+    pub(super) fn release(&mut self) -> bool {
+        let mut held = false;
+        for object in &mut self.objects {
+            if let State::Open(dwarf) = &mut object.state {
+                held |= dwarf.is_mapped();
+                dwarf.release();
+            }
+        }
+        held
+    }
+
+    /// Whether any object's file is mapped (its parsed units held).
+    pub(super) fn is_mapped(&self) -> bool {
+        self.objects
+            .iter()
+            .any(|o| matches!(&o.state, State::Open(dwarf) if dwarf.is_mapped()))
+    }
+
+    fn object_at(&self, pc: usize) -> Option<usize> {
+        self.objects.iter().position(|o| {
             o.ranges
                 .iter()
                 .any(|&(start, end)| (start..end).contains(&pc))
-        }) else {
-            return Outcome::Found(Vec::new());
-        };
-        let probe = pc.wrapping_sub(object.bias) as u64;
-        object.open();
-        match &object.state {
-            State::Open(loader) => Outcome::Found(lines(loader, probe)),
-            State::Missing => Outcome::Found(Vec::new()),
-            State::Unopened | State::Failed(_) => Outcome::Unavailable,
+        })
+    }
+
+    /// Lists the loaded objects again (a library loaded since), keeping what the
+    /// objects still loaded have parsed.
+    fn rescan(&mut self) {
+        let mut fresh = Index::new().objects;
+        for object in &mut fresh {
+            if let Some(known) = self
+                .objects
+                .iter_mut()
+                .find(|o| o.bias == object.bias && o.path == object.path)
+            {
+                object.state = std::mem::replace(&mut known.state, State::Unopened);
+            }
         }
+        self.objects = fresh;
+        self.listed = Instant::now();
     }
 }
 
@@ -94,7 +174,7 @@ impl Object {
         };
         if retry {
             self.state = match open(&self.path) {
-                Ok(loader) => State::Open(Box::new(loader)),
+                Ok(dwarf) => State::Open(Box::new(dwarf)),
                 Err(e) if is_permanent(&*e) => State::Missing,
                 Err(_) => State::Failed(Instant::now()),
             };
@@ -103,17 +183,17 @@ impl Object {
 }
 
 #[cfg(not(test))]
-fn open(path: &std::path::Path) -> Result<addr2line::Loader, Box<dyn std::error::Error>> {
-    addr2line::Loader::new(path).map_err(|e| e as Box<dyn std::error::Error>)
+fn open(path: &std::path::Path) -> Result<Dwarf, Box<dyn std::error::Error>> {
+    Dwarf::open(path)
 }
 
 /// Tests make opening fail on demand, as `EMFILE` would.
 #[cfg(test)]
-fn open(path: &std::path::Path) -> Result<addr2line::Loader, Box<dyn std::error::Error>> {
+fn open(path: &std::path::Path) -> Result<Dwarf, Box<dyn std::error::Error>> {
     if tests::FAIL_OPEN.with(std::cell::Cell::get) {
         return Err(Box::new(std::io::Error::from_raw_os_error(libc::EMFILE)));
     }
-    addr2line::Loader::new(path).map_err(|e| e as Box<dyn std::error::Error>)
+    Dwarf::open(path)
 }
 
 /// Whether an error opening an object will not pass by retrying: no such file, no
@@ -128,37 +208,8 @@ fn is_permanent(error: &(dyn std::error::Error + 'static)) -> bool {
     }
 }
 
-/// Every frame `addr2line` finds at `probe` that has a function name, innermost
-/// first; the symbol table's name when the debug info has none (as `backtrace`).
-fn lines(loader: &addr2line::Loader, probe: u64) -> Vec<RawLine> {
-    let mut lines = Vec::new();
-    if let Ok(mut frames) = loader.find_frames(probe) {
-        while let Ok(Some(frame)) = frames.next() {
-            let Some(name) = frame.function.as_ref().and_then(|f| f.raw_name().ok()) else {
-                continue;
-            };
-            let location = frame.location.as_ref();
-            lines.push(RawLine {
-                function: demangle(&name),
-                file: location.and_then(|l| l.file).unwrap_or_default().to_owned(),
-                line: location.and_then(|l| l.line).unwrap_or(0),
-            });
-        }
-    }
-    if lines.is_empty()
-        && let Some(name) = loader.find_symbol(probe)
-    {
-        lines.push(RawLine {
-            function: demangle(name),
-            file: String::new(),
-            line: 0,
-        });
-    }
-    lines
-}
-
 /// A Rust (legacy or v0) name demangled without its hash, others as they are.
-fn demangle(name: &str) -> String {
+pub(super) fn demangle(name: &str) -> String {
     match rustc_demangle::try_demangle(name) {
         Ok(demangled) => format!("{demangled:#}"),
         Err(_) => name.to_owned(),

@@ -6,6 +6,7 @@
 //! tables through the `backtrace` crate. Symbolization happens only when a profile is
 //! encoded, once per distinct address.
 
+mod dwarf;
 pub(crate) mod frame;
 pub(crate) mod frame_pointer;
 mod index;

@@ -3,9 +3,10 @@
 //!
 //! What stays resident is proportional to the addresses symbolized: a cache of at
 //! most two [`GENERATION`]s of addresses (lines, inlined frames, one shared copy of
-//! each name and path). The DWARF index that answers new addresses (`index.rs`,
-//! through `addr2line`) is loaded on the first miss and dropped [`INDEX_IDLE`] after
-//! the last one, so between profiles it costs nothing. A failure to read an object
+//! each name and path). The DWARF index that answers new addresses (`index.rs` and
+//! `dwarf.rs`, through `addr2line`) parses only the units those addresses need, and
+//! unmaps the files and frees what it parsed [`INDEX_IDLE`] after the last lookup,
+//! keeping only the objects' small unit tables. A failure to read an object
 //! file (`EMFILE`) is not cached: names come back with the next profile. Function
 //! names keep their type (`names.rs`). All of it is the profiler's own memory:
 //! never sampled into the user's heap profile, reported in `/debug/stats` `self`.
@@ -49,16 +50,18 @@ struct Resolved {
 /// generation stays cached through any number of profiles.
 pub(crate) const GENERATION: usize = if cfg!(test) { 64 } else { 16_384 };
 
-/// The DWARF index is dropped after this long without a new address to resolve.
-/// Longer than the fleet engines' scrape and push intervals (Parca 10 s, Alloy and
-/// pushes 15 s): reloading it costs a few hundred ms of CPU, which every round of
-/// continuous profiling would pay (measured: pushing every 15 s cost the
-/// `contention` example 1.17x CPU with a 1 s idle time). A person's occasional
-/// profile still gives the memory back 20 s later.
+/// The DWARF index's mapped files and parsed units are released after this long
+/// without a new address to resolve. Shorter than the fleet engines' scrape and push
+/// intervals (Parca 10 s, Alloy and pushes 15 s), so continuous profiling holds them
+/// only while a profile is symbolized: bringing them back costs a map, the
+/// decompression of compressed sections, and the parsing of the units new addresses
+/// need (the unit tables stay). With a full `addr2line` context per object, every
+/// unit parsed up front, a 1 s idle time cost the pushing `contention` example 1.17x
+/// CPU and a 20 s one kept 70 MB of heap under a 15 s scrape (BENCHMARKS.md).
 pub(crate) const INDEX_IDLE: Duration = if cfg!(test) {
     Duration::from_millis(100)
 } else {
-    Duration::from_secs(20)
+    Duration::from_secs(2)
 };
 
 /// Resolved addresses in two generations, and one shared copy of each function name
@@ -132,6 +135,10 @@ impl Cache {
     fn len(&self) -> usize {
         self.current.len() + self.previous.len()
     }
+
+    fn contains(&self, return_address: usize) -> bool {
+        self.current.contains_key(&return_address) || self.previous.contains_key(&return_address)
+    }
 }
 
 /// Heap bytes of one cache entry: its hash-table slot and its lines.
@@ -151,7 +158,8 @@ fn cache() -> &'static Mutex<Cache> {
     CACHE.get_or_init(Default::default)
 }
 
-/// The DWARF index while loaded, and when it was last used.
+/// The DWARF index (kept once built: the object list and unit tables are small), and
+/// when it was last used.
 struct Loaded {
     index: index::Index,
     last_used: Instant,
@@ -162,15 +170,11 @@ fn loaded() -> &'static Mutex<Option<Loaded>> {
     &INDEX
 }
 
-/// Whether the thread that drops an idle index runs. Changed only with
+/// Whether the thread that releases an idle index runs. Changed only with
 /// [`loaded`]'s lock held, or (when set) right after releasing it.
 static REAPER: AtomicBool = AtomicBool::new(false);
 
-/// True while the reaper frees an index it took (which can take a second in a debug
-/// build): until then the index's memory is still held, and [`usage`] says so.
-static FREEING: AtomicBool = AtomicBool::new(false);
-
-/// Runs `work` on the index, loading it first if it was dropped.
+/// Runs `work` on the index, building it first if there is none.
 fn with_index<R>(work: impl FnOnce(&mut index::Index) -> R) -> R {
     let mut guard = loaded().lock().unwrap_or_else(|e| e.into_inner());
     let loaded = guard.get_or_insert_with(|| Loaded {
@@ -192,28 +196,53 @@ fn with_index<R>(work: impl FnOnce(&mut index::Index) -> R) -> R {
     result
 }
 
-/// The reaper thread: drops the index once it was idle for [`INDEX_IDLE`], returns
-/// the freed memory to the OS, and exits.
+/// The reaper thread: releases the mapped files and parsed units once idle for
+/// [`INDEX_IDLE`], returns the freed memory to the OS, and exits.
 fn reap_when_idle() {
     loop {
         std::thread::sleep(INDEX_IDLE / 2);
         let mut guard = loaded().lock().unwrap_or_else(|e| e.into_inner());
-        let idle = guard
-            .as_ref()
-            .is_none_or(|l| l.last_used.elapsed() >= INDEX_IDLE);
-        if idle {
-            let dropped = guard.take();
-            if dropped.is_some() {
-                FREEING.store(true, Ordering::Release);
-            }
+        let Some(loaded) = guard.as_mut().filter(|l| l.index.is_mapped()) else {
+            REAPER.store(false, Ordering::Release);
+            return;
+        };
+        let idle = loaded.last_used.elapsed();
+        if idle >= INDEX_IDLE {
+            loaded.index.release();
             REAPER.store(false, Ordering::Release);
             drop(guard);
-            if dropped.is_some() {
-                drop(dropped);
-                crate::memory::trim();
-                FREEING.store(false, Ordering::Release);
-            }
+            crate::memory::trim();
             return;
+        }
+    }
+}
+
+/// Resolves every return address not cached yet in one pass over the debug info, so
+/// that the units they need are parsed together (a profile's frames, before they are
+/// looked up one by one).
+pub(crate) fn prefetch(return_addresses: impl IntoIterator<Item = usize>) {
+    if baseline() {
+        return;
+    }
+    let mut missing: Vec<usize> = {
+        let cache = lock(cache());
+        return_addresses
+            .into_iter()
+            .filter(|&a| super::frame::decode(a).is_none() && !cache.contains(a))
+            .collect()
+    };
+    missing.sort_unstable();
+    missing.dedup();
+    if missing.is_empty() {
+        return;
+    }
+    let _own = own::scope(own::Component::Symbolizer);
+    let pcs: Vec<usize> = missing.iter().map(|a| a.wrapping_sub(1)).collect();
+    let outcomes = with_index(|index| index.resolve_many(&pcs));
+    let mut cache = lock(cache());
+    for (address, outcome) in missing.into_iter().zip(outcomes) {
+        if let index::Outcome::Found(raw) = outcome {
+            cache.insert(address, raw);
         }
     }
 }
@@ -325,8 +354,7 @@ pub(crate) struct Usage {
     pub addresses: usize,
     /// Estimated heap bytes of the address cache.
     pub cache_bytes: usize,
-    /// Whether the DWARF index is loaded (it is dropped when idle), or still being
-    /// freed.
+    /// Whether debug info is mapped and parsed units are held (released when idle).
     pub index_loaded: bool,
 }
 
@@ -339,7 +367,7 @@ pub(crate) fn usage() -> Usage {
     Usage {
         addresses,
         cache_bytes,
-        index_loaded: lock(loaded()).is_some() || FREEING.load(Ordering::Acquire),
+        index_loaded: lock(loaded()).as_ref().is_some_and(|l| l.index.is_mapped()),
     }
 }
 
