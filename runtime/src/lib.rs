@@ -179,6 +179,7 @@ pub mod thread;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 mod trace;
+mod zeroed;
 
 pub use alloc::{
     DEFAULT_MEM_PROFILE_RATE, ProfiledAllocator, mem_profile_rate, set_mem_profile_rate,

@@ -9,6 +9,9 @@ use super::StackId;
 /// per kept event, as Go does with a float) keeps its fraction.
 pub(crate) const COUNT_SCALE: u64 = 1000;
 
+// SAFETY: atomic integers; all zero is no events.
+unsafe impl crate::zeroed::Zeroed for Totals {}
+
 struct Totals {
     count_milli: AtomicU64,
     delay_ns: AtomicU64,
@@ -31,12 +34,8 @@ pub(crate) struct EventRow {
 impl EventTable {
     pub(crate) fn new(capacity: usize) -> EventTable {
         EventTable {
-            cells: (0..capacity)
-                .map(|_| Totals {
-                    count_milli: AtomicU64::new(0),
-                    delay_ns: AtomicU64::new(0),
-                })
-                .collect(),
+            // Zero pages: resident as stacks record events.
+            cells: crate::zeroed::slice(capacity),
             dropped: AtomicU64::new(0),
         }
     }

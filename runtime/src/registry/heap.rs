@@ -14,6 +14,9 @@ use super::{AVERAGE_DEPTH, StackId, StackTable};
 
 /// Sampled totals of one stack, as Go's `memRecord`: every value is of sampled
 /// events only; profiles scale them with `scaleHeapSample`.
+// SAFETY: atomic integers; all zero is nothing counted.
+unsafe impl crate::zeroed::Zeroed for Counts {}
+
 #[derive(Default)]
 struct Counts {
     allocs: AtomicU64,
@@ -63,7 +66,7 @@ pub(crate) fn get_or_build() -> Option<&'static HeapRegistry> {
         return None;
     }
     let stacks = StackTable::new(super::capacity(), AVERAGE_DEPTH);
-    let counts = (0..stacks.capacity()).map(|_| Counts::default()).collect();
+    let counts = crate::zeroed::slice(stacks.capacity());
     let built = Box::into_raw(Box::new(HeapRegistry { stacks, counts }));
     // Release: publishes the fully built registry to Acquire loads in `get`.
     REGISTRY.store(built, Ordering::Release);

@@ -16,6 +16,9 @@ const PUBLISHED_BIT: u64 = 1 << 63;
 /// Linear-probe distance before giving up.
 const MAX_PROBES: usize = 64;
 
+// SAFETY: atomic integers; all zero is EMPTY with no frames.
+unsafe impl crate::zeroed::Zeroed for Slot {}
+
 struct Slot {
     /// EMPTY, WRITING, ABANDONED, or the stack's hash with PUBLISHED_BIT set.
     state: AtomicU64,
@@ -39,16 +42,9 @@ impl StackTable {
     pub(crate) fn new(capacity: usize, avg_depth: usize) -> StackTable {
         let capacity = capacity.max(16).next_power_of_two();
         StackTable {
-            slots: (0..capacity)
-                .map(|_| Slot {
-                    state: AtomicU64::new(EMPTY),
-                    start: AtomicU32::new(0),
-                    len: AtomicU32::new(0),
-                })
-                .collect(),
-            arena: (0..capacity * avg_depth.max(1))
-                .map(|_| AtomicUsize::new(0))
-                .collect(),
+            // Zero pages: resident as slots and frames are written.
+            slots: crate::zeroed::slice(capacity),
+            arena: crate::zeroed::slice(capacity * avg_depth.max(1)),
             arena_used: AtomicUsize::new(0),
             interned: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),

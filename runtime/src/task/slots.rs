@@ -42,6 +42,9 @@ pub enum TaskState {
     Running,
 }
 
+// SAFETY: atomic integers and an atomic pointer; all zero is FREE, no location.
+unsafe impl crate::zeroed::Zeroed for Slot {}
+
 pub(crate) struct Slot {
     state: AtomicU8,
     blocking: AtomicU8,
@@ -81,20 +84,8 @@ pub(crate) fn get() -> &'static TaskTable {
         // The profiler's own memory, whichever thread builds it first.
         let _own = crate::alloc::own::scope(crate::alloc::own::Component::Other);
         TaskTable {
-            slots: (0..CAPACITY.load(Ordering::Relaxed))
-                .map(|_| Slot {
-                    state: AtomicU8::new(FREE),
-                    blocking: AtomicU8::new(0),
-                    id: AtomicU64::new(0),
-                    spawned_ns: AtomicU64::new(0),
-                    changed_ns: AtomicU64::new(0),
-                    polls: AtomicU64::new(0),
-                    location: AtomicPtr::new(std::ptr::null_mut()),
-                    spawn_stack: AtomicUsize::new(0),
-                    chain: AtomicUsize::new(0),
-                    labels: AtomicU32::new(0),
-                })
-                .collect(),
+            // Zero pages: resident as tasks are tracked.
+            slots: crate::zeroed::slice(CAPACITY.load(Ordering::Relaxed)),
             next_hint: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
             dropped: AtomicU64::new(0),

@@ -47,7 +47,7 @@ fn table() -> &'static SpawnTable {
         // The profiler's own memory, whichever thread builds it first.
         let _own = crate::alloc::own::scope(crate::alloc::own::Component::Other);
         let stacks = StackTable::new(MAX_SPAWN_STACKS, AVERAGE_DEPTH);
-        let counts = (0..stacks.capacity()).map(|_| AtomicU64::new(0)).collect();
+        let counts = crate::zeroed::slice(stacks.capacity());
         SpawnTable {
             live: Mutex::new(HashMap::new()),
             stacks,
