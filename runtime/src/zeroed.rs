@@ -38,7 +38,8 @@ mod tests {
         let mut flags = vec![0u8; (end - start) / page];
         // SAFETY: `start..end` covers the live allocation `rows`, page-aligned; `flags`
         // has one byte per page.
-        let ok = unsafe { libc::mincore(start as *mut libc::c_void, end - start, flags.as_mut_ptr()) };
+        let ok =
+            unsafe { libc::mincore(start as *mut libc::c_void, end - start, flags.as_mut_ptr()) };
         assert_eq!(ok, 0, "{}", std::io::Error::last_os_error());
         flags.iter().filter(|&&f| f & 1 != 0).count()
     }
@@ -47,13 +48,22 @@ mod tests {
     fn rows_start_at_zero_and_only_written_pages_are_resident() {
         // 64 MiB of rows: 16,384 pages.
         let rows: Box<[AtomicU64]> = super::slice(8 << 20);
-        assert!(resident_pages(&rows) < 16, "{} pages resident", resident_pages(&rows));
+        assert!(
+            resident_pages(&rows) < 16,
+            "{} pages resident",
+            resident_pages(&rows)
+        );
         for at in (0..rows.len()).step_by(rows.len() / 8) {
             rows[at].store(7, Ordering::Relaxed);
         }
         let resident = resident_pages(&rows);
         assert!((8..24).contains(&resident), "{resident} pages resident");
-        assert_eq!(rows.iter().filter(|r| r.load(Ordering::Relaxed) == 7).count(), 8);
+        assert_eq!(
+            rows.iter()
+                .filter(|r| r.load(Ordering::Relaxed) == 7)
+                .count(),
+            8
+        );
         assert_eq!(rows[1].load(Ordering::Relaxed), 0);
     }
 }

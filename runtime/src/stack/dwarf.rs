@@ -194,8 +194,6 @@ impl Dwarf {
             }
             pending = retry;
         }
-        // The pages read are in the page cache: the next lookup faults in what it needs.
-        self.advise_unneeded();
         answers
     }
 
@@ -213,7 +211,7 @@ impl Dwarf {
 
     /// Lets the kernel take back the mapped file's pages (they are read again from the
     /// page cache when next needed); the parsed context stays.
-    fn advise_unneeded(&self) {
+    pub(super) fn advise_unneeded(&self) {
         if let Some(mapped) = &self.mapped {
             // SAFETY: the mapping is read-only and shared: dropping its pages loses
             // nothing, a later read faults them in again from the file.

@@ -138,6 +138,16 @@ impl Index {
             .any(|o| matches!(&o.state, State::Open(dwarf) if dwarf.is_mapped()))
     }
 
+    /// Gives the pages of the mapped files back to the kernel (they are in the page
+    /// cache: the next lookup faults in what it needs), keeping what was parsed.
+    pub(super) fn advise_unneeded(&self) {
+        for object in &self.objects {
+            if let State::Open(dwarf) = &object.state {
+                dwarf.advise_unneeded();
+            }
+        }
+    }
+
     fn object_at(&self, pc: usize) -> Option<usize> {
         self.objects.iter().position(|o| {
             o.ranges

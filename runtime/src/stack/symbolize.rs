@@ -238,7 +238,12 @@ pub(crate) fn prefetch(return_addresses: impl IntoIterator<Item = usize>) {
     }
     let _own = own::scope(own::Component::Symbolizer);
     let pcs: Vec<usize> = missing.iter().map(|a| a.wrapping_sub(1)).collect();
-    let outcomes = with_index(|index| index.resolve_many(&pcs));
+    let outcomes = with_index(|index| {
+        let outcomes = index.resolve_many(&pcs);
+        // A profile's pass read pages all over the files: give them back at once.
+        index.advise_unneeded();
+        outcomes
+    });
     let mut cache = lock(cache());
     for (address, outcome) in missing.into_iter().zip(outcomes) {
         if let index::Outcome::Found(raw) = outcome {
