@@ -120,6 +120,12 @@ pub(super) fn account(allocated: u64, freed: u64) {
     }
 }
 
+/// Credits memory mapped (or unmapped) outside the allocator, such as a large zeroed
+/// table (`crate::zeroed`), to the calling thread's component, if it has one.
+pub(crate) fn account_mapped(allocated: u64, freed: u64) {
+    account(allocated, freed);
+}
+
 /// Flushes the calling thread's allocation counters, so what it allocated so far is
 /// credited to its current component.
 fn flush_here() {

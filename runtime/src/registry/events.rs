@@ -19,7 +19,7 @@ struct Totals {
 
 /// Cumulative (count, delay) per stack id for one profile.
 pub(crate) struct EventTable {
-    cells: Box<[Totals]>,
+    cells: crate::zeroed::Table<Totals>,
     dropped: AtomicU64,
 }
 

@@ -28,7 +28,7 @@ struct Counts {
 /// Allocation stacks and their sampled totals, indexed by stack id.
 pub(crate) struct HeapRegistry {
     stacks: StackTable,
-    counts: Box<[Counts]>,
+    counts: crate::zeroed::Table<Counts>,
 }
 
 /// Published once; `BUILDING` while one thread allocates it.

@@ -30,8 +30,8 @@ struct Slot {
 pub(crate) type StackId = usize;
 
 pub(crate) struct StackTable {
-    slots: Box<[Slot]>,
-    arena: Box<[AtomicUsize]>,
+    slots: crate::zeroed::Table<Slot>,
+    arena: crate::zeroed::Table<AtomicUsize>,
     arena_used: AtomicUsize,
     interned: AtomicUsize,
     dropped: AtomicU64,

@@ -23,7 +23,6 @@
 //! `Loader` in `symbolize/tests.rs`). The mapped file, decompressed sections, symbol
 //! table and context are dropped by [`Dwarf::release`]; the unit table stays.
 
-use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -106,7 +105,7 @@ struct Mapped {
     sections: Vec<(gimli::SectionId, Slice)>,
     endian: gimli::RunTimeEndian,
     /// Sections that were compressed in the file, decompressed.
-    _owned: Vec<Box<[u8]>>,
+    _owned: Vec<Owned>,
     map: memmap2::Mmap,
 }
 
@@ -324,6 +323,47 @@ impl Dwarf {
     }
 }
 
+/// A decompressed section: in its own mapping when zlib (so that freeing it does not
+/// raise glibc's mmap threshold for the host's allocations, see `crate::zeroed`), else
+/// as `object` decompresses it.
+enum Owned {
+    Mapped(crate::zeroed::Table<u8>),
+    Heap(Vec<u8>),
+}
+
+impl std::ops::Deref for Owned {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Owned::Mapped(table) => table,
+            Owned::Heap(bytes) => bytes,
+        }
+    }
+}
+
+/// A section's bytes: `Ok` borrowed from the file, `Err` decompressed.
+fn decompressed(
+    section: &object::Section<'static, '_>,
+) -> Result<Result<&'static [u8], Owned>, Error> {
+    let compressed = section.compressed_data()?;
+    match compressed.format {
+        object::CompressionFormat::None => Ok(Ok(compressed.data)),
+        object::CompressionFormat::Zlib => {
+            let size = usize::try_from(compressed.uncompressed_size)?;
+            let mut out = crate::zeroed::slice::<u8>(size);
+            let mut inflate = flate2::Decompress::new(true);
+            let status =
+                inflate.decompress(compressed.data, &mut out, flate2::FlushDecompress::Finish)?;
+            if status != flate2::Status::StreamEnd || inflate.total_out() != size as u64 {
+                return Err("truncated compressed debug section".into());
+            }
+            Ok(Err(Owned::Mapped(out)))
+        }
+        _ => Ok(Err(Owned::Heap(section.uncompressed_data()?.into_owned()))),
+    }
+}
+
 impl Mapped {
     fn open(path: &Path) -> Result<Mapped, Error> {
         let file = std::fs::File::open(path)?;
@@ -345,13 +385,12 @@ impl Mapped {
             let Some(section) = object.section_by_name(id.name()) else {
                 continue;
             };
-            let bytes: &'static [u8] = match section.uncompressed_data()? {
-                Cow::Borrowed(bytes) => bytes,
-                Cow::Owned(bytes) => {
-                    let bytes = bytes.into_boxed_slice();
-                    // SAFETY: the box is kept in `_owned`, which drops after the
-                    // context and sections that borrow it; moving a box does not
-                    // move its heap buffer.
+            let bytes: &'static [u8] = match decompressed(&section)? {
+                Ok(bytes) => bytes,
+                Err(bytes) => {
+                    // SAFETY: the buffer is kept in `_owned`, which drops after the
+                    // context and sections that borrow it; moving it does not move
+                    // its bytes.
                     let borrowed = unsafe { forever(&bytes[..]) };
                     owned.push(bytes);
                     borrowed
@@ -520,6 +559,34 @@ mod tests {
                     .collect();
                 assert_eq!(one, expected, "alone at {probe:#x}");
             }
+        }
+    }
+
+    #[test]
+    fn compressed_debug_sections_read_as_the_plain_ones() {
+        // This test binary with zlib-compressed debug sections, as distributions ship
+        // their debug files (objcopy is in binutils, which links Rust programs here).
+        let copy = std::env::temp_dir().join(format!("profiled-zdebug-{}", std::process::id()));
+        let made = std::process::Command::new("objcopy")
+            .arg("--compress-debug-sections=zlib")
+            .arg(std::env::current_exe().unwrap())
+            .arg(&copy)
+            .status()
+            .expect("objcopy runs");
+        assert!(made.success());
+        let plain = Mapped::open(Path::new("/proc/self/exe")).unwrap();
+        let compressed = Mapped::open(&copy).unwrap();
+        let _ = std::fs::remove_file(&copy);
+        // The sections were decompressed into mappings, and read the same.
+        assert!(
+            compressed
+                ._owned
+                .iter()
+                .any(|o| matches!(o, Owned::Mapped(_)))
+        );
+        for (id, bytes) in &plain.sections {
+            let other = compressed.sections.iter().find(|(s, _)| s == id).unwrap().1;
+            assert!(bytes.slice() == other.slice(), "{id:?} differs");
         }
     }
 

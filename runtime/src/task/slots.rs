@@ -64,7 +64,7 @@ pub(crate) struct Slot {
 
 /// The slots of every tracked task.
 pub(crate) struct TaskTable {
-    slots: Box<[Slot]>,
+    slots: crate::zeroed::Table<Slot>,
     next_hint: AtomicUsize,
     next_id: AtomicU64,
     dropped: AtomicU64,

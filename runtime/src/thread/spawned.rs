@@ -34,7 +34,7 @@ struct SpawnTable {
     live: Mutex<HashMap<libc::pid_t, LiveEntry>>,
     stacks: StackTable,
     /// Spawns per spawn stack, indexed by [`StackId`].
-    counts: Box<[AtomicU64]>,
+    counts: crate::zeroed::Table<AtomicU64>,
     /// Spawns whose stack did not fit in `stacks`.
     dropped_spawns: AtomicU64,
     /// Live threads not tracked because `live` was full.
