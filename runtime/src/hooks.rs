@@ -96,6 +96,13 @@ pub mod __bench {
         crate::stack::symbolize::bench_resolve(return_addresses, baseline, cold)
     }
 
+    /// Forgets every cached address and releases the mapped debug info and parsed
+    /// units, keeping the objects' unit tables: the state 2 s after a profile, so the
+    /// next symbolization is a reload. For the `symbolize` bench.
+    pub fn symbolizer_forget_addresses() {
+        crate::stack::symbolize::forget_addresses();
+    }
+
     /// The function names (innermost first) profiles show for a return address.
     /// For the symbolizer's recovery test.
     pub fn symbolize_names(return_address: usize) -> Vec<String> {

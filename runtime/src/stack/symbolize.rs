@@ -339,12 +339,26 @@ pub(crate) fn clear() {
     backtrace::clear_symbol_cache();
 }
 
-/// For the `symbolize` bench: resolves every return address with this symbolizer
-/// or (`baseline`) the `backtrace` crate's, after dropping every cache if `cold`;
-/// returns the lines found.
+/// For the `symbolize` bench: drops the address cache and releases the index as the
+/// reaper does, keeping the unit tables.
+pub(crate) fn forget_addresses() {
+    let _own = own::scope(own::Component::Symbolizer);
+    if let Some(loaded) = lock(loaded()).as_mut() {
+        loaded.index.release();
+    }
+    *lock(cache()) = Cache::default();
+}
+
+/// For the `symbolize` bench: resolves every return address with this symbolizer (a
+/// [`prefetch`] pass, then each address, as a profile is built) or (`baseline`) the
+/// `backtrace` crate's, after dropping every cache if `cold`; returns the lines found.
 pub(crate) fn bench_resolve(return_addresses: &[usize], baseline: bool, cold: bool) -> usize {
     if cold {
         clear();
+    }
+    if !baseline {
+        // As a profile is built: one pass for the addresses not cached.
+        prefetch(return_addresses.iter().copied());
     }
     return_addresses
         .iter()
