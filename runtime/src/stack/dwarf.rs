@@ -19,9 +19,9 @@
 //!   rebuilt, and the lookup retried. [`Dwarf::resolve_many`] does this for a whole
 //!   profile's addresses at once, so a profile costs a few rebuilds, not one per unit.
 //!
-//! Answers are the same as a context over every unit (checked against `addr2line`'s
-//! `Loader` in `symbolize/tests.rs`). The mapped file, decompressed sections, symbol
-//! table and context are dropped by [`Dwarf::release`]; the unit table stays.
+//! Answers are the same as a context over every unit (the unit test
+//! `kept_units_answer_as_every_unit_does`). The mapped file, decompressed sections,
+//! symbol table and context are dropped by [`Dwarf::release`]; the unit table stays.
 
 use std::path::Path;
 use std::sync::Arc;
