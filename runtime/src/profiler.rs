@@ -199,12 +199,18 @@ impl Profiler {
         if !config.enabled {
             return Ok(Profiler::idle());
         }
-        let server = Server::start(
-            addr,
-            ServerSettings::from_config(&config, ""),
-            config.max_connections,
-        )
-        .map_err(|source| StartError::Bind { addr, source })?;
+        let server = {
+            // On the caller's thread: what this allocates (settings, the server's
+            // runtime) lives as long as the server and is the profiler's own, never a
+            // sample in the user's heap profile.
+            let _own = crate::alloc::own::scope(crate::alloc::own::Component::Server);
+            Server::start(
+                addr,
+                ServerSettings::from_config(&config, ""),
+                config.max_connections,
+            )
+            .map_err(|source| StartError::Bind { addr, source })?
+        };
         let mut profiler = Profiler::record(&config)?;
         profiler.server = Some(server);
         Ok(profiler)
