@@ -62,7 +62,7 @@ pub(crate) fn slice<T: Zeroed>(len: usize) -> Table<T> {
         if at != libc::MAP_FAILED
             && let Some(rows) = std::ptr::NonNull::new(at.cast::<T>())
         {
-            crate::alloc::own::account_mapped(bytes as u64, 0);
+            crate::alloc::own::account(bytes as u64, 0);
             return Table {
                 rows,
                 len,
@@ -102,7 +102,7 @@ impl<T: Zeroed> Drop for Table<T> {
         if self.mapped {
             // SAFETY: the mapping made in `slice`, of `bytes` bytes, used no more.
             unsafe { libc::munmap(self.rows.as_ptr().cast(), bytes) };
-            crate::alloc::own::account_mapped(0, bytes as u64);
+            crate::alloc::own::account(0, bytes as u64);
         } else {
             // SAFETY: the block leaked from a `Box<[T]>` of `len` rows in `slice`.
             drop(unsafe {

@@ -110,20 +110,15 @@ pub(super) fn active() -> bool {
     current().is_some()
 }
 
-/// Credits a counter flush (`allocated` and `freed` bytes since the last one) to the
-/// calling thread's component, if it has one. Cold path only.
-pub(super) fn account(allocated: u64, freed: u64) {
+/// Credits a counter flush (`allocated` and `freed` bytes since the last one), or
+/// memory mapped outside the allocator (a large zeroed table, `crate::zeroed`), to
+/// the calling thread's component, if it has one. Cold path only.
+pub(crate) fn account(allocated: u64, freed: u64) {
     if let Some(component) = current() {
         let index = component as usize;
         ALLOCATED[index].fetch_add(allocated, Ordering::Relaxed);
         FREED[index].fetch_add(freed, Ordering::Relaxed);
     }
-}
-
-/// Credits memory mapped (or unmapped) outside the allocator, such as a large zeroed
-/// table (`crate::zeroed`), to the calling thread's component, if it has one.
-pub(crate) fn account_mapped(allocated: u64, freed: u64) {
-    account(allocated, freed);
 }
 
 /// Flushes the calling thread's allocation counters, so what it allocated so far is

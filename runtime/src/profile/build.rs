@@ -53,6 +53,14 @@ pub(crate) fn from_labeled_rows<'a>(
     build(header, rows, comments, false)
 }
 
+/// A stack's return addresses, and its logical chain after the separator if any.
+fn real_and_chain(frames: &[usize]) -> (&[usize], Option<&[usize]>) {
+    match frames.iter().position(|&f| f == logical::SEPARATOR) {
+        Some(at) => (&frames[..at], Some(&frames[at + 1..])),
+        None => (frames, None),
+    }
+}
+
 /// Rows to a profile. A row's trailing label-set word (`stack::frame::labels`)
 /// becomes the sample's labels; with `bounded`, without their high-cardinality keys.
 fn build<'a>(
@@ -63,11 +71,11 @@ fn build<'a>(
 ) -> Profile {
     // Every frame resolved in one pass over the debug info first.
     let rows: Vec<_> = rows.collect();
-    symbolize::prefetch(rows.iter().flat_map(|(frames, _, _)| {
-        let frames = logical::split_labels(frames).0;
-        let real = frames.iter().position(|&f| f == logical::SEPARATOR);
-        frames[..real.unwrap_or(frames.len())].iter().copied()
-    }));
+    symbolize::prefetch(
+        rows.iter()
+            .flat_map(|(frames, _, _)| real_and_chain(logical::split_labels(frames).0).0)
+            .copied(),
+    );
     let mut resolved: HashMap<usize, (Lines, bool)> = HashMap::default();
     // Same stacks after trimming (e.g. two internal call paths) merge into one sample.
     let mut merged: HashMap<SampleKey, Vec<i64>> = HashMap::default();
@@ -82,10 +90,7 @@ fn build<'a>(
             LabelPairs(pairs)
         });
         let pairs = pairs.clone();
-        let (real, chain) = match frames.iter().position(|&f| f == logical::SEPARATOR) {
-            Some(at) => (&frames[..at], Some(&frames[at + 1..])),
-            None => (frames, None),
-        };
+        let (real, chain) = real_and_chain(frames);
         let mut kept: Vec<usize> = Vec::with_capacity(real.len());
         for &frame in real {
             let (_, internal) = resolved

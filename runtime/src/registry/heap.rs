@@ -17,7 +17,6 @@ use super::{AVERAGE_DEPTH, StackId, StackTable};
 // SAFETY: atomic integers; all zero is nothing counted.
 unsafe impl crate::zeroed::Zeroed for Counts {}
 
-#[derive(Default)]
 struct Counts {
     allocs: AtomicU64,
     alloc_bytes: AtomicU64,

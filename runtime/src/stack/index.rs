@@ -119,16 +119,13 @@ impl Index {
         outcomes
     }
 
-    /// Drops every object's mapped file and parsed units; true if any was held.
-    pub(super) fn release(&mut self) -> bool {
-        let mut held = false;
+    /// Drops every object's mapped file and parsed units.
+    pub(super) fn release(&mut self) {
         for object in &mut self.objects {
             if let State::Open(dwarf) = &mut object.state {
-                held |= dwarf.is_mapped();
                 dwarf.release();
             }
         }
-        held
     }
 
     /// Whether any object's file is mapped (its parsed units held).
