@@ -12,7 +12,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 #[path = "common/profiles.rs"]
 mod profiles;
-use profiles::{profiles_off, profiles_on};
+use profiles::{profiles_off, profiles_on, profiles_sampled};
 
 fn current_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -132,7 +132,10 @@ const TASKS: usize = 8;
 const INCREMENTS: u64 = 100_000;
 
 /// 8 tasks x 100k `lock().await` + increment on 2 workers; one iteration is the
-/// whole run.
+/// whole run. Nearly every acquisition waits (a convoy: tokio's mutex hands the
+/// lock to the first waiter), so this is the per-wait cost, at every wait: with
+/// both profiles at rate 1, at the README's production settings (`_sampled`), and
+/// with both off (`_off`: the wait table that dumps and the deadlock detector read).
 fn contended(c: &mut Criterion) {
     let runtime = two_workers();
     let mut group = c.benchmark_group("tokio_contended_8x100k");
@@ -146,7 +149,14 @@ fn contended(c: &mut Criterion) {
     group.bench_function("profiled", |b| {
         b.iter_custom(|iters| contended_runs!(runtime, iters, profiled::tokio::Mutex<u64>))
     });
+    profiles_sampled();
+    group.bench_function("profiled_sampled", |b| {
+        b.iter_custom(|iters| contended_runs!(runtime, iters, profiled::tokio::Mutex<u64>))
+    });
     profiles_off();
+    group.bench_function("profiled_off", |b| {
+        b.iter_custom(|iters| contended_runs!(runtime, iters, profiled::tokio::Mutex<u64>))
+    });
     group.finish();
 }
 

@@ -12,3 +12,11 @@ pub fn profiles_off() {
     profiled::set_block_rate(0);
     profiled::set_mutex_fraction(0);
 }
+
+/// The README's production settings: waits of 100 us and more kept, shorter ones
+/// sampled in proportion; 1 in 5 contended releases.
+#[allow(dead_code)] // not every bench that includes this file uses it
+pub fn profiles_sampled() {
+    profiled::set_block_rate(100_000);
+    profiled::set_mutex_fraction(5);
+}

@@ -208,6 +208,11 @@ impl Holder {
     /// A waiter arrived at `start` (ticks): the hold is at least that old, unless its
     /// start is known already. Cold path.
     pub(crate) fn waiter_arrived(&self, start: u64) {
+        // A load first: the stamp is usually set already (by the hold's first waiter
+        // or its acquisition), and a load does not take the line exclusively.
+        if self.since.load(Ordering::Relaxed) != 0 {
+            return;
+        }
         let _ = self
             .since
             .compare_exchange(0, start << 1, Ordering::Relaxed, Ordering::Relaxed);

@@ -31,7 +31,7 @@ pub(crate) fn current_chain() -> Option<WaitStack> {
         frames[len] = frame::labels(labels);
         len += 1;
     }
-    registry::get().stacks.intern(&frames[..len]).map(WaitStack)
+    registry::get().intern(&frames[..len]).map(WaitStack)
 }
 
 /// Records a wait of `idle_ticks` under `stack`, sampled by the block rate.

@@ -9,6 +9,7 @@
 
 mod events;
 pub(crate) mod heap;
+mod recent;
 pub(crate) mod sampling;
 mod stacks;
 
@@ -34,6 +35,13 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
+    /// Interns `frames` in [`Registry::stacks`], through this thread's memo of the
+    /// stacks it recorded last (`recent.rs`): the recording paths' way in.
+    #[inline]
+    pub(crate) fn intern(&self, frames: &[usize]) -> Option<StackId> {
+        recent::intern(&self.stacks, frames)
+    }
+
     /// Heap bytes of its tables (fixed at creation).
     pub(crate) fn heap_bytes(&self) -> usize {
         self.stacks.heap_bytes() + self.mutex.heap_bytes() + self.block.heap_bytes()

@@ -70,8 +70,9 @@ impl WaitBooks {
     /// Registers a waiter whose wait began at `start` (before its spin).
     pub(crate) fn arrive(&self, start: u64) {
         let _busy = self.lock();
-        self.waiters.fetch_add(1, Ordering::Relaxed);
-        self.wait_sum.fetch_sub(start, Ordering::Relaxed);
+        // Loads and stores, not read-modify-writes: every writer holds `busy`.
+        bump(&self.waiters, 1);
+        store_with(&self.wait_sum, |sum| sum.wrapping_sub(start));
         if self.since.load(Ordering::Relaxed) == 0 {
             self.since.store(start, Ordering::Relaxed);
         }
@@ -83,8 +84,8 @@ impl WaitBooks {
     pub(crate) fn leave(&self, now: impl FnOnce() -> u64) -> u64 {
         let _busy = self.lock();
         let now = now();
-        self.waiters.fetch_sub(1, Ordering::Relaxed);
-        self.wait_sum.fetch_add(now, Ordering::Relaxed);
+        bump(&self.waiters, -1);
+        store_with(&self.wait_sum, |sum| sum.wrapping_add(now));
         self.last_departure.store(now, Ordering::Relaxed);
         now
     }
@@ -147,6 +148,17 @@ impl WaitBooks {
         }
         BooksGuard(&self.busy)
     }
+}
+
+/// Adds `by` to a field only written under `busy`.
+fn bump(field: &AtomicU32, by: i32) {
+    let value = field.load(Ordering::Relaxed);
+    field.store(value.wrapping_add_signed(by), Ordering::Relaxed);
+}
+
+/// Replaces a field only written under `busy` by `f` of its value.
+fn store_with(field: &AtomicU64, f: impl FnOnce(u64) -> u64) {
+    field.store(f(field.load(Ordering::Relaxed)), Ordering::Relaxed);
 }
 
 struct BooksGuard<'a>(&'a AtomicBool);

@@ -320,7 +320,7 @@ pub(crate) fn record_charge(charge: u64) {
         let mut stack = Stack::capture();
         wait::append_chain(&mut stack);
         let registry = registry::get();
-        let id = registry.stacks.intern(stack.frames());
+        let id = registry.intern(stack.frames());
         registry.mutex.add(
             id,
             fraction * registry::COUNT_SCALE,
@@ -357,7 +357,7 @@ fn spin<R>(start: u64, mut try_acquire: impl FnMut() -> Option<R>) -> Option<R> 
 fn record_block(stack: &Stack, waited: u64) {
     if let Some((count_milli, delay)) = sampling::block(waited, control::block_rate()) {
         let registry = registry::get();
-        let id = registry.stacks.intern(stack.frames());
+        let id = registry.intern(stack.frames());
         registry.block.add(id, count_milli, delay);
     }
 }

@@ -21,7 +21,7 @@ use crate::control;
 use crate::deadlock::owner::{self, Holder, Kind};
 use crate::deadlock::waits::{self, Mode, Registered};
 use crate::instrument::{logical, wait};
-use crate::registry::{self, StackId, sampling};
+use crate::registry::{self, sampling};
 use crate::site::LockSite;
 use crate::stack::Stack;
 use crate::sync::books::{Settled, WaitBooks};
@@ -157,12 +157,11 @@ impl Target<'_> {
     }
 }
 
-/// One waiter's state: idle until its first `Pending`, then the wait's start and the
-/// stack it had then. Eight bytes plus the stack id; no clock read while idle.
+/// One waiter's state: idle until its first `Pending`, then the wait's start. Two
+/// words; no clock read while idle.
 pub(crate) struct Waiting {
     /// Ticks at the first `Pending`; 0 while not waiting (or not recorded).
     start: u64,
-    stack: Option<StackId>,
     /// The wait's entry in the wait table (dumps, deadlocks), for a lock.
     registered: Registered,
 }
@@ -171,7 +170,6 @@ impl Waiting {
     pub(crate) const fn idle() -> Waiting {
         Waiting {
             start: 0,
-            stack: None,
             registered: Registered::none(),
         }
     }
@@ -210,8 +208,9 @@ impl Waiting {
         }
     }
 
-    /// The first `Pending`: the waiter's stack (real frames, then the logical
-    /// `#[profiled]` chain) is captured here, where it waits.
+    /// The first `Pending`: the wait starts (and is in the wait table). No stack is
+    /// captured here: most waits are not sampled, and the sampling needs the wait's
+    /// length (see [`Waiting::finish`]).
     #[cold]
     #[inline(never)]
     fn begin(&mut self, target: Target<'_>) {
@@ -230,16 +229,18 @@ impl Waiting {
             return;
         }
         self.start = start;
-        if control::block_rate() > 0 {
-            let mut stack = Stack::capture();
-            wait::append_chain(&mut stack);
-            self.stack = registry::get().stacks.intern(stack.frames());
-        }
         if let Target::Lock(books, _) = target {
             books.arrive(self.start);
         }
     }
 
+    /// The wait's end: `Ready` (acquired, or the primitive closed) or the future's
+    /// drop. A sampled wait is recorded under the stack captured here, as Go's block
+    /// profile captures the goroutine's stack when it resumes: at `Ready` the task is
+    /// polled through the same futures as at its first `Pending`, so the frames are
+    /// the waiter's (real ones, then the logical `#[profiled]` chain). A dropped
+    /// future's wait is recorded under the code that dropped it (the `timeout` or
+    /// `select!` that gave up, inside the waiting function).
     #[cold]
     #[inline(never)]
     fn finish(&mut self, target: Target<'_>, acquired: bool) {
@@ -260,10 +261,12 @@ impl Waiting {
         if let Some(site) = site {
             site.record_wait(waited);
         }
-        if let Some(stack) = self.stack.take()
-            && let Some((count_milli, delay)) = sampling::block(waited, control::block_rate())
-        {
-            registry::get().block.add(Some(stack), count_milli, delay);
+        if let Some((count_milli, delay)) = sampling::block(waited, control::block_rate()) {
+            let mut stack = Stack::capture();
+            wait::append_chain(&mut stack);
+            let registry = registry::get();
+            let id = registry.intern(stack.frames());
+            registry.block.add(id, count_milli, delay);
         }
         if tracing() {
             let name = site.map_or("profiled tokio wait", |s| s.name());

@@ -32,6 +32,12 @@ pub use ::tokio::sync::{AcquireError, TryAcquireError};
 ///
 /// Name it with [`tokio_semaphore!`](crate::tokio_semaphore) to list it in
 /// `/debug/stats` and `/metrics` (kind `semaphore`).
+// Cache-line aligned: the books then fill the first line and a quarter, and tokio's
+// semaphore (its waiter list lock and its permit count) sits inside the second line
+// wherever the semaphore is placed. Unaligned, it can straddle two lines, and an
+// uncontended `try_acquire` + drop measured 1.10x tokio's own (24.4 / 21.7 ns);
+// aligned, 0.98x.
+#[repr(align(64))]
 pub struct Semaphore {
     books: Books,
     inner: tk::Semaphore,
@@ -143,9 +149,8 @@ impl Semaphore {
         self: Arc<Self>,
         n: u32,
     ) -> Result<OwnedSemaphorePermit, AcquireError> {
-        // SAFETY: the permit goes next to `self`, the `Arc` that keeps the semaphore.
-        let inner = unsafe { erase(self.acquire_many(n).await?.into_tokio()) };
-        Ok(OwnedSemaphorePermit { inner, sem: self })
+        let permits = self.acquire_many(n).await?.into_count();
+        Ok(OwnedSemaphorePermit { sem: self, permits })
     }
 
     /// `try_acquire` for an `Arc`'d semaphore.
@@ -158,9 +163,8 @@ impl Semaphore {
         self: Arc<Self>,
         n: u32,
     ) -> Result<OwnedSemaphorePermit, TryAcquireError> {
-        // SAFETY: the permit goes next to `self`, the `Arc` that keeps the semaphore.
-        let inner = unsafe { erase(self.try_acquire_many(n)?.into_tokio()) };
-        Ok(OwnedSemaphorePermit { inner, sem: self })
+        let permits = self.try_acquire_many(n)?.into_count();
+        Ok(OwnedSemaphorePermit { sem: self, permits })
     }
 
     /// `blocking_acquire` for an `Arc`'d semaphore.
@@ -173,9 +177,8 @@ impl Semaphore {
         self: Arc<Self>,
         n: u32,
     ) -> Result<OwnedSemaphorePermit, AcquireError> {
-        // SAFETY: the permit goes next to `self`, the `Arc` that keeps the semaphore.
-        let inner = unsafe { erase(self.blocking_acquire_many(n)?.into_tokio()) };
-        Ok(OwnedSemaphorePermit { inner, sem: self })
+        let permits = self.blocking_acquire_many(n)?.into_count();
+        Ok(OwnedSemaphorePermit { sem: self, permits })
     }
 
     /// Closes the semaphore: waiters and later acquisitions fail.
@@ -188,12 +191,21 @@ impl Semaphore {
         self.inner.is_closed()
     }
 
+    /// Takes over tokio's permit as a count: ours gives the permits back itself, so
+    /// it is two words, as tokio's (a `Result` of it comes back in registers).
     #[inline(always)]
     fn wrap<'a>(&'a self, inner: tk::SemaphorePermit<'a>) -> SemaphorePermit<'a> {
-        SemaphorePermit {
-            inner: ManuallyDrop::new(inner),
-            sem: self,
-        }
+        let permits = inner.num_permits();
+        // Tokio's permit would add its permits back when dropped; ours does
+        // (`SemaphorePermit::drop`, tokio's `add_permits` as tokio's drop calls it).
+        std::mem::forget(inner);
+        SemaphorePermit { sem: self, permits }
+    }
+
+    /// Gives `permits` back, charging the caller if others waited.
+    #[inline(always)]
+    fn give_back(&self, permits: usize) {
+        self.books.release(|| self.inner.add_permits(permits))
     }
 }
 
@@ -207,34 +219,48 @@ impl fmt::Debug for Semaphore {
 /// the dropping code for the waiting others did meanwhile.
 #[must_use]
 pub struct SemaphorePermit<'a> {
-    inner: ManuallyDrop<tk::SemaphorePermit<'a>>,
     sem: &'a Semaphore,
+    permits: usize,
 }
 
 impl<'a> SemaphorePermit<'a> {
-    fn into_tokio(self) -> tk::SemaphorePermit<'a> {
-        let mut this = ManuallyDrop::new(self);
-        // SAFETY: `this` is never used again and its destructor never runs.
-        unsafe { ManuallyDrop::take(&mut this.inner) }
+    /// The permits, no longer given back by this value.
+    fn into_count(self) -> usize {
+        let permits = self.permits;
+        std::mem::forget(self);
+        permits
     }
 
     /// Keeps the permits out of the semaphore for good (no release, no charge).
     pub fn forget(self) {
-        self.into_tokio().forget()
+        self.into_count();
     }
 
     /// Merges `other`'s permits (of the same semaphore) into this one.
     ///
     /// # Panics
-    /// If `other` is from another semaphore, as tokio's.
+    /// If `other` is from another semaphore, or the count overflows, as tokio's.
     pub fn merge(&mut self, other: Self) {
-        self.inner.merge(other.into_tokio())
+        assert!(
+            std::ptr::eq(self.sem, other.sem),
+            "merging permits from different semaphore instances"
+        );
+        self.permits = self
+            .permits
+            .checked_add(other.into_count())
+            .expect("number of permits overflowed");
     }
 
     /// Splits `n` permits off into a new permit; `None` if this one holds fewer.
     pub fn split(&mut self, n: usize) -> Option<Self> {
-        let sem = self.sem;
-        self.inner.split(n).map(|inner| sem.wrap(inner))
+        if n > self.permits {
+            return None;
+        }
+        self.permits -= n;
+        Some(SemaphorePermit {
+            sem: self.sem,
+            permits: n,
+        })
     }
 
     /// The semaphore these permits are from.
@@ -244,17 +270,14 @@ impl<'a> SemaphorePermit<'a> {
 
     /// How many permits this holds.
     pub fn num_permits(&self) -> usize {
-        self.inner.num_permits()
+        self.permits
     }
 }
 
 impl Drop for SemaphorePermit<'_> {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: dropped exactly once, here; `into_tokio` skips this destructor.
-        self.sem
-            .books
-            .release(|| unsafe { ManuallyDrop::drop(&mut self.inner) })
+        self.sem.give_back(self.permits)
     }
 }
 
@@ -266,62 +289,52 @@ impl fmt::Debug for SemaphorePermit<'_> {
     }
 }
 
-/// Extends a permit's borrow to `'static`.
-///
-/// # Safety
-/// The permit must be stored next to the `Arc` that owns its semaphore and dropped
-/// (or forgotten) before that `Arc`, as [`OwnedSemaphorePermit`] does.
-unsafe fn erase(inner: tk::SemaphorePermit<'_>) -> ManuallyDrop<tk::SemaphorePermit<'static>> {
-    // SAFETY: same type but for the lifetime; the caller keeps the borrow valid.
-    ManuallyDrop::new(unsafe {
-        std::mem::transmute::<tk::SemaphorePermit<'_>, tk::SemaphorePermit<'static>>(inner)
-    })
-}
-
 /// Permits of an `Arc`'d [`Semaphore`] that own the `Arc`, from `acquire_owned`.
 #[must_use]
 pub struct OwnedSemaphorePermit {
-    /// Borrows from `sem`'s allocation; dropped before `sem` is.
-    inner: ManuallyDrop<tk::SemaphorePermit<'static>>,
     sem: Arc<Semaphore>,
+    permits: usize,
 }
 
 impl OwnedSemaphorePermit {
-    fn into_parts(self) -> (tk::SemaphorePermit<'static>, Arc<Semaphore>) {
-        let mut this = ManuallyDrop::new(self);
-        // SAFETY: `this` is never used again and its destructor never runs: both
-        // fields are moved out exactly once.
-        unsafe {
-            (
-                ManuallyDrop::take(&mut this.inner),
-                std::ptr::read(&this.sem),
-            )
-        }
+    /// The permits and the semaphore, no longer given back by this value.
+    fn into_parts(self) -> (usize, Arc<Semaphore>) {
+        let this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never used again and its destructor never runs: `sem`
+        // is moved out exactly once.
+        (this.permits, unsafe { std::ptr::read(&this.sem) })
     }
 
     /// Keeps the permits out of the semaphore for good (no release, no charge).
     pub fn forget(self) {
-        let (inner, sem) = self.into_parts();
-        inner.forget();
-        drop(sem);
+        drop(self.into_parts());
     }
 
     /// Merges `other`'s permits (of the same semaphore) into this one.
     ///
     /// # Panics
-    /// If `other` is from another semaphore, as tokio's.
+    /// If `other` is from another semaphore, or the count overflows, as tokio's.
     pub fn merge(&mut self, other: Self) {
-        let (inner, sem) = other.into_parts();
-        self.inner.merge(inner);
-        drop(sem);
+        assert!(
+            Arc::ptr_eq(&self.sem, &other.sem),
+            "merging permits from different semaphore instances"
+        );
+        let (permits, _sem) = other.into_parts();
+        self.permits = self
+            .permits
+            .checked_add(permits)
+            .expect("number of permits overflowed");
     }
 
     /// Splits `n` permits off into a new permit; `None` if this one holds fewer.
     pub fn split(&mut self, n: usize) -> Option<Self> {
-        let inner = self.inner.split(n)?;
+        if n > self.permits {
+            return None;
+        }
+        self.permits -= n;
         Some(OwnedSemaphorePermit {
-            inner: ManuallyDrop::new(inner),
             sem: Arc::clone(&self.sem),
+            permits: n,
         })
     }
 
@@ -332,17 +345,14 @@ impl OwnedSemaphorePermit {
 
     /// How many permits this holds.
     pub fn num_permits(&self) -> usize {
-        self.inner.num_permits()
+        self.permits
     }
 }
 
 impl Drop for OwnedSemaphorePermit {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: dropped exactly once, here, before `sem`; `into_parts` skips this.
-        self.sem
-            .books
-            .release(|| unsafe { ManuallyDrop::drop(&mut self.inner) })
+        self.sem.give_back(self.permits)
     }
 }
 
@@ -351,5 +361,53 @@ impl fmt::Debug for OwnedSemaphorePermit {
         f.debug_struct("OwnedSemaphorePermit")
             .field("permits", &self.num_permits())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokios_semaphore_sits_in_one_cache_line() {
+        let start = std::mem::offset_of!(Semaphore, inner) % 64;
+        let len = std::mem::size_of::<tk::Semaphore>();
+        assert!(
+            start + len <= 64,
+            "tokio's semaphore at {start}..{} of a line",
+            start + len
+        );
+        assert_eq!(std::mem::align_of::<Semaphore>(), 64);
+    }
+
+    #[test]
+    fn permits_split_merge_and_forget_as_tokios() {
+        let sem = Semaphore::new(5);
+        let mut a = sem.try_acquire_many(3).unwrap();
+        assert_eq!(std::mem::size_of_val(&a), 16, "two words, as tokio's");
+        let b = a.split(2).unwrap();
+        assert!(a.split(2).is_none());
+        assert_eq!((a.num_permits(), b.num_permits()), (1, 2));
+        assert_eq!(sem.available_permits(), 2);
+        a.merge(b);
+        assert_eq!(a.num_permits(), 3);
+        drop(a);
+        assert_eq!(sem.available_permits(), 5);
+        sem.try_acquire().unwrap().forget();
+        assert_eq!(sem.available_permits(), 4);
+
+        let sem = Arc::new(Semaphore::new(2));
+        let mut owned = Arc::clone(&sem).try_acquire_many_owned(2).unwrap();
+        let half = owned.split(1).unwrap();
+        assert_eq!(sem.available_permits(), 0);
+        drop(half);
+        assert_eq!(sem.available_permits(), 1);
+        owned.forget();
+        assert_eq!(sem.available_permits(), 1);
+        assert_eq!(
+            Arc::strong_count(&sem),
+            1,
+            "permits let go of the semaphore"
+        );
     }
 }
