@@ -6,7 +6,8 @@
 //! and leaves when it acquires, so a releasing holder is charged exactly the waiting
 //! others did during its hold, `W(T) = D + N * T` with `N` waiters, `D` gaining
 //! `-t_i` at each arrival and `+t_exit` at each exit. The waiter's own wait goes to the
-//! block profile under the stack it had at its first `Pending` poll.
+//! block profile, if sampled, under the stack it has when the wait ends (see
+//! [`Waiting::finish`]).
 //!
 //! An uncontended acquisition (ready at its first poll) and a release nobody waited
 //! for read no clock and capture no stack: one relaxed load each.

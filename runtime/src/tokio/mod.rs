@@ -7,9 +7,11 @@
 //!
 //! * **block**: a waiter's wait, from its first `Pending` until it acquires (the
 //!   lock, permits, a message, a slot in a full channel, a notification), under the
-//!   stack it had at that first `Pending` (real frames plus the `#[profiled]`
-//!   chain), sampled by [`set_block_rate`](crate::set_block_rate). A future dropped
-//!   while waiting (a timeout, a `select!`) records what it waited.
+//!   waiter's stack (real frames plus the `#[profiled]` chain), sampled by
+//!   [`set_block_rate`](crate::set_block_rate). As Go's, the stack is captured when
+//!   the wait ends, for a kept wait only: at `Ready` the task is polled through the
+//!   same futures as at its first `Pending`. A future dropped while waiting (a
+//!   timeout, a `select!`) records what it waited, under the code that dropped it.
 //! * **mutex**: at the release of a guard or permit that others waited for, the
 //!   releasing code's stack is charged the waiting they did during the hold (three
 //!   waiters for 20 ms charge 60 ms), 1 in [`mutex_fraction`](crate::mutex_fraction).

@@ -79,7 +79,7 @@ impl<T> Mutex<T> {
 
 impl<T: ?Sized> Mutex<T> {
     /// Locks, waiting (asynchronously) while another holds it. Waits are recorded
-    /// from their first `Pending` under the waiter's stack.
+    /// from their first `Pending`, under the waiter's stack.
     pub async fn lock(&self) -> MutexGuard<'_, T> {
         let inner = match try_first(|| self.inner.try_lock().ok()).await {
             Some(inner) => inner,
