@@ -14,10 +14,12 @@
 //!   into an invalid one ([`Keep`]), so `addr2line` cannot parse the unit and passes
 //!   over it. Every offset stays the file's own, so references between units work.
 //! - A unit refers to others (rustc's thin local LTO inlines across a crate's codegen
-//!   units: `DW_AT_abstract_origin` with `DW_FORM_ref_addr`). A lookup that fails with
-//!   `NoEntryAtGivenOffset` names the unit it needs; that unit is kept too, the context
-//!   rebuilt, and the lookup retried. [`Dwarf::resolve_many`] does this for a whole
-//!   profile's addresses at once, so a profile costs a few rebuilds, not one per unit.
+//!   units: `DW_AT_abstract_origin` with `DW_FORM_ref_addr`). Before a context is
+//!   built, the kept units are scanned for those references (each unit once in the
+//!   object's life, the answer kept beside the unit table) and the units they lead to
+//!   are kept too, transitively, so one context answers a whole profile. Should a
+//!   lookup still fail with `NoEntryAtGivenOffset`, the unit it names is kept, the
+//!   context rebuilt and the lookup retried.
 //!
 //! Answers are the same as a context over every unit (the unit test
 //! `kept_units_answer_as_every_unit_does`). The mapped file, decompressed sections,
@@ -120,6 +122,9 @@ pub(super) struct Dwarf {
     /// `reach[i]`: the largest `end` of `ranges[..=i]`, so a lookup can walk back
     /// over every range that may contain an address (ranges of units can overlap).
     reach: Box<[u64]>,
+    /// Per unit, once scanned: the other units its cross-unit references lead to
+    /// ([`Dwarf::cross_references`]).
+    references: Vec<Option<Box<[u32]>>>,
     /// Indexes into `units` of the units a context parses.
     kept: Vec<u32>,
     mapped: Option<Mapped>,
@@ -140,6 +145,7 @@ impl Dwarf {
             .collect();
         let dwarf = Dwarf {
             path: path.to_owned(),
+            references: vec![None; units.len()],
             units,
             ranges,
             reach,
@@ -167,6 +173,7 @@ impl Dwarf {
                 self.keep(unit);
             }
         }
+        self.keep_referenced();
         let mut answers: Vec<Option<Vec<RawLine>>> = probes.iter().map(|_| None).collect();
         let mut pending: Vec<usize> = (0..probes.len()).collect();
         while !pending.is_empty() {
@@ -220,6 +227,81 @@ impl Dwarf {
                     .unchecked_advise(memmap2::UncheckedAdvice::DontNeed)
             };
         }
+    }
+
+    /// Keeps every unit the kept ones refer to, transitively, so that one context
+    /// answers (a lookup that still names a unit not kept is retried after a
+    /// rebuild). Each unit is scanned once in the object's life; after a release, the
+    /// next profile's units and their references are known at once.
+    fn keep_referenced(&mut self) {
+        let Some(mapped) = &self.mapped else {
+            return;
+        };
+        let dwarf = mapped.dwarf(Keep::default());
+        let mut queue = self.kept.clone();
+        while let Some(unit) = queue.pop() {
+            let slot = unit as usize;
+            if self.references[slot].is_none() {
+                self.references[slot] = Some(self.cross_references(&dwarf, unit).into());
+            }
+            let references = self.references[slot].clone().unwrap_or_default();
+            for &other in references.iter() {
+                if !self.kept.contains(&other) {
+                    self.keep(other);
+                    queue.push(other);
+                }
+            }
+        }
+    }
+
+    /// The other units that `unit`'s `DW_AT_abstract_origin` and
+    /// `DW_AT_specification` attributes of form `DW_FORM_ref_addr` point into: the
+    /// references between units `addr2line` follows for names and inlined frames.
+    /// A scan of the unit's entries that reads only those attributes.
+    fn cross_references(&self, dwarf: &gimli::Dwarf<Reader>, unit: u32) -> Vec<u32> {
+        let mut found = Vec::new();
+        let start = gimli::DebugInfoOffset(self.units[unit as usize].start);
+        let Ok(header) = dwarf.debug_info.header_from_offset(start) else {
+            return found;
+        };
+        let Ok(abbreviations) = header.abbreviations(&dwarf.debug_abbrev) else {
+            return found;
+        };
+        let Ok(mut entries) = header.entries_raw(&abbreviations, None) else {
+            return found;
+        };
+        while !entries.is_empty() {
+            let Ok(abbreviation) = entries.read_abbreviation() else {
+                break;
+            };
+            let Some(abbreviation) = abbreviation else {
+                continue;
+            };
+            for spec in abbreviation.attributes() {
+                let wanted = spec.form() == gimli::DW_FORM_ref_addr
+                    && matches!(
+                        spec.name(),
+                        gimli::DW_AT_abstract_origin | gimli::DW_AT_specification
+                    );
+                if !wanted {
+                    if entries.skip_attributes(std::slice::from_ref(spec)).is_err() {
+                        return found;
+                    }
+                    continue;
+                }
+                let Ok(attribute) = entries.read_attribute(*spec) else {
+                    return found;
+                };
+                if let gimli::AttributeValue::DebugInfoRef(offset) = attribute.value()
+                    && let Some(other) = self.unit_holding(offset.0 as u64)
+                    && other != unit
+                    && !found.contains(&other)
+                {
+                    found.push(other);
+                }
+            }
+        }
+        found
     }
 
     fn keep(&mut self, unit: u32) {
