@@ -3,7 +3,7 @@
 //! shows about 80/20; `go tool pprof -top` reads the profile without a warning; the
 //! endpoint is off by default.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use profiled::{Config, Profiler};
@@ -12,18 +12,21 @@ use profiled_tests::{
 };
 
 static STOP: AtomicBool = AtomicBool::new(false);
+/// Wall time the napper spent in `nap`, and in its loop, in nanoseconds.
+static NAPPED_NS: AtomicU64 = AtomicU64::new(0);
+static TOTAL_NS: AtomicU64 = AtomicU64::new(0);
 
 #[inline(never)]
-fn nap() {
-    std::thread::sleep(Duration::from_millis(8));
+fn nap(length: Duration) {
+    std::thread::sleep(length);
 }
 
-/// Busy for 2 ms of wall time (whatever share of the CPU it gets meanwhile).
+/// Busy for `length` of wall time (whatever share of the CPU it gets meanwhile).
 #[inline(never)]
-fn spin() -> u64 {
+fn spin(length: Duration) -> u64 {
     let started = Instant::now();
     let mut x = 1u64;
-    while started.elapsed() < Duration::from_millis(2) {
+    while started.elapsed() < length {
         for _ in 0..100 {
             x ^= x << 13;
             x ^= x >> 7;
@@ -34,10 +37,22 @@ fn spin() -> u64 {
     x
 }
 
+/// Naps 6-10 ms, then spins a quarter of that: 80% napping. The lengths vary so that
+/// the loop cannot lock onto the 10 ms sampling period (a fixed 8 + 2 ms loop did:
+/// the sample phase drifted slowly through it and spin read 25% instead of 20%).
 fn napper() {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
     while !STOP.load(Ordering::Relaxed) {
-        nap();
-        spin();
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let length = Duration::from_micros(6_000 + state % 4_000);
+        let started = Instant::now();
+        nap(length);
+        let napped = started.elapsed();
+        spin(length / 4);
+        NAPPED_NS.fetch_add(napped.as_nanos() as u64, Ordering::Relaxed);
+        TOTAL_NS.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
     }
 }
 
@@ -71,12 +86,20 @@ fn a_thread_napping_80_percent_shows_80_20() {
         total_for(&profile, "spin", 0) as f64,
     );
     let nap_share = naps / (naps + spins);
-    eprintln!("nap {naps} samples, spin {spins}: nap share {nap_share:.2}");
+    // What the thread really did (its own clock around each call), since the
+    // sampling started at least.
+    let truth = NAPPED_NS.load(Ordering::Relaxed) as f64 / TOTAL_NS.load(Ordering::Relaxed) as f64;
+    eprintln!("nap {naps} samples, spin {spins}: nap share {nap_share:.2}, truth {truth:.3}");
     // 300 samples of the thread at 100 Hz over 3 s, all but a few in nap or spin.
     assert!(naps + spins >= 200.0, "nap {naps} + spin {spins} samples");
+    // Measured: 0.75-0.88 for a truth of 0.80 on a quiet machine (with a fixed
+    // 8 + 2 ms loop, 0.72-0.75, and 0.68 under a clean-clone CI's load). Every
+    // sample of the thread is there (300 in 3 s, as for the other threads) and the
+    // nap's are genuine `clock_nanosleep` stacks: a bias of up to 0.08 between the
+    // samples and the thread's own clock, noted for a follow-up.
     assert!(
-        (0.7..=0.9).contains(&nap_share),
-        "nap has {nap_share:.2} of the napper's samples"
+        (nap_share - truth).abs() <= 0.1 && (0.7..=0.9).contains(&truth),
+        "nap has {nap_share:.2} of the napper's samples; it napped {truth:.3} of the time"
     );
 
     if let Some(go) = tool_binary("go", "golang-go") {
