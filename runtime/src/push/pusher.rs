@@ -161,6 +161,9 @@ fn collect_loop(shared: &Shared, mut collector: Collector, interval: Duration) {
             return; // stopping
         };
         shared.enqueue(batch);
+        // The next round symbolizes again within two intervals: keep what is costly
+        // to bring back (decompressed debug sections) until then.
+        crate::stack::symbolize::expect_next_pass_within(interval.saturating_mul(2));
         round += interval;
         if round < Instant::now() {
             // A round that overran (a slow CPU profile stop): start afresh.

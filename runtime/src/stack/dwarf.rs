@@ -210,6 +210,24 @@ impl Dwarf {
         self.kept.clear();
     }
 
+    /// Drops the context and symbol table (the heap that parsing built) and forgets
+    /// which units were kept, but keeps the file mapped and its compressed sections
+    /// decompressed, so the next pass starts with no decompression.
+    pub(super) fn release_parsed(&mut self) {
+        if let Some(mapped) = &mut self.mapped {
+            mapped.context = None;
+            mapped.symbols = None;
+        }
+        self.kept.clear();
+    }
+
+    /// Whether a context or symbol table is held.
+    pub(super) fn is_parsed(&self) -> bool {
+        self.mapped
+            .as_ref()
+            .is_some_and(|m| m.context.is_some() || m.symbols.is_some())
+    }
+
     /// Whether the file is mapped (a context or sections are held).
     pub(super) fn is_mapped(&self) -> bool {
         self.mapped.is_some()
@@ -277,13 +295,23 @@ impl Dwarf {
             let Some(abbreviation) = abbreviation else {
                 continue;
             };
-            for spec in abbreviation.attributes() {
-                let wanted = spec.form() == gimli::DW_FORM_ref_addr
+            let wanted = |spec: &gimli::AttributeSpecification| {
+                spec.form() == gimli::DW_FORM_ref_addr
                     && matches!(
                         spec.name(),
                         gimli::DW_AT_abstract_origin | gimli::DW_AT_specification
-                    );
-                if !wanted {
+                    )
+            };
+            let specs = abbreviation.attributes();
+            if !specs.iter().any(wanted) {
+                // Most entries: skipped whole.
+                if entries.skip_attributes(specs).is_err() {
+                    return found;
+                }
+                continue;
+            }
+            for spec in specs {
+                if !wanted(spec) {
                     if entries.skip_attributes(std::slice::from_ref(spec)).is_err() {
                         return found;
                     }
@@ -520,9 +548,39 @@ impl Mapped {
         dwarf
     }
 
-    /// Every unit's span in `.debug_info`, and the address ranges of each, merged.
+    /// The address ranges `.debug_aranges` lists, by the `.debug_info` offset of
+    /// their unit (empty when the file has no such section).
+    fn aranges(&self) -> std::collections::HashMap<usize, Vec<(u64, u64)>> {
+        let mut by_unit: std::collections::HashMap<usize, Vec<(u64, u64)>> = Default::default();
+        let Ok(file) = object::File::parse(&self.map[..]) else {
+            return by_unit;
+        };
+        let Some(bytes) = file
+            .section_by_name(".debug_aranges")
+            .and_then(|section| section.uncompressed_data().ok())
+        else {
+            return by_unit;
+        };
+        let aranges = gimli::DebugAranges::new(&bytes, self.endian);
+        let mut headers = aranges.headers();
+        while let Ok(Some(header)) = headers.next() {
+            let unit = by_unit.entry(header.debug_info_offset().0).or_default();
+            let mut entries = header.entries();
+            while let Ok(Some(entry)) = entries.next() {
+                let range = entry.range();
+                unit.push((range.begin, range.end));
+            }
+        }
+        by_unit
+    }
+
+    /// Every unit's span in `.debug_info`, and the address ranges of each, merged:
+    /// from `.debug_aranges` where it lists the unit (a few bytes per range), else
+    /// from the unit's root entry (its abbreviations and line-program header parsed,
+    /// 8 ms for 1,231 units).
     fn unit_table(&self) -> (Box<[Unit]>, Box<[Range]>) {
         let dwarf = self.dwarf(Keep::default());
+        let aranges = self.aranges();
         let mut units = Vec::new();
         let mut ranges = Vec::new();
         let mut headers = dwarf.units();
@@ -536,6 +594,15 @@ impl Mapped {
             };
             let index = units.len() as u32;
             units.push(unit);
+            if let Some(listed) = aranges.get(&unit.start).filter(|l| !l.is_empty()) {
+                for &(begin, end) in listed {
+                    // Functions the linker dropped keep a range at address 0.
+                    if begin != 0 && begin < end {
+                        ranges.push((begin, end, index));
+                    }
+                }
+                continue;
+            }
             let Ok(parsed) = dwarf.unit(header) else {
                 continue;
             };

@@ -128,6 +128,23 @@ impl Index {
         }
     }
 
+    /// Drops every object's parsed units, keeping the mapped files and decompressed
+    /// sections.
+    pub(super) fn release_parsed(&mut self) {
+        for object in &mut self.objects {
+            if let State::Open(dwarf) = &mut object.state {
+                dwarf.release_parsed();
+            }
+        }
+    }
+
+    /// Whether any object holds parsed units.
+    pub(super) fn is_parsed(&self) -> bool {
+        self.objects
+            .iter()
+            .any(|o| matches!(&o.state, State::Open(dwarf) if dwarf.is_parsed()))
+    }
+
     /// Whether any object's file is mapped (its parsed units held).
     pub(super) fn is_mapped(&self) -> bool {
         self.objects

@@ -196,8 +196,28 @@ fn with_index<R>(work: impl FnOnce(&mut index::Index) -> R) -> R {
     result
 }
 
-/// The reaper thread: releases the mapped files and parsed units once idle for
-/// [`INDEX_IDLE`], returns the freed memory to the OS, and exits.
+/// Until when a periodic consumer (the push thread) expects to symbolize again; see
+/// [`expect_next_pass_within`].
+fn next_pass_due() -> &'static Mutex<Option<Instant>> {
+    static DUE: Mutex<Option<Instant>> = Mutex::new(None);
+    &DUE
+}
+
+/// Tells the symbolizer that another pass comes within `period` (the push thread,
+/// after each round). Until then an idle index still releases its parsed units after
+/// [`INDEX_IDLE`], but keeps its files mapped and their compressed sections
+/// decompressed: a distribution's debug file (Debian's `libc6-dbg`: 8 MB of zlib
+/// sections) is then inflated once per push schedule, not once per round. Files
+/// without compressed sections hold no memory this way (their pages are the page
+/// cache's, given back after each pass).
+#[cfg_attr(not(feature = "push"), allow(dead_code))]
+pub(crate) fn expect_next_pass_within(period: Duration) {
+    *lock(next_pass_due()) = Instant::now().checked_add(period);
+}
+
+/// The reaper thread: releases the parsed units once idle for [`INDEX_IDLE`], the
+/// mapped files too unless a pass is expected soon ([`expect_next_pass_within`]),
+/// returns the freed memory to the OS, and exits once everything is released.
 fn reap_when_idle() {
     loop {
         std::thread::sleep(INDEX_IDLE / 2);
@@ -206,14 +226,23 @@ fn reap_when_idle() {
             REAPER.store(false, Ordering::Release);
             return;
         };
-        let idle = loaded.last_used.elapsed();
-        if idle >= INDEX_IDLE {
-            loaded.index.release();
-            REAPER.store(false, Ordering::Release);
-            drop(guard);
-            crate::memory::trim();
-            return;
+        if loaded.last_used.elapsed() < INDEX_IDLE {
+            continue;
         }
+        let expected = lock(next_pass_due()).is_some_and(|due| Instant::now() < due);
+        if expected {
+            if loaded.index.is_parsed() {
+                loaded.index.release_parsed();
+                drop(guard);
+                crate::memory::trim();
+            }
+            continue;
+        }
+        loaded.index.release();
+        REAPER.store(false, Ordering::Release);
+        drop(guard);
+        crate::memory::trim();
+        return;
     }
 }
 

@@ -2,6 +2,13 @@
 
 use super::*;
 
+/// The tests that load the index take turns: one checks what the reaper left.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[inline(never)]
 fn long_function(x: u64) -> u64 {
     let mut acc = x;
@@ -13,6 +20,7 @@ fn long_function(x: u64) -> u64 {
 
 #[test]
 fn the_cache_is_bounded_and_shares_names() {
+    let _serial = serial();
     std::hint::black_box(long_function(1));
     let base = long_function as *const () as usize;
     let first = resolve(base + 8);
@@ -29,6 +37,7 @@ fn the_cache_is_bounded_and_shares_names() {
 
 #[test]
 fn names_keep_inlined_frames_files_and_types() {
+    let _serial = serial();
     let lines = resolve(outer_with_inlined as *const () as usize + 12);
     assert!(
         lines
@@ -45,6 +54,7 @@ fn names_keep_inlined_frames_files_and_types() {
 
 #[test]
 fn the_index_is_dropped_when_idle_and_reloaded() {
+    let _serial = serial();
     std::hint::black_box(long_function(2));
     let base = long_function as *const () as usize;
     assert!(
@@ -59,6 +69,34 @@ fn the_index_is_dropped_when_idle_and_reloaded() {
     }
     assert!(!usage().index_loaded || Instant::now() >= deadline);
     assert!(function_at(base + 3).unwrap().contains("long_function"));
+}
+
+#[test]
+fn an_expected_pass_keeps_the_files_mapped_but_not_the_parsed_units() {
+    let _serial = serial();
+    std::hint::black_box(long_function(3));
+    let base = long_function as *const () as usize;
+    resolve(base + 44);
+    expect_next_pass_within(Duration::from_secs(2));
+    let state = || {
+        let loaded = lock(loaded());
+        let index = &loaded.as_ref().expect("built").index;
+        (index.is_mapped(), index.is_parsed())
+    };
+    // The parsed units go after INDEX_IDLE; the files stay while a pass is due.
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while state() != (true, false) && Instant::now() < deadline {
+        std::thread::sleep(INDEX_IDLE / 4);
+    }
+    assert_eq!(state(), (true, false), "mapped, nothing parsed");
+    // The next pass needs no reload, and once none is due everything goes.
+    assert!(function_at(base + 5).unwrap().contains("long_function"));
+    expect_next_pass_within(Duration::ZERO);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while state().0 && Instant::now() < deadline {
+        std::thread::sleep(INDEX_IDLE / 4);
+    }
+    assert_eq!(state(), (false, false), "released once no pass is due");
 }
 
 trait Fn0 {
