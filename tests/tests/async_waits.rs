@@ -1,8 +1,10 @@
 //! Async idle time is wait time: 20 tasks run `outer` -> `inner`, each awaiting a
-//! 50 ms timer; the block profile attributes about 1 s to the logical stack
-//! outer -> inner, and /debug/stats shows inner's calls, idle and busy time.
+//! 50 ms timer; the block profile attributes about 1 s (what the tasks measured
+//! themselves) to the logical stack outer -> inner, and /debug/stats shows inner's
+//! calls, idle and busy time.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use profiled::{Config, ProfiledMutex, profiled, profiled_mutex};
 use profiled_tests::{
@@ -11,6 +13,9 @@ use profiled_tests::{
 
 const TASKS: usize = 20;
 const SLEEP: Duration = Duration::from_millis(50);
+/// What the tasks measured around their sleeps: 50 ms each on a quiet machine, more
+/// when the runtime's workers get the CPU late (1.4 s in all was seen under load).
+static SLEPT_NS: AtomicU64 = AtomicU64::new(0);
 
 #[profiled]
 async fn outer(i: usize) -> usize {
@@ -19,7 +24,9 @@ async fn outer(i: usize) -> usize {
 
 #[profiled]
 async fn inner(i: usize) -> usize {
+    let started = Instant::now();
     tokio::time::sleep(SLEEP).await;
+    SLEPT_NS.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
     i
 }
 
@@ -67,10 +74,11 @@ fn async_waits_are_attributed_to_the_logical_stack() {
         })
         .map(|s| s.value[1])
         .sum();
-    let expected = (TASKS as u32 * SLEEP).as_nanos() as f64;
+    let expected = SLEPT_NS.load(Ordering::Relaxed) as f64;
+    assert!(expected >= (TASKS as u32 * SLEEP).as_nanos() as f64);
     assert!(
         (chain_total as f64 - expected).abs() / expected <= 0.2,
-        "outer -> inner waited {chain_total} ns, expected about {expected}; {block:?}"
+        "outer -> inner waited {chain_total} ns, the tasks measured {expected}; {block:?}"
     );
     // The wait is recorded once, by the innermost frame: outer alone has nothing.
     let outer_alone: i64 = block
