@@ -43,6 +43,13 @@ impl Mode {
         Mode::Upgrading,
     ];
 
+    /// True when a waiter in this mode gets the lock only once every holder has
+    /// released it (a writer, a mutex, an upgrade), so its acquisition follows a
+    /// release that settled the books if that release saw it waiting.
+    pub(crate) fn waits_for_all(self) -> bool {
+        matches!(self, Mode::Exclusive | Mode::Upgrading)
+    }
+
     fn word(self) -> u64 {
         Mode::BY_WORD.iter().position(|&m| m == self).unwrap_or(0) as u64
     }

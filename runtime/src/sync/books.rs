@@ -6,7 +6,8 @@
 //! waiters whose waits started at `t_i`, the accumulated waiter-time is
 //! `W(T) = D + N * T`, where `D` gains `-t_i` on arrival and `+t_exit` on exit. The
 //! holder owes `W(now) - W(last charge)` (Go 1.22+ semantics: 3 waiters for 100 ms
-//! charge 300 ms).
+//! charge 300 ms), less what no hold caused: a waiter's time between the release
+//! that let it in and its acquisition (see [`WaitBooks::leave`]).
 //!
 //! Nothing here reads a clock, captures a stack or knows about threads: every
 //! method takes the time it happens at, in ticks, so a lock of any kind (a blocking
@@ -14,6 +15,8 @@
 //! it with made-up tick values.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+use crate::deadlock::waits::Mode;
 
 /// The waiter books of one lock, in ticks. Only [`WaitBooks::needs_charge`] is read
 /// outside the contended paths.
@@ -34,6 +37,29 @@ pub(crate) struct WaitBooks {
     charged_at: AtomicU64,
     /// Ticks at which the last waiter acquired (or gave up).
     last_departure: AtomicU64,
+}
+
+/// How a waiter leaves the books ([`WaitBooks::leave`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Departure {
+    /// It got the lock; `after_all` when only once every holder had released it
+    /// (a mutex, a writer), not alongside other holders (a reader, permits).
+    Acquired { after_all: bool },
+    /// It gave up (a timeout, a dropped future).
+    GaveUp,
+}
+
+impl Departure {
+    /// The departure of a waiter that `acquired` (or not) in `mode`.
+    pub(crate) fn new(acquired: bool, mode: Mode) -> Departure {
+        if acquired {
+            Departure::Acquired {
+                after_all: mode.waits_for_all(),
+            }
+        } else {
+            Departure::GaveUp
+        }
+    }
 }
 
 /// What a holder owes, in ticks, from [`WaitBooks::settle`].
@@ -62,8 +88,9 @@ impl WaitBooks {
     /// True when others waited during the current hold, so its release must settle.
     #[inline(always)]
     pub(crate) fn needs_charge(&self) -> bool {
-        // Relaxed: a stale 0 only moves a just-arrived waiter's first nanoseconds of
-        // waiting to the next holder's charge.
+        // Relaxed: a release that reads a stale 0 misses a waiter that arrived a
+        // few nanoseconds before; that waiter's wait is then charged to nobody (see
+        // `leave`).
         self.since.load(Ordering::Relaxed) != 0
     }
 
@@ -78,15 +105,40 @@ impl WaitBooks {
         }
     }
 
-    /// Unregisters a waiter that acquired (or gave up) at the time `now` returns,
-    /// and returns that time. `now` is read while the books are locked, so
-    /// departures are booked in the order they happen.
-    pub(crate) fn leave(&self, now: impl FnOnce() -> u64) -> u64 {
+    /// Unregisters a waiter that started waiting at `start` and leaves as
+    /// `departure` says at the time `now` returns, and returns that time. `now` is
+    /// read while the books are locked, so departures are booked in the order they
+    /// happen.
+    ///
+    /// A waiter's waiting is charged to the holds it waited through, up to their
+    /// releases, as Go's mutex profile charges them; what comes after the release
+    /// that let it in is nobody's (nobody held the lock against it: it was getting
+    /// back to the CPU), so the next release is not charged for it. Others still
+    /// waiting meanwhile are charged to the next release, as Go's are.
+    pub(crate) fn leave(&self, now: impl FnOnce() -> u64, start: u64, departure: Departure) -> u64 {
         let _busy = self.lock();
         let now = now();
         bump(&self.waiters, -1);
         store_with(&self.wait_sum, |sum| sum.wrapping_add(now));
         self.last_departure.store(now, Ordering::Relaxed);
+        let settled_at = self.charged_at.load(Ordering::Relaxed);
+        let nobodys_since = match departure {
+            // The release that let it in settled the books (it saw the waiter).
+            Departure::Acquired { .. } if settled_at > start => Some(settled_at),
+            // Let in by a release that did not see it (the lock came free just as
+            // it arrived, its spin was descheduled): none of its wait was charged,
+            // and its own release must not be.
+            Departure::Acquired { after_all: true } => Some(start),
+            // A reader can get in while others still hold the lock, before their
+            // releases settle: those will charge its waiting.
+            Departure::Acquired { after_all: false } => None,
+            // Its waiting after the release belongs to the hold it gave up on.
+            Departure::GaveUp => None,
+        };
+        if let Some(since) = nobodys_since {
+            let nobodys = now.saturating_sub(since);
+            store_with(&self.charged, |w| w.wrapping_add(nobodys));
+        }
         now
     }
 
@@ -173,6 +225,9 @@ impl Drop for BooksGuard<'_> {
 mod tests {
     use super::*;
 
+    const MUTEX: Departure = Departure::Acquired { after_all: true };
+    const READER: Departure = Departure::Acquired { after_all: false };
+
     fn settled(charge: u64, contended_for: u64) -> Settled {
         Settled {
             charge,
@@ -228,8 +283,8 @@ mod tests {
         let books = WaitBooks::new();
         books.arrive(100);
         books.arrive(100);
-        // One acquires at 160 (by a hand-off during someone else's hold) ...
-        assert_eq!(books.leave(|| 160), 160);
+        // One acquires at 160 alongside the holder (a reader, a permit) ...
+        assert_eq!(books.leave(|| 160, 100, READER), 160);
         // ... and the holder releasing at 200 owes 60 for it plus 100 for the other.
         assert_eq!(books.settle(200), settled(160, 40));
     }
@@ -241,10 +296,11 @@ mod tests {
         // The holder releases at 200 and hands the lock to the waiter.
         assert_eq!(books.settle(200), settled(100, 100));
         assert!(books.needs_charge());
-        assert_eq!(books.leave(|| 210), 210);
-        // The waiter, now the holder, releases with nobody waiting: it owes the
-        // 10 ticks of its own hand-off, and none of its hold was contended.
-        assert_eq!(books.settle(300), settled(10, 0));
+        assert_eq!(books.leave(|| 210, 100, MUTEX), 210);
+        // The waiter, now the holder, releases with nobody waiting: it owes nothing
+        // (the 10 ticks of its own hand-off are nobody's), and none of its hold was
+        // contended.
+        assert_eq!(books.settle(300), Settled::default());
         assert!(!books.needs_charge());
         assert_eq!(books.settle(400), Settled::default());
     }
@@ -259,8 +315,8 @@ mod tests {
         assert_eq!(books.settle(300), settled(200, 200));
         assert_eq!(books.settle(250), Settled::default());
         // The writer acquires at 310 and releases at 400 with nobody waiting.
-        books.leave(|| 310);
-        assert_eq!(books.settle(400), settled(10, 0));
+        books.leave(|| 310, 100, MUTEX);
+        assert_eq!(books.settle(400), Settled::default());
     }
 
     #[test]
@@ -270,7 +326,7 @@ mod tests {
         let books = WaitBooks::new();
         books.arrive(100);
         books.arrive(120);
-        books.leave(|| 260);
+        books.leave(|| 260, 120, READER);
         assert_eq!(books.settle(250), settled(290, 150));
     }
 
@@ -279,12 +335,68 @@ mod tests {
         let books = WaitBooks::new();
         books.arrive(100);
         assert_eq!(books.settle(200), settled(100, 100));
-        books.leave(|| 200);
+        books.leave(|| 200, 100, MUTEX);
         // During the new hold another waiter arrives at 250.
         books.arrive(250);
         // Released at 300: 0 ticks of hand-off plus 50 of the new waiter. The
         // contended span is counted from the hand-off (the books keep the last
         // release as the start of waiting until a release finds nobody waiting).
         assert_eq!(books.settle(300), settled(50, 100));
+    }
+
+    #[test]
+    fn a_slow_wake_up_is_not_charged_to_the_waiter_itself() {
+        // Held against a waiter from 100 to 400; the waiter gets the CPU only at 900
+        // (a busy machine) and releases at 1,000 with nobody waiting. Everything is
+        // the first holder's: what the waiter spent waking up is nobody's.
+        let books = WaitBooks::new();
+        books.arrive(100);
+        assert_eq!(books.settle(400), settled(300, 300));
+        books.leave(|| 900, 100, MUTEX);
+        assert_eq!(books.settle(1_000), Settled::default());
+    }
+
+    #[test]
+    fn a_waiter_that_gave_up_after_a_release_stays_charged() {
+        // Released at 200 while a waiter waits since 100; the waiter gives up at 250
+        // without getting the lock (someone else took it): the next release owes
+        // those 50 ticks.
+        let books = WaitBooks::new();
+        books.arrive(100);
+        assert_eq!(books.settle(200), settled(100, 100));
+        books.leave(|| 250, 100, Departure::GaveUp);
+        assert_eq!(books.settle(300).charge, 50);
+    }
+
+    #[test]
+    fn others_waiting_through_a_hand_off_are_charged_to_the_next_release() {
+        // Two waiters since 100; the release at 200 hands the lock to one, which
+        // gets it at 230 and releases at 300 while the other still waits: 100 ticks
+        // of the other's waiting (200-300), none of the acquirer's own 30.
+        let books = WaitBooks::new();
+        books.arrive(100);
+        books.arrive(100);
+        assert_eq!(books.settle(200), settled(200, 100));
+        books.leave(|| 230, 100, MUTEX);
+        assert_eq!(books.settle(300).charge, 100);
+    }
+
+    #[test]
+    fn a_waiter_let_in_by_a_release_that_did_not_see_it_owes_nothing() {
+        // The waiter's wait began at 100 (before a spin that was descheduled); the
+        // holder released at 150 before the waiter was booked, so nothing settled;
+        // the waiter gets the lock at 160 and releases at 200 with nobody waiting.
+        let books = WaitBooks::new();
+        books.arrive(100);
+        books.leave(|| 160, 100, MUTEX);
+        assert_eq!(books.settle(200), Settled::default());
+    }
+
+    #[test]
+    fn a_reader_let_in_before_the_releases_settle_is_still_charged_to_them() {
+        let books = WaitBooks::new();
+        books.arrive(100);
+        books.leave(|| 160, 100, READER);
+        assert_eq!(books.settle(170).charge, 60);
     }
 }

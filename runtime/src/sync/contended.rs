@@ -19,7 +19,7 @@ use crate::site::LockSite;
 use crate::stack::Stack;
 use crate::trace::{self, Category};
 
-use super::books::{Settled, WaitBooks};
+use super::books::{Departure, Settled, WaitBooks};
 
 /// Per-lock contention record: the lock's owner record (with its site) and its
 /// waiter books.
@@ -75,7 +75,7 @@ impl Contention {
     ) -> G {
         match try_acquire() {
             Some(guard) => guard,
-            None => framed(|| self.wait_cold(mode, try_acquire, acquire)),
+            None => framed(|| self.wait_cold(mode, try_acquire, acquire, |_| true)),
         }
     }
 
@@ -90,7 +90,9 @@ impl Contention {
     ) -> Option<G> {
         match try_acquire() {
             Some(guard) => Some(guard),
-            None => framed(|| self.wait_cold(mode, || try_acquire().map(Some), acquire)),
+            None => framed(|| {
+                self.wait_cold(mode, || try_acquire().map(Some), acquire, Option::is_some)
+            }),
         }
     }
 
@@ -174,6 +176,7 @@ impl Contention {
         mode: Mode,
         try_acquire: impl FnMut() -> Option<R>,
         acquire: impl FnOnce() -> R,
+        got: impl FnOnce(&R) -> bool,
     ) -> R {
         if !control::contention_profiling() {
             return self.wait_unrecorded(mode, acquire);
@@ -182,7 +185,7 @@ impl Contention {
         if let Some(acquired) = spin(start, try_acquire) {
             return acquired;
         }
-        self.wait_since(mode, start, acquire)
+        self.wait_since(mode, start, acquire, got)
     }
 
     #[cold]
@@ -191,28 +194,28 @@ impl Contention {
         if !control::contention_profiling() {
             return self.wait_unrecorded(mode, acquire);
         }
-        self.wait_since(mode, ticks(), acquire)
+        self.wait_since(mode, ticks(), acquire, |_| true)
     }
 
     /// A wait with contention profiling off: in the wait table only (dumps and the
     /// deadlock detector see it), not in any profile.
     fn wait_unrecorded<R>(&self, mode: Mode, acquire: impl FnOnce() -> R) -> R {
-        self.blocked(mode, ticks(), acquire, ticks).0
+        self.blocked(mode, ticks(), acquire, |_| ticks()).0
     }
 
     /// Blocks in `acquire` as a waiter in the wait table since `start`; returns what
-    /// it acquired and `end()`, read once it left the table (the new hold's start).
+    /// it acquired and `end` of it, read once it left the table (the new hold's start).
     fn blocked<R>(
         &self,
         mode: Mode,
         start: u64,
         acquire: impl FnOnce() -> R,
-        end: impl FnOnce() -> u64,
+        end: impl FnOnce(&R) -> u64,
     ) -> (R, u64) {
         let waiting = waits::register(&self.holder, owner::this_thread(), start, mode);
         let acquired = acquire();
         drop(waiting);
-        let end = end();
+        let end = end(&acquired);
         if mode != Mode::Shared {
             self.holder.acquired_after_wait(end);
         }
@@ -259,12 +262,21 @@ impl Contention {
     }
 
     /// A wait that began at `start` (before any spin): booked as a waiter until
-    /// `acquire` returns, then recorded.
-    fn wait_since<R>(&self, mode: Mode, start: u64, acquire: impl FnOnce() -> R) -> R {
+    /// `acquire` returns (`got` says whether it acquired or gave up), then recorded.
+    fn wait_since<R>(
+        &self,
+        mode: Mode,
+        start: u64,
+        acquire: impl FnOnce() -> R,
+        got: impl FnOnce(&R) -> bool,
+    ) -> R {
         let mut stack = Stack::capture();
         wait::append_chain(&mut stack);
         self.books.arrive(start);
-        let (acquired, end) = self.blocked(mode, start, acquire, || self.books.leave(ticks));
+        let (acquired, end) = self.blocked(mode, start, acquire, |acquired| {
+            self.books
+                .leave(ticks, start, Departure::new(got(acquired), mode))
+        });
         self.record_wait(&stack, clock::ticks_to_ns(end.saturating_sub(start)));
         if trace::enabled() {
             trace::record(self.trace_name(), Category::LockWait, start, end);

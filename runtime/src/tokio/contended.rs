@@ -25,7 +25,7 @@ use crate::instrument::{logical, wait};
 use crate::registry::{self, sampling};
 use crate::site::LockSite;
 use crate::stack::Stack;
-use crate::sync::books::{Settled, WaitBooks};
+use crate::sync::books::{Departure, Settled, WaitBooks};
 use crate::sync::contended::{keep_frame, record_charge};
 use crate::trace::{self, Category};
 
@@ -130,8 +130,8 @@ impl Books {
         self.books.arrive(start);
     }
 
-    fn leave(&self) -> u64 {
-        self.books.leave(ticks)
+    fn leave(&self, start: u64, departure: Departure) -> u64 {
+        self.books.leave(ticks, start, departure)
     }
 
     fn name(&self) -> &'static str {
@@ -249,7 +249,7 @@ impl Waiting {
         let start = std::mem::replace(&mut self.start, 0);
         let end = match target {
             Target::Lock(books, mode) => {
-                let end = books.leave();
+                let end = books.leave(start, Departure::new(acquired, mode));
                 if acquired && mode == Mode::Exclusive {
                     books.holder.acquired_after_wait(end);
                 }
