@@ -44,10 +44,20 @@ pub(crate) fn record(stack: WaitStack, idle_ticks: u64) {
     }
 }
 
+/// The caller's stack for a lock or wait event: its real frames, then the logical
+/// chain and labels ([`append_chain`]). Inlined, so the capture starts in the caller
+/// and the buffer is the caller's own local.
+#[inline(always)]
+pub(crate) fn capture_stack() -> Stack {
+    let mut stack = Stack::capture();
+    append_chain(&mut stack);
+    stack
+}
+
 /// Appends the current logical chain, if any, to a captured real stack, after a
 /// separator, so a lock wait inside `#[profiled]` code carries the chain as a label;
 /// then the current label set, so the event carries the scope's labels.
-pub(crate) fn append_chain(stack: &mut Stack) {
+fn append_chain(stack: &mut Stack) {
     if logical::depth() != 0 {
         let mut chain = [0usize; logical::CAPACITY];
         let mut len = 0;

@@ -264,8 +264,7 @@ impl Dwarf {
             }
             let references = self.references[slot].clone().unwrap_or_default();
             for &other in references.iter() {
-                if !self.kept.contains(&other) {
-                    self.keep(other);
+                if self.keep(other) {
                     queue.push(other);
                 }
             }
@@ -332,13 +331,16 @@ impl Dwarf {
         found
     }
 
-    fn keep(&mut self, unit: u32) {
-        if !self.kept.contains(&unit) {
-            self.kept.push(unit);
-            if let Some(mapped) = &mut self.mapped {
-                mapped.context = None;
-            }
+    /// Keeps `unit` for the next context; true when it was not kept yet.
+    fn keep(&mut self, unit: u32) -> bool {
+        if self.kept.contains(&unit) {
+            return false;
         }
+        self.kept.push(unit);
+        if let Some(mapped) = &mut self.mapped {
+            mapped.context = None;
+        }
+        true
     }
 
     /// Units whose ranges contain `probe`.

@@ -228,8 +228,7 @@ impl Contention {
         if !control::contention_profiling() {
             return wait();
         }
-        let mut stack = Stack::capture();
-        wait::append_chain(&mut stack);
+        let stack = wait::capture_stack();
         let start = ticks();
         let result = wait();
         let end = ticks();
@@ -270,8 +269,7 @@ impl Contention {
         acquire: impl FnOnce() -> R,
         got: impl FnOnce(&R) -> bool,
     ) -> R {
-        let mut stack = Stack::capture();
-        wait::append_chain(&mut stack);
+        let stack = wait::capture_stack();
         self.books.arrive(start);
         let (acquired, end) = self.blocked(mode, start, acquire, |acquired| {
             self.books
@@ -329,8 +327,7 @@ pub(crate) fn record_charge(charge: u64) {
         return;
     }
     if let Some(fraction) = sampling::mutex_kept(control::mutex_fraction()) {
-        let mut stack = Stack::capture();
-        wait::append_chain(&mut stack);
+        let stack = wait::capture_stack();
         let registry = registry::get();
         let id = registry.intern(stack.frames());
         registry.mutex.add(

@@ -24,7 +24,6 @@ use crate::deadlock::waits::{self, Mode, Registered};
 use crate::instrument::{logical, wait};
 use crate::registry::{self, sampling};
 use crate::site::LockSite;
-use crate::stack::Stack;
 use crate::sync::books::{Departure, Settled, WaitBooks};
 use crate::sync::contended::{keep_frame, record_charge};
 use crate::trace::{self, Category};
@@ -263,8 +262,7 @@ impl Waiting {
             site.record_wait(waited);
         }
         if let Some((count_milli, delay)) = sampling::block(waited, control::block_rate()) {
-            let mut stack = Stack::capture();
-            wait::append_chain(&mut stack);
+            let stack = wait::capture_stack();
             let registry = registry::get();
             let id = registry.intern(stack.frames());
             registry.block.add(id, count_milli, delay);

@@ -241,25 +241,16 @@ impl<'a> SemaphorePermit<'a> {
     /// # Panics
     /// If `other` is from another semaphore, or the count overflows, as tokio's.
     pub fn merge(&mut self, other: Self) {
-        assert!(
-            std::ptr::eq(self.sem, other.sem),
-            "merging permits from different semaphore instances"
-        );
-        self.permits = self
-            .permits
-            .checked_add(other.into_count())
-            .expect("number of permits overflowed");
+        assert!(std::ptr::eq(self.sem, other.sem), "{DIFFERENT_SEMAPHORES}");
+        merge_count(&mut self.permits, other.into_count());
     }
 
     /// Splits `n` permits off into a new permit; `None` if this one holds fewer.
     pub fn split(&mut self, n: usize) -> Option<Self> {
-        if n > self.permits {
-            return None;
-        }
-        self.permits -= n;
+        let permits = split_count(&mut self.permits, n)?;
         Some(SemaphorePermit {
             sem: self.sem,
-            permits: n,
+            permits,
         })
     }
 
@@ -289,6 +280,22 @@ impl fmt::Debug for SemaphorePermit<'_> {
     }
 }
 
+/// Tokio's message when permits of two semaphores are merged.
+const DIFFERENT_SEMAPHORES: &str = "merging permits from different semaphore instances";
+
+/// Adds `other` to a permit's count, panicking on overflow as tokio's `merge`.
+fn merge_count(permits: &mut usize, other: usize) {
+    *permits = permits
+        .checked_add(other)
+        .expect("number of permits overflowed");
+}
+
+/// Takes `n` off a permit's count, as tokio's `split`: `None` when it holds fewer.
+fn split_count(permits: &mut usize, n: usize) -> Option<usize> {
+    *permits = permits.checked_sub(n)?;
+    Some(n)
+}
+
 /// Permits of an `Arc`'d [`Semaphore`] that own the `Arc`, from `acquire_owned`.
 #[must_use]
 pub struct OwnedSemaphorePermit {
@@ -315,26 +322,17 @@ impl OwnedSemaphorePermit {
     /// # Panics
     /// If `other` is from another semaphore, or the count overflows, as tokio's.
     pub fn merge(&mut self, other: Self) {
-        assert!(
-            Arc::ptr_eq(&self.sem, &other.sem),
-            "merging permits from different semaphore instances"
-        );
+        assert!(Arc::ptr_eq(&self.sem, &other.sem), "{DIFFERENT_SEMAPHORES}");
         let (permits, _sem) = other.into_parts();
-        self.permits = self
-            .permits
-            .checked_add(permits)
-            .expect("number of permits overflowed");
+        merge_count(&mut self.permits, permits);
     }
 
     /// Splits `n` permits off into a new permit; `None` if this one holds fewer.
     pub fn split(&mut self, n: usize) -> Option<Self> {
-        if n > self.permits {
-            return None;
-        }
-        self.permits -= n;
+        let permits = split_count(&mut self.permits, n)?;
         Some(OwnedSemaphorePermit {
             sem: Arc::clone(&self.sem),
-            permits: n,
+            permits,
         })
     }
 
