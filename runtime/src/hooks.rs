@@ -12,7 +12,7 @@ pub mod __bench {
     /// Returns how many were recorded. For the `encode` bench.
     pub fn fill_mutex_profile(n: usize, base: usize) -> usize {
         let registry = crate::registry::get();
-        let mut frames = crate::stack::Stack::capture().frames().to_vec();
+        let mut frames = crate::stack::Stack::capture(|stack| stack.frames().to_vec());
         if frames.is_empty() {
             return 0;
         }
@@ -29,7 +29,7 @@ pub mod __bench {
     /// Captures the caller's stack with this build's unwinder; returns its depth.
     /// For the `locks` bench.
     pub fn capture_stack_depth() -> usize {
-        crate::stack::Stack::capture().frames().len()
+        crate::stack::Stack::capture(|stack| stack.frames().len())
     }
 
     /// Takes a thread dump and returns (threads listed, threads with a stack, time the
@@ -122,7 +122,7 @@ pub mod __bench {
     /// Captures the caller's stack with DWARF unwinding; returns its depth.
     /// For the `locks` bench.
     pub fn capture_stack_depth_dwarf() -> usize {
-        crate::stack::Stack::capture_dwarf().frames().len()
+        crate::stack::Stack::capture_dwarf(|stack| stack.frames().len())
     }
 }
 

@@ -187,9 +187,11 @@ fn sample(ptr: *mut u8, size: usize) {
         DROPPED_SAMPLES.fetch_add(1, Ordering::Relaxed);
         return;
     };
-    let mut stack = Stack::capture();
-    stack.push_labels();
-    let Some(id) = registry.record_alloc(stack.frames(), size) else {
+    let recorded = Stack::capture(|stack| {
+        stack.push_labels();
+        registry.record_alloc(stack.frames(), size)
+    });
+    let Some(id) = recorded else {
         DROPPED_SAMPLES.fetch_add(1, Ordering::Relaxed);
         return;
     };

@@ -44,28 +44,25 @@ pub(crate) fn record(stack: WaitStack, idle_ticks: u64) {
     }
 }
 
-/// The caller's stack for a lock or wait event: its real frames, then the logical
-/// chain and labels ([`append_chain`]). Inlined, so the capture starts in the caller
-/// and the buffer is the caller's own local.
+/// Lends `f` the caller's stack for a lock or wait event: its real frames, then the
+/// logical chain and labels ([`append_chain`]). Inlined, so the capture starts in the
+/// caller and the buffer is the caller's own local, never moved.
 #[inline(always)]
-pub(crate) fn capture_stack() -> Stack {
-    let mut stack = Stack::capture();
-    append_chain(&mut stack);
-    stack
+pub(crate) fn with_stack<R>(f: impl FnOnce(&Stack) -> R) -> R {
+    Stack::capture(|stack| {
+        append_chain(stack);
+        f(stack)
+    })
 }
 
 /// Appends the current logical chain, if any, to a captured real stack, after a
 /// separator, so a lock wait inside `#[profiled]` code carries the chain as a label;
-/// then the current label set, so the event carries the scope's labels.
+/// then the current label set, so the event carries the scope's labels. A chain
+/// needs room for the separator and one frame; what does not fit is left out.
 fn append_chain(stack: &mut Stack) {
-    if logical::depth() != 0 {
-        let mut chain = [0usize; logical::CAPACITY];
-        let mut len = 0;
-        logical::for_each(|site| {
-            chain[len] = frame::encode(site);
-            len += 1;
-        });
-        stack.append(frame::SEPARATOR, &chain[..len]);
+    if logical::depth() != 0 && stack.room() >= 2 {
+        stack.push(frame::SEPARATOR);
+        logical::for_each(|site| stack.push(frame::encode(site)));
     }
     stack.push_labels();
 }

@@ -16,7 +16,6 @@ use crate::deadlock::waits::{self, Mode};
 use crate::instrument::wait;
 use crate::registry::{self, sampling};
 use crate::site::LockSite;
-use crate::stack::Stack;
 use crate::trace::{self, Category};
 
 use super::books::{Departure, Settled, WaitBooks};
@@ -228,11 +227,10 @@ impl Contention {
         if !control::contention_profiling() {
             return wait();
         }
-        let stack = wait::capture_stack();
         let start = ticks();
         let result = wait();
         let end = ticks();
-        record_block(&stack, clock::ticks_to_ns(end.saturating_sub(start)));
+        record_block(clock::ticks_to_ns(end.saturating_sub(start)));
         if trace::enabled() {
             trace::record("condition variable wait", Category::LockWait, start, end);
         }
@@ -269,13 +267,12 @@ impl Contention {
         acquire: impl FnOnce() -> R,
         got: impl FnOnce(&R) -> bool,
     ) -> R {
-        let stack = wait::capture_stack();
         self.books.arrive(start);
         let (acquired, end) = self.blocked(mode, start, acquire, |acquired| {
             self.books
                 .leave(ticks, start, Departure::new(got(acquired), mode))
         });
-        self.record_wait(&stack, clock::ticks_to_ns(end.saturating_sub(start)));
+        self.record_wait(clock::ticks_to_ns(end.saturating_sub(start)));
         if trace::enabled() {
             trace::record(self.trace_name(), Category::LockWait, start, end);
         }
@@ -312,11 +309,11 @@ impl Contention {
             .map_or("unnamed profiled lock", |site| site.name())
     }
 
-    fn record_wait(&self, stack: &Stack, waited: u64) {
+    fn record_wait(&self, waited: u64) {
         if let Some(site) = self.holder.site() {
             site.record_wait(waited);
         }
-        record_block(stack, waited);
+        record_block(waited);
     }
 }
 
@@ -327,9 +324,8 @@ pub(crate) fn record_charge(charge: u64) {
         return;
     }
     if let Some(fraction) = sampling::mutex_kept(control::mutex_fraction()) {
-        let stack = wait::capture_stack();
         let registry = registry::get();
-        let id = registry.intern(stack.frames());
+        let id = wait::with_stack(|stack| registry.intern(stack.frames()));
         registry.mutex.add(
             id,
             fraction * registry::COUNT_SCALE,
@@ -363,10 +359,10 @@ fn spin<R>(start: u64, mut try_acquire: impl FnMut() -> Option<R>) -> Option<R> 
     None
 }
 
-fn record_block(stack: &Stack, waited: u64) {
+fn record_block(waited: u64) {
     if let Some((count_milli, delay)) = sampling::block(waited, control::block_rate()) {
         let registry = registry::get();
-        let id = registry.intern(stack.frames());
+        let id = wait::with_stack(|stack| registry.intern(stack.frames()));
         registry.block.add(id, count_milli, delay);
     }
 }

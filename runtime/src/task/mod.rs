@@ -26,9 +26,10 @@ pub fn task_count() -> usize {
 #[cold]
 #[inline(never)]
 fn register(location: &'static std::panic::Location<'static>, blocking: bool) -> Option<usize> {
-    let mut stack = crate::stack::Stack::capture();
-    stack.push_labels(); // the task's labels: its spawner's
-    let stack = crate::registry::get().stacks.intern(stack.frames());
+    let stack = crate::stack::Stack::capture(|stack| {
+        stack.push_labels(); // the task's labels: its spawner's
+        crate::registry::get().stacks.intern(stack.frames())
+    });
     slots::get().register(location, stack, blocking)
 }
 

@@ -112,7 +112,7 @@ pub(crate) fn take() -> ThreadDump {
     let started = Instant::now();
     DUMPS.fetch_add(1, Ordering::Relaxed);
     let requester = current_tid();
-    let own = Stack::capture();
+    let own = Stack::capture(|stack| stack.frames().to_vec());
 
     let mut threads = list();
     let sent = signal_threads(&mut lock, &mut threads, requester);
@@ -123,7 +123,7 @@ pub(crate) fn take() -> ThreadDump {
     }
 
     if let Some(own_thread) = threads.iter_mut().find(|t| t.tid == requester) {
-        own_thread.frames = own.frames().to_vec();
+        own_thread.frames = own;
         own_thread.outcome = Outcome::Direct;
         own_thread.status.state_name = "running".into();
     }

@@ -130,7 +130,7 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let created_by = spawned::record_spawn(Stack::capture().frames());
+        let created_by = Stack::capture(|stack| spawned::record_spawn(stack.frames()));
         let name = self.name;
         // The new thread runs under its spawner's labels, as a goroutine does.
         let labels = crate::labels::current();
@@ -161,7 +161,7 @@ impl Builder {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        let created_by = spawned::record_spawn(Stack::capture().frames());
+        let created_by = Stack::capture(|stack| spawned::record_spawn(stack.frames()));
         let name = self.name;
         let labels = crate::labels::current();
         self.inner.spawn_scoped(scope, move || {

@@ -262,9 +262,8 @@ impl Waiting {
             site.record_wait(waited);
         }
         if let Some((count_milli, delay)) = sampling::block(waited, control::block_rate()) {
-            let stack = wait::capture_stack();
             let registry = registry::get();
-            let id = registry.intern(stack.frames());
+            let id = wait::with_stack(|stack| registry.intern(stack.frames()));
             registry.block.add(id, count_milli, delay);
         }
         if tracing() {
