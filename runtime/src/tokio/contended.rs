@@ -14,6 +14,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use std::task::{Context, Poll};
 
@@ -35,6 +36,9 @@ pub(crate) struct Books {
     holder: Holder,
     /// The waiter-time arithmetic the sync locks use (`sync/books.rs`).
     books: WaitBooks,
+    /// True when the last acquisition waited: the next one goes straight to tokio's
+    /// own future (see [`Books::try_first`]). Written only when it changes.
+    waited_last: AtomicBool,
 }
 
 impl Books {
@@ -42,6 +46,37 @@ impl Books {
         Books {
             holder: Holder::new(site, kind),
             books: WaitBooks::new(),
+            waited_last: AtomicBool::new(false),
+        }
+    }
+
+    /// [`try_first_poll`], unless this lock's last acquisition waited: then `None` at
+    /// once, without trying, and the caller waits in tokio's own future (which tries
+    /// before it queues). Under contention the try nearly always fails, and tokio's
+    /// mutex hands the lock to its first waiter, so in a convoy every acquisition
+    /// waits; the failed try was one more look at the lock's contended cache line and
+    /// the coop budget per wait. An uncontended lock keeps the try: cheaper than
+    /// tokio's future.
+    #[inline(always)]
+    pub(crate) fn try_first<R>(
+        &self,
+        mut try_acquire: impl FnMut() -> Option<R>,
+    ) -> impl Future<Output = Option<R>> {
+        std::future::poll_fn(move |cx| {
+            if self.waited_last.load(Ordering::Relaxed) {
+                return Poll::Ready(None);
+            }
+            try_first_poll(cx, &mut try_acquire)
+        })
+    }
+
+    /// Notes whether an acquisition waited, for the next [`Books::try_first`]: a
+    /// store only when that changes, so a lock that is always (or never) contended
+    /// keeps the flag's cache line shared.
+    #[inline(always)]
+    fn note_waited(&self, waited: bool) {
+        if self.waited_last.load(Ordering::Relaxed) != waited {
+            self.waited_last.store(waited, Ordering::Relaxed);
         }
     }
 
@@ -195,7 +230,15 @@ impl Waiting {
                 self.finish(target, true);
                 keep_frame();
             }
-            Poll::Ready(_) => self.registered = Registered::none(),
+            Poll::Ready(_) => {
+                if !self.registered.is_some()
+                    && let Target::Lock(books, _) = target
+                {
+                    // Ready at its first poll: tokio's future acquired without waiting.
+                    books.note_waited(false);
+                }
+                self.registered = Registered::none();
+            }
         }
         poll
     }
@@ -222,6 +265,7 @@ impl Waiting {
         }
         let start = ticks().max(1);
         if let Target::Lock(books, mode) = target {
+            books.note_waited(true);
             // In the wait table whether or not profiles record it.
             self.registered = waits::register(&books.holder, owner::this_task(), start, mode);
         }
@@ -278,17 +322,16 @@ impl Waiting {
 /// acquired without waiting, `None` when the caller has to wait. The uncontended
 /// path of every lock: one budget check and tokio's `try_*`, no clock.
 #[inline(always)]
-pub(crate) fn try_first<R>(
-    mut try_acquire: impl FnMut() -> Option<R>,
-) -> impl Future<Output = Option<R>> {
-    std::future::poll_fn(move |cx| {
-        let coop = std::task::ready!(::tokio::task::coop::poll_proceed(cx));
-        let acquired = try_acquire();
-        if acquired.is_some() {
-            coop.made_progress();
-        }
-        Poll::Ready(acquired)
-    })
+fn try_first_poll<R>(
+    cx: &mut Context<'_>,
+    try_acquire: &mut impl FnMut() -> Option<R>,
+) -> Poll<Option<R>> {
+    let coop = std::task::ready!(::tokio::task::coop::poll_proceed(cx));
+    let acquired = try_acquire();
+    if acquired.is_some() {
+        coop.made_progress();
+    }
+    Poll::Ready(acquired)
 }
 
 /// A future waiting for `target`: `fut` polled as is, with the wait recorded.

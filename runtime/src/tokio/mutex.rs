@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use ::tokio::sync as tk;
 
-use super::contended::{Books, Target, Wait, try_first};
+use super::contended::{Books, Target, Wait};
 use super::guard::{deref_mut, guards, lock_traits};
 use crate::deadlock::owner::Kind;
 use crate::deadlock::waits::Mode;
@@ -81,7 +81,7 @@ impl<T: ?Sized> Mutex<T> {
     /// Locks, waiting (asynchronously) while another holds it. Waits are recorded
     /// from their first `Pending`, under the waiter's stack.
     pub async fn lock(&self) -> MutexGuard<'_, T> {
-        let inner = match try_first(|| self.inner.try_lock().ok()).await {
+        let inner = match self.books.try_first(|| self.inner.try_lock().ok()).await {
             Some(inner) => inner,
             None => {
                 Wait::new(

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ::tokio::sync as tk;
 
-use super::contended::{Books, Target, Wait, try_first};
+use super::contended::{Books, Target, Wait};
 use super::guard::{deref_mut, guards, lock_traits};
 use super::mutex::TryLockError;
 use crate::deadlock::owner::Kind;
@@ -89,7 +89,7 @@ impl<T> RwLock<T> {
 impl<T: ?Sized> RwLock<T> {
     /// Locks for reading, waiting while a writer holds or waits for the lock.
     pub async fn read(&self) -> RwLockReadGuard<'_, T> {
-        let inner = match try_first(|| self.inner.try_read().ok()).await {
+        let inner = match self.books.try_first(|| self.inner.try_read().ok()).await {
             Some(inner) => inner,
             None => Wait::new(Target::Lock(&self.books, Mode::Shared), self.inner.read()).await,
         };
@@ -98,7 +98,7 @@ impl<T: ?Sized> RwLock<T> {
 
     /// Locks for writing, waiting while anyone holds the lock.
     pub async fn write(&self) -> RwLockWriteGuard<'_, T> {
-        let inner = match try_first(|| self.inner.try_write().ok()).await {
+        let inner = match self.books.try_first(|| self.inner.try_write().ok()).await {
             Some(inner) => inner,
             None => {
                 Wait::new(

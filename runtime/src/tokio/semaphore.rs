@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ::tokio::sync as tk;
 
-use super::contended::{Books, Target, Wait, try_first};
+use super::contended::{Books, Target, Wait};
 use crate::deadlock::owner::Kind;
 use crate::deadlock::waits::Mode;
 use crate::site::LockSite;
@@ -97,7 +97,11 @@ impl Semaphore {
     pub async fn acquire_many(&self, n: u32) -> Result<SemaphorePermit<'_>, AcquireError> {
         // A closed semaphore fails `try_acquire_many` too: tokio's call returns the
         // error at its first poll, which is no wait.
-        let inner = match try_first(|| self.inner.try_acquire_many(n).ok()).await {
+        let inner = match self
+            .books
+            .try_first(|| self.inner.try_acquire_many(n).ok())
+            .await
+        {
             Some(inner) => inner,
             None => {
                 Wait::new(
