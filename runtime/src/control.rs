@@ -114,6 +114,12 @@ pub(crate) fn max_stack_depth() -> usize {
     MAX_STACK_DEPTH.load(Ordering::Relaxed)
 }
 
+/// True when the mutex profile wants events, so locks keep their waiter books.
+#[inline]
+pub(crate) fn mutex_profiling() -> bool {
+    MUTEX_FRACTION.load(Ordering::Relaxed) > 0
+}
+
 /// True when any contention profile wants events; one relaxed load each.
 #[inline]
 pub(crate) fn contention_profiling() -> bool {

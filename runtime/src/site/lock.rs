@@ -196,7 +196,8 @@ pub struct LockSiteStats {
     pub wait_ns: u64,
     /// Longest single wait, in nanoseconds.
     pub max_wait_ns: u64,
-    /// Nanoseconds the lock was held while at least one thread waited for it.
+    /// Nanoseconds the lock was held while at least one thread waited for it,
+    /// counted while the mutex profile is on (it keeps the waiter books this needs).
     pub contended_hold_ns: u64,
 }
 

@@ -258,8 +258,9 @@ impl Contention {
         record_charge(self.account(now, settled));
     }
 
-    /// A wait that began at `start` (before any spin): booked as a waiter until
-    /// `acquire` returns (`got` says whether it acquired or gave up), then recorded.
+    /// A wait that began at `start` (before any spin): booked as a waiter (when the
+    /// mutex profile is on) until `acquire` returns (`got` says whether it acquired
+    /// or gave up), then recorded.
     fn wait_since<R>(
         &self,
         mode: Mode,
@@ -267,10 +268,19 @@ impl Contention {
         acquire: impl FnOnce() -> R,
         got: impl FnOnce(&R) -> bool,
     ) -> R {
-        self.books.arrive(start);
+        // The books serve the mutex profile only: a block profile alone needs the
+        // wait's start and end, not who else waited.
+        let booked = control::mutex_profiling();
+        if booked {
+            self.books.arrive(start);
+        }
         let (acquired, end) = self.blocked(mode, start, acquire, |acquired| {
-            self.books
-                .leave(ticks, start, Departure::new(got(acquired), mode))
+            if booked {
+                self.books
+                    .leave(ticks, start, Departure::new(got(acquired), mode))
+            } else {
+                ticks()
+            }
         });
         self.record_wait(clock::ticks_to_ns(end.saturating_sub(start)));
         if trace::enabled() {

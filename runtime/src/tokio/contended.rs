@@ -192,13 +192,16 @@ impl Target<'_> {
     }
 }
 
-/// One waiter's state: idle until its first `Pending`, then the wait's start. Two
-/// words; no clock read while idle.
+/// One waiter's state: idle until its first `Pending`, then the wait's start. No
+/// clock read while idle.
 pub(crate) struct Waiting {
     /// Ticks at the first `Pending`; 0 while not waiting (or not recorded).
     start: u64,
     /// The wait's entry in the wait table (dumps, deadlocks), for a lock.
     registered: Registered,
+    /// True when the wait is in its lock's books (the mutex profile was on when it
+    /// began), so it must leave them.
+    booked: bool,
 }
 
 impl Waiting {
@@ -206,6 +209,7 @@ impl Waiting {
         Waiting {
             start: 0,
             registered: Registered::none(),
+            booked: false,
         }
     }
 
@@ -273,8 +277,13 @@ impl Waiting {
             return;
         }
         self.start = start;
-        if let Target::Lock(books, _) = target {
+        // The books serve the mutex profile only: a block profile alone needs the
+        // wait's start and end, not who else waited.
+        if let Target::Lock(books, _) = target
+            && control::mutex_profiling()
+        {
             books.arrive(self.start);
+            self.booked = true;
         }
     }
 
@@ -290,9 +299,14 @@ impl Waiting {
     fn finish(&mut self, target: Target<'_>, acquired: bool) {
         self.registered = Registered::none();
         let start = std::mem::replace(&mut self.start, 0);
+        let booked = std::mem::replace(&mut self.booked, false);
         let end = match target {
             Target::Lock(books, mode) => {
-                let end = books.leave(start, Departure::new(acquired, mode));
+                let end = if booked {
+                    books.leave(start, Departure::new(acquired, mode))
+                } else {
+                    ticks()
+                };
                 if acquired && mode == Mode::Exclusive {
                     books.holder.acquired_after_wait(end);
                 }
