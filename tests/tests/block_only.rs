@@ -98,9 +98,11 @@ fn waits_are_recorded_without_the_mutex_profile() {
             "{function} waited only {waited:?}: the hold did not block it"
         );
         // Recorded from the wait's start to its end: no more than the function saw,
-        // and all but the few microseconds around the lock call.
+        // and all but the few microseconds around the lock call (a margin for a
+        // thread descheduled there on a loaded machine).
+        let margin = (waited / 5).max(Duration::from_millis(5));
         assert!(
-            recorded <= waited && recorded + Duration::from_millis(5) >= waited,
+            recorded <= waited && recorded + margin >= waited,
             "{function}: block profile {recorded:?}, the function waited {waited:?}"
         );
     }
