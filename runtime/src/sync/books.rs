@@ -106,54 +106,40 @@ impl WaitBooks {
     }
 
     /// Unregisters a waiter that started waiting at `start` and leaves as
-    /// `departure` says, and returns the time its wait ended.
+    /// `departure` says at the time `now` returns, and returns that time. `now` is
+    /// read while the books are locked, so departures are booked in the order they
+    /// happen.
     ///
     /// A waiter's waiting is charged to the holds it waited through, up to their
-    /// releases, as Go's mutex profile charges them. A waiter that gets the lock once
-    /// every holder released it (a mutex, a writer), from a release that saw it
-    /// waiting, stopped waiting at that release: as Go's block profile ends a wait at
-    /// the release that readied the waiter, the wait ends at the release's time, and
-    /// no clock is read. What it spent getting back to a CPU is nobody's (nobody held
-    /// the lock against it), so no release is charged for it. Any other departure
-    /// reads `now` while the books are locked, so departures are booked in the order
-    /// they happen; of those, a waiter let in by a release that never saw it is
-    /// nobody's too, while a reader let in alongside other holders and a waiter that
-    /// gave up stay charged to the holds they waited through. Others still waiting
-    /// meanwhile are charged to the next release, as Go's are.
+    /// releases, as Go's mutex profile charges them; what comes after the release
+    /// that let it in is nobody's (nobody held the lock against it: it was getting
+    /// back to the CPU), so the next release is not charged for it. Others still
+    /// waiting meanwhile are charged to the next release, as Go's are.
     pub(crate) fn leave(&self, now: impl FnOnce() -> u64, start: u64, departure: Departure) -> u64 {
         let _busy = self.lock();
-        let settled_at = self.charged_at.load(Ordering::Relaxed);
-        let (end, nobodys) = match departure {
-            // The release that let it in settled the books (it saw the waiter).
-            Departure::Acquired { after_all: true } if settled_at > start => (settled_at, 0),
-            _ => {
-                let now = now();
-                let nobodys_since = match departure {
-                    // A reader let in after a release that saw it: from that release on.
-                    Departure::Acquired { .. } if settled_at > start => Some(settled_at),
-                    // Let in by a release that did not see it (the lock came free just
-                    // as it arrived, its spin was descheduled): none of its wait was
-                    // charged, and its own release must not be.
-                    Departure::Acquired { after_all: true } => Some(start),
-                    // A reader can get in while others still hold the lock, before
-                    // their releases settle: those will charge its waiting.
-                    Departure::Acquired { after_all: false } => None,
-                    // Its waiting after the release belongs to the hold it gave up on.
-                    Departure::GaveUp => None,
-                };
-                (
-                    now,
-                    nobodys_since.map_or(0, |since| now.saturating_sub(since)),
-                )
-            }
-        };
+        let now = now();
         bump(&self.waiters, -1);
-        store_with(&self.wait_sum, |sum| sum.wrapping_add(end));
-        store_with(&self.last_departure, |last| last.max(end));
-        if nobodys != 0 {
+        store_with(&self.wait_sum, |sum| sum.wrapping_add(now));
+        self.last_departure.store(now, Ordering::Relaxed);
+        let settled_at = self.charged_at.load(Ordering::Relaxed);
+        let nobodys_since = match departure {
+            // The release that let it in settled the books (it saw the waiter).
+            Departure::Acquired { .. } if settled_at > start => Some(settled_at),
+            // Let in by a release that did not see it (the lock came free just as
+            // it arrived, its spin was descheduled): none of its wait was charged,
+            // and its own release must not be.
+            Departure::Acquired { after_all: true } => Some(start),
+            // A reader can get in while others still hold the lock, before their
+            // releases settle: those will charge its waiting.
+            Departure::Acquired { after_all: false } => None,
+            // Its waiting after the release belongs to the hold it gave up on.
+            Departure::GaveUp => None,
+        };
+        if let Some(since) = nobodys_since {
+            let nobodys = now.saturating_sub(since);
             store_with(&self.charged, |w| w.wrapping_add(nobodys));
         }
-        end
+        now
     }
 
     /// Settles the books as of `now` (the release): the waiter-ticks accumulated
@@ -310,11 +296,10 @@ mod tests {
         // The holder releases at 200 and hands the lock to the waiter.
         assert_eq!(books.settle(200), settled(100, 100));
         assert!(books.needs_charge());
-        // Its wait ended at that release (no clock read), not when it ran again.
-        let unread = || panic!("a waiter let in by a release that saw it reads no clock");
-        assert_eq!(books.leave(unread, 100, MUTEX), 200);
+        assert_eq!(books.leave(|| 210, 100, MUTEX), 210);
         // The waiter, now the holder, releases with nobody waiting: it owes nothing
-        // (its hand-off is nobody's), and none of its hold was contended.
+        // (the 10 ticks of its own hand-off are nobody's), and none of its hold was
+        // contended.
         assert_eq!(books.settle(300), Settled::default());
         assert!(!books.needs_charge());
         assert_eq!(books.settle(400), Settled::default());
@@ -367,7 +352,7 @@ mod tests {
         let books = WaitBooks::new();
         books.arrive(100);
         assert_eq!(books.settle(400), settled(300, 300));
-        assert_eq!(books.leave(|| 900, 100, MUTEX), 400);
+        books.leave(|| 900, 100, MUTEX);
         assert_eq!(books.settle(1_000), Settled::default());
     }
 
@@ -379,7 +364,7 @@ mod tests {
         let books = WaitBooks::new();
         books.arrive(100);
         assert_eq!(books.settle(200), settled(100, 100));
-        assert_eq!(books.leave(|| 250, 100, Departure::GaveUp), 250);
+        books.leave(|| 250, 100, Departure::GaveUp);
         assert_eq!(books.settle(300).charge, 50);
     }
 
@@ -403,7 +388,7 @@ mod tests {
         // the waiter gets the lock at 160 and releases at 200 with nobody waiting.
         let books = WaitBooks::new();
         books.arrive(100);
-        assert_eq!(books.leave(|| 160, 100, MUTEX), 160);
+        books.leave(|| 160, 100, MUTEX);
         assert_eq!(books.settle(200), Settled::default());
     }
 
