@@ -10,41 +10,14 @@
 //! Run: `cargo bench -p profiled --features tokio --bench tokio_convoy` (15 rounds,
 //! about 40 s); add `-- N` for N rounds.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+#[path = "common/convoy.rs"]
+#[macro_use]
+mod convoy;
 #[path = "common/profiles.rs"]
 mod profiles;
 use profiles::{profiles_off, profiles_on, profiles_sampled};
-
-const TASKS: usize = 8;
-const INCREMENTS: u64 = 100_000;
-
-/// One convoy on `runtime` with a fresh `$mutex`; returns its wall time.
-macro_rules! convoy {
-    ($runtime:expr, $mutex:ty) => {{
-        let lock = Arc::new(<$mutex>::new(0u64));
-        $runtime.block_on(async move {
-            let start = Instant::now();
-            let tasks: Vec<_> = (0..TASKS)
-                .map(|_| {
-                    let lock = Arc::clone(&lock);
-                    tokio::spawn(async move {
-                        for _ in 0..INCREMENTS {
-                            *lock.lock().await += 1;
-                        }
-                    })
-                })
-                .collect();
-            for task in tasks {
-                task.await.unwrap();
-            }
-            let elapsed = start.elapsed();
-            assert_eq!(*lock.lock().await, TASKS as u64 * INCREMENTS);
-            elapsed
-        })
-    }};
-}
 
 /// A row: its name and the profile settings it runs at (`None`: tokio's own mutex).
 type Row = (&'static str, Option<fn()>);

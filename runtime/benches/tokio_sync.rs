@@ -5,11 +5,13 @@
 //! `python3 scripts/bench_report.py` prints each row as a ratio over `plain`.
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
+#[path = "common/convoy.rs"]
+#[macro_use]
+mod convoy;
 #[path = "common/profiles.rs"]
 mod profiles;
 use profiles::{profiles_off, profiles_on, profiles_sampled};
@@ -41,33 +43,10 @@ macro_rules! lock_increments {
     };
 }
 
-/// `iters` runs of `TASKS` tasks x `INCREMENTS` increments of one `$mutex` on
-/// `runtime`, timed from the first spawn to the last join.
+/// `iters` convoys (`common/convoy.rs`) of one `$mutex` on `runtime`, summed.
 macro_rules! contended_runs {
     ($runtime:expr, $iters:expr, $mutex:ty) => {
-        (0..$iters)
-            .map(|_| {
-                let lock = Arc::new(<$mutex>::new(0));
-                $runtime.block_on(async move {
-                    let start = Instant::now();
-                    let tasks: Vec<_> = (0..TASKS)
-                        .map(|_| {
-                            let lock = Arc::clone(&lock);
-                            tokio::spawn(async move {
-                                for _ in 0..INCREMENTS {
-                                    *lock.lock().await += 1;
-                                }
-                            })
-                        })
-                        .collect();
-                    for task in tasks {
-                        task.await.unwrap();
-                    }
-                    assert_eq!(*lock.lock().await, TASKS as u64 * INCREMENTS);
-                    start.elapsed()
-                })
-            })
-            .sum()
+        (0..$iters).map(|_| convoy!($runtime, $mutex)).sum()
     };
 }
 
@@ -127,9 +106,6 @@ fn uncontended(c: &mut Criterion) {
     profiles_off();
     group.finish();
 }
-
-const TASKS: usize = 8;
-const INCREMENTS: u64 = 100_000;
 
 /// 8 tasks x 100k `lock().await` + increment on 2 workers; one iteration is the
 /// whole run. Nearly every acquisition waits (a convoy: tokio's mutex hands the
