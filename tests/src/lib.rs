@@ -283,6 +283,33 @@ pub fn pprof_top_entry(stdout: &str) -> &str {
         .unwrap_or_default()
 }
 
+/// The time in `go tool pprof -top`'s "Showing nodes accounting for X, ..." line, in
+/// milliseconds. pprof prints it with two decimals and drops a trailing `.00`
+/// (`3s`, `2.90s`, `990ms`), so tests compare numbers, not strings.
+pub fn pprof_shown_ms(stdout: &str) -> Option<f64> {
+    let line = stdout
+        .lines()
+        .find(|line| line.contains("accounting for") && line.contains("total"))?;
+    let shown = line
+        .split("accounting for ")
+        .nth(1)?
+        .split(',')
+        .next()?
+        .trim();
+    let split = shown.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (number, unit) = shown.split_at(split);
+    let scale = match unit {
+        "ns" => 1e-6,
+        "us" | "\u{b5}s" => 1e-3,
+        "ms" => 1.0,
+        "s" => 1e3,
+        "mins" => 60e3,
+        "hrs" => 3600e3,
+        _ => return None,
+    };
+    Some(number.parse::<f64>().ok()? * scale)
+}
+
 /// Lines of pprof's stderr that are not the normal "Fetching profile ..." chatter.
 pub fn pprof_complaints(stderr: &str) -> Vec<&str> {
     stderr
@@ -498,4 +525,21 @@ pub fn long_requests(kinds: &[&str], seconds: u32) -> Vec<(String, &'static str,
         500,
     ));
     requests
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pprof_shown_ms;
+
+    #[test]
+    fn pprof_shown_ms_reads_every_way_pprof_prints_a_time() {
+        let line =
+            |shown: &str| format!("Showing nodes accounting for {shown}, 66.82% of 4.49s total");
+        assert_eq!(pprof_shown_ms(&line("3s")), Some(3000.0));
+        assert_eq!(pprof_shown_ms(&line("2.90s")), Some(2900.0));
+        assert_eq!(pprof_shown_ms(&line("990ms")), Some(990.0));
+        assert_eq!(pprof_shown_ms(&line("1.50mins")), Some(90_000.0));
+        assert_eq!(pprof_shown_ms(&line("3 parsecs")), None);
+        assert_eq!(pprof_shown_ms("no such line"), None);
+    }
 }
