@@ -163,8 +163,9 @@ pub(crate) struct Holder {
     owner: AtomicU64,
     /// `ticks << 1 | exact` of the start of the current hold, 0 when unknown: exact
     /// when the holder acquired after waiting (its wait's end), else the arrival of
-    /// its first waiter (the hold is at least that old). Cleared by a release that
-    /// settles the books, which every release of a stamped hold does.
+    /// its first waiter (the hold is at least that old). Cleared when an exclusive
+    /// hold ends ([`Holder::disown`]) and by a release that settles the books (the
+    /// end of a shared hold that was waited for).
     since: AtomicU64,
 }
 
@@ -186,10 +187,17 @@ impl Holder {
         self.owner.store(owner, Ordering::Relaxed);
     }
 
-    /// Forgets the owner (before releasing, or downgrading to shared).
+    /// Forgets the owner and the hold's start (before releasing, or downgrading to
+    /// shared). The start is cleared here, not only by a release that settles the
+    /// books: a hold nobody waited for settles nothing, and the next hold, which may
+    /// be uncontended and so never stamped, must not inherit it. A load first, on
+    /// the line the owner store has just taken: most holds are never stamped.
     #[inline(always)]
     pub(crate) fn disown(&self) {
         self.owner.store(0, Ordering::Relaxed);
+        if self.since.load(Ordering::Relaxed) != 0 {
+            self.since.store(0, Ordering::Relaxed);
+        }
     }
 
     /// The current exclusive owner, 0 for none.
@@ -298,5 +306,9 @@ mod tests {
         assert_eq!(holder.owner(), 9);
         holder.disown();
         assert_eq!(holder.owner(), 0);
+        // The next hold starts unknown, not at 200.
+        assert_eq!(holder.held_since(), None);
+        holder.waiter_arrived(300);
+        assert_eq!(holder.held_since(), Some((300, false)));
     }
 }

@@ -1,0 +1,133 @@
+//! A dump's `holding lock "X" for T` is the age of the hold in progress, not of an
+//! earlier one. A hold that began after a waiter acquired and released without
+//! anyone waiting on it used to inherit that earlier hold's start: the release had
+//! no books to settle, so it left the start stamped. Sync and tokio mutexes, with
+//! both profiles at rate 1 and with both off. Its own process: it sets the rates.
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use profiled::{Config, ProfiledMutex, profiled_mutex};
+use profiled_tests::{get, serve};
+
+static LEDGER: ProfiledMutex<u64> = profiled_mutex!("held-since-ledger", 0);
+static CACHE: profiled::tokio::Mutex<u64> = profiled::tokio_mutex!("held-since-cache", 0);
+
+/// How long ago an earlier hold began, against which the current one is compared.
+const EARLIER: Duration = Duration::from_millis(1500);
+
+/// The `holding <what> "<name>" ...` line of the goroutine dump, once one is there.
+fn holding_line(addr: std::net::SocketAddr, what: &str, name: &str) -> String {
+    let wanted = format!("holding {what} \"{name}\"");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let dump = get(addr, "/debug/pprof/goroutine?debug=2").text();
+        if let Some(line) = dump.lines().find(|line| line.contains(&wanted)) {
+            return line.trim().to_owned();
+        }
+        assert!(Instant::now() < deadline, "no {wanted:?} in\n{dump}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The hold's age in a `holding ... for 120 ms, 1 waiting` line; `None` when the
+/// line gives none (the start is not known).
+fn age(line: &str) -> Option<Duration> {
+    let after = line.split(" for ").nth(1)?;
+    let after = after.strip_prefix("at least ").unwrap_or(after);
+    let (number, rest) = after.split_once(' ')?;
+    let number: f64 = number.parse().ok()?;
+    Some(if rest.starts_with("ms") {
+        Duration::from_secs_f64(number / 1e3)
+    } else {
+        assert!(rest.starts_with('s'), "{line}");
+        Duration::from_secs_f64(number)
+    })
+}
+
+/// A hold that waited and was released with nobody waiting, `EARLIER` ago; then an
+/// uncontended hold with a waiter, whose age the dump must give as under `EARLIER`.
+fn sync_mutex_dump_ages_the_current_hold(addr: std::net::SocketAddr) {
+    let held = mpsc::channel::<()>();
+    let first = std::thread::spawn(move || {
+        let guard = LEDGER.lock();
+        held.0.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        drop(guard);
+    });
+    held.1.recv().unwrap();
+    // Waits for `first`, then holds without anyone waiting.
+    drop(LEDGER.lock());
+    first.join().unwrap();
+    std::thread::sleep(EARLIER);
+
+    let (held, release) = (mpsc::channel::<()>(), mpsc::channel::<()>());
+    let holder = std::thread::spawn(move || {
+        let guard = LEDGER.lock();
+        held.0.send(()).unwrap();
+        release.1.recv().unwrap();
+        drop(guard);
+    });
+    held.1.recv().unwrap();
+    let waiter = std::thread::spawn(|| *LEDGER.lock() += 1);
+    let line = holding_line(addr, "lock", "held-since-ledger");
+    release.0.send(()).unwrap();
+    holder.join().unwrap();
+    waiter.join().unwrap();
+    let age = age(&line);
+    assert!(age.is_none_or(|age| age < EARLIER / 2), "{line}");
+}
+
+/// The same for a tokio mutex, with tasks on a two-worker runtime.
+fn tokio_mutex_dump_ages_the_current_hold(addr: std::net::SocketAddr) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let held = tokio::sync::oneshot::channel::<()>();
+        let first = profiled::task::spawn(async move {
+            let guard = CACHE.lock().await;
+            held.0.send(()).unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            drop(guard);
+        });
+        held.1.await.unwrap();
+        // Waits for `first`, then holds without anyone waiting.
+        drop(CACHE.lock().await);
+        first.await.unwrap();
+    });
+    std::thread::sleep(EARLIER);
+
+    let (held, release) = (mpsc::channel::<()>(), tokio::sync::oneshot::channel::<()>());
+    let entered = runtime.enter();
+    let holder = profiled::task::spawn(async move {
+        let guard = CACHE.lock().await;
+        held.0.send(()).unwrap();
+        release.1.await.unwrap();
+        drop(guard);
+    });
+    held.1.recv().unwrap();
+    let waiter = profiled::task::spawn(async { *CACHE.lock().await += 1 });
+    drop(entered);
+    let line = holding_line(addr, "async lock", "held-since-cache");
+    release.0.send(()).unwrap();
+    runtime.block_on(async {
+        holder.await.unwrap();
+        waiter.await.unwrap();
+    });
+    let age = age(&line);
+    assert!(age.is_none_or(|age| age < EARLIER / 2), "{line}");
+}
+
+#[test]
+fn a_dump_gives_the_age_of_the_hold_in_progress() {
+    let (_profiler, addr) = serve(Config::default());
+    for rates in [1, 0] {
+        profiled::set_block_rate(rates);
+        profiled::set_mutex_fraction(rates);
+        sync_mutex_dump_ages_the_current_hold(addr);
+        tokio_mutex_dump_ages_the_current_hold(addr);
+    }
+}
