@@ -58,16 +58,14 @@ impl Books {
     /// the coop budget per wait. An uncontended lock keeps the try: cheaper than
     /// tokio's future.
     #[inline(always)]
-    pub(crate) fn try_first<R>(
+    pub(crate) fn try_first<R, F: FnMut() -> Option<R> + Unpin>(
         &self,
-        mut try_acquire: impl FnMut() -> Option<R>,
-    ) -> impl Future<Output = Option<R>> {
-        std::future::poll_fn(move |cx| {
-            if self.waited_last.load(Ordering::Relaxed) {
-                return Poll::Ready(None);
-            }
-            try_first_poll(cx, &mut try_acquire)
-        })
+        try_acquire: F,
+    ) -> TryFirst<'_, F> {
+        TryFirst {
+            books: self,
+            try_acquire,
+        }
     }
 
     /// Notes whether an acquisition waited, for the next [`Books::try_first`]: a
@@ -328,6 +326,27 @@ impl Waiting {
             let name = site.map_or("profiled tokio wait", |s| s.name());
             trace::record(name, Category::LockWait, start, end);
         }
+    }
+}
+
+/// The future of [`Books::try_first`]. A struct, not `std::future::poll_fn`, so its
+/// poll is inlined into the lock's future: in a convoy, where it returns at once,
+/// `PollFn::poll` was an out-of-line call per acquisition.
+pub(crate) struct TryFirst<'a, F> {
+    books: &'a Books,
+    try_acquire: F,
+}
+
+impl<R, F: FnMut() -> Option<R> + Unpin> Future for TryFirst<'_, F> {
+    type Output = Option<R>;
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<R>> {
+        let this = self.get_mut();
+        if this.books.waited_last.load(Ordering::Relaxed) {
+            return Poll::Ready(None);
+        }
+        try_first_poll(cx, &mut this.try_acquire)
     }
 }
 
