@@ -44,6 +44,19 @@ pub fn get(addr: SocketAddr, path: &str) -> HttpResponse {
     )
 }
 
+/// `GET path` every 50 ms until `done` says its body is what is wanted, for at most
+/// 10 s; returns the last body either way.
+pub fn get_until(addr: SocketAddr, path: &str, done: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let body = get(addr, path).text();
+        if done(&body) || std::time::Instant::now() > deadline {
+            return body;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// Sends `GET path` and returns the open connection without reading the answer:
 /// drop it to hang up.
 pub fn send(addr: SocketAddr, path: &str) -> TcpStream {

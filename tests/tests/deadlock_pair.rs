@@ -8,7 +8,7 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use profiled::{Config, ProfiledMutex, profiled_mutex};
-use profiled_tests::{get, go_tool_pprof, pprof_complaints, serve, tool_binary};
+use profiled_tests::{get, get_until, go_tool_pprof, pprof_complaints, serve, tool_binary};
 
 static A: ProfiledMutex<u64> = profiled_mutex!("a", 0);
 static B: ProfiledMutex<u64> = profiled_mutex!("b", 0);
@@ -28,18 +28,6 @@ fn takes_b_then_a() {
     *A.lock() += 1;
 }
 
-/// Polls `path` until `done` says its body is what is wanted, for at most 10 s.
-fn until(addr: std::net::SocketAddr, path: &str, done: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let body = get(addr, path).text();
-        if done(&body) || Instant::now() > deadline {
-            return body;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn a_deadlock_of_two_threads_is_reported_everywhere() {
     let (_profiler, addr) = serve(Config::default());
@@ -53,7 +41,7 @@ fn a_deadlock_of_two_threads_is_reported_everywhere() {
         .unwrap();
     let (first_tid, second_tid) = (tid_of("a-then-b"), tid_of("b-then-a"));
 
-    let text = until(addr, "/debug/pprof/goroutineleak?debug=1", |body| {
+    let text = get_until(addr, "/debug/pprof/goroutineleak?debug=1", |body| {
         body.starts_with("goroutineleak profile: total 2\n")
     });
     assert!(

@@ -5,10 +5,10 @@
 //! both profiles at rate 1 and with both off. Its own process: it sets the rates.
 
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use profiled::{Config, ProfiledMutex, profiled_mutex};
-use profiled_tests::{get, serve};
+use profiled_tests::{get_until, serve};
 
 static LEDGER: ProfiledMutex<u64> = profiled_mutex!("held-since-ledger", 0);
 static CACHE: profiled::tokio::Mutex<u64> = profiled::tokio_mutex!("held-since-cache", 0);
@@ -19,15 +19,13 @@ const EARLIER: Duration = Duration::from_millis(1500);
 /// The `holding <what> "<name>" ...` line of the goroutine dump, once one is there.
 fn holding_line(addr: std::net::SocketAddr, what: &str, name: &str) -> String {
     let wanted = format!("holding {what} \"{name}\"");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let dump = get(addr, "/debug/pprof/goroutine?debug=2").text();
-        if let Some(line) = dump.lines().find(|line| line.contains(&wanted)) {
-            return line.trim().to_owned();
-        }
-        assert!(Instant::now() < deadline, "no {wanted:?} in\n{dump}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let dump = get_until(addr, "/debug/pprof/goroutine?debug=2", |dump| {
+        dump.contains(&wanted)
+    });
+    let line = dump.lines().find(|line| line.contains(&wanted));
+    line.unwrap_or_else(|| panic!("no {wanted:?} in\n{dump}"))
+        .trim()
+        .to_owned()
 }
 
 /// The hold's age in a `holding ... for 120 ms, 1 waiting` line; `None` when the

@@ -105,6 +105,31 @@ impl WaitBooks {
         }
     }
 
+    /// [`WaitBooks::arrive`] when `keep` says the books are wanted (only the mutex
+    /// profile reads them); returns `keep`, for [`WaitBooks::leave_if`].
+    pub(crate) fn arrive_if(&self, keep: bool, start: u64) -> bool {
+        if keep {
+            self.arrive(start);
+        }
+        keep
+    }
+
+    /// [`WaitBooks::leave`] for a waiter that [`WaitBooks::arrive_if`] `booked`;
+    /// for one it did not, just `now()`.
+    pub(crate) fn leave_if(
+        &self,
+        booked: bool,
+        now: impl FnOnce() -> u64,
+        start: u64,
+        departure: Departure,
+    ) -> u64 {
+        if booked {
+            self.leave(now, start, departure)
+        } else {
+            now()
+        }
+    }
+
     /// Unregisters a waiter that started waiting at `start` and leaves as
     /// `departure` says at the time `now` returns, and returns that time. `now` is
     /// read while the books are locked, so departures are booked in the order they

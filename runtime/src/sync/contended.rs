@@ -270,17 +270,10 @@ impl Contention {
     ) -> R {
         // The books serve the mutex profile only: a block profile alone needs the
         // wait's start and end, not who else waited.
-        let booked = control::mutex_profiling();
-        if booked {
-            self.books.arrive(start);
-        }
+        let booked = self.books.arrive_if(control::mutex_profiling(), start);
         let (acquired, end) = self.blocked(mode, start, acquire, |acquired| {
-            if booked {
-                self.books
-                    .leave(ticks, start, Departure::new(got(acquired), mode))
-            } else {
-                ticks()
-            }
+            self.books
+                .leave_if(booked, ticks, start, Departure::new(got(acquired), mode))
         });
         self.record_wait(clock::ticks_to_ns(end.saturating_sub(start)));
         if trace::enabled() {

@@ -50,9 +50,9 @@ impl Books {
         }
     }
 
-    /// [`try_first_poll`], unless this lock's last acquisition waited: then `None` at
-    /// once, without trying, and the caller waits in tokio's own future (which tries
-    /// before it queues). Under contention the try nearly always fails, and tokio's
+    /// Tries `try_acquire` first ([`TryFirst`]), unless this lock's last acquisition
+    /// waited: then `None` at once, without trying, and the caller waits in tokio's
+    /// own future (which tries before it queues). Under contention the try nearly always fails, and tokio's
     /// mutex hands the lock to its first waiter, so in a convoy every acquisition
     /// waits; the failed try was one more look at the lock's contended cache line and
     /// the coop budget per wait. An uncontended lock keeps the try: cheaper than
@@ -158,12 +158,14 @@ impl Books {
         acquired
     }
 
-    fn arrive(&self, start: u64) {
-        self.books.arrive(start);
+    /// Books a waiter if the mutex profile is on; returns whether it did.
+    fn arrive(&self, start: u64) -> bool {
+        self.books.arrive_if(control::mutex_profiling(), start)
     }
 
-    fn leave(&self, start: u64, departure: Departure) -> u64 {
-        self.books.leave(ticks, start, departure)
+    /// The wait's end (ticks), leaving the books if [`Books::arrive`] `booked` it.
+    fn leave(&self, booked: bool, start: u64, departure: Departure) -> u64 {
+        self.books.leave_if(booked, ticks, start, departure)
     }
 
     fn name(&self) -> &'static str {
@@ -277,11 +279,8 @@ impl Waiting {
         self.start = start;
         // The books serve the mutex profile only: a block profile alone needs the
         // wait's start and end, not who else waited.
-        if let Target::Lock(books, _) = target
-            && control::mutex_profiling()
-        {
-            books.arrive(self.start);
-            self.booked = true;
+        if let Target::Lock(books, _) = target {
+            self.booked = books.arrive(self.start);
         }
     }
 
@@ -300,11 +299,7 @@ impl Waiting {
         let booked = std::mem::replace(&mut self.booked, false);
         let end = match target {
             Target::Lock(books, mode) => {
-                let end = if booked {
-                    books.leave(start, Departure::new(acquired, mode))
-                } else {
-                    ticks()
-                };
+                let end = books.leave(booked, start, Departure::new(acquired, mode));
                 if acquired && mode == Mode::Exclusive {
                     books.holder.acquired_after_wait(end);
                 }
@@ -340,31 +335,24 @@ pub(crate) struct TryFirst<'a, F> {
 impl<R, F: FnMut() -> Option<R> + Unpin> Future for TryFirst<'_, F> {
     type Output = Option<R>;
 
+    /// Tries `try_acquire` once the task's coop budget allows, charging the budget
+    /// as tokio's own acquisitions do (`Pending`, a yield, when it is spent): `Some`
+    /// when acquired without waiting, `None` when the caller has to wait. The
+    /// uncontended path of every lock: one budget check and tokio's `try_*`, no
+    /// clock.
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<R>> {
         let this = self.get_mut();
         if this.books.waited_last.load(Ordering::Relaxed) {
             return Poll::Ready(None);
         }
-        try_first_poll(cx, &mut this.try_acquire)
+        let coop = std::task::ready!(::tokio::task::coop::poll_proceed(cx));
+        let acquired = (this.try_acquire)();
+        if acquired.is_some() {
+            coop.made_progress();
+        }
+        Poll::Ready(acquired)
     }
-}
-
-/// Tries `try_acquire` once the task's coop budget allows, charging the budget as
-/// tokio's own acquisitions do (`Pending`, a yield, when it is spent): `Some` when
-/// acquired without waiting, `None` when the caller has to wait. The uncontended
-/// path of every lock: one budget check and tokio's `try_*`, no clock.
-#[inline(always)]
-fn try_first_poll<R>(
-    cx: &mut Context<'_>,
-    try_acquire: &mut impl FnMut() -> Option<R>,
-) -> Poll<Option<R>> {
-    let coop = std::task::ready!(::tokio::task::coop::poll_proceed(cx));
-    let acquired = try_acquire();
-    if acquired.is_some() {
-        coop.made_progress();
-    }
-    Poll::Ready(acquired)
 }
 
 /// A future waiting for `target`: `fut` polled as is, with the wait recorded.
@@ -429,8 +417,8 @@ mod tests {
     fn a_release_is_charged_the_waiting_done_during_its_hold() {
         let books = Books::new(None, Kind::AsyncMutex);
         assert!(!books.needs_charge());
-        books.arrive(100);
-        books.arrive(150);
+        books.books.arrive(100);
+        books.books.arrive(150);
         assert!(books.needs_charge());
         // Two waiters, since 100 and 150: W(200) = 100 + 50 waiter-ticks, contended
         // since the first arrival.
