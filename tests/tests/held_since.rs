@@ -1,17 +1,24 @@
 //! A dump's `holding lock "X" for T` is the age of the hold in progress, not of an
 //! earlier one. A hold that began after a waiter acquired and released without
 //! anyone waiting on it used to inherit that earlier hold's start: the release had
-//! no books to settle, so it left the start stamped. Sync and tokio mutexes, with
-//! both profiles at rate 1 and with both off. Its own process: it sets the rates.
+//! no books to settle, so it left the start stamped. So did a write hold after a
+//! writer gave up on readers (a timeout): no exclusive release cleared the stamp it
+//! left. Sync and tokio mutexes and rwlocks, with both profiles at rate 1 and with
+//! both off. Its own process: it sets the rates.
 
 use std::sync::mpsc;
 use std::time::Duration;
 
-use profiled::{Config, ProfiledMutex, profiled_mutex};
+use profiled::{Config, ProfiledMutex, ProfiledRwLock, profiled_mutex, profiled_rwlock};
 use profiled_tests::{get_until, serve};
 
 static LEDGER: ProfiledMutex<u64> = profiled_mutex!("held-since-ledger", 0);
 static CACHE: profiled::tokio::Mutex<u64> = profiled::tokio_mutex!("held-since-cache", 0);
+static PRICES: ProfiledRwLock<u64> = profiled_rwlock!("held-since-prices", 0);
+static ROUTES: profiled::tokio::RwLock<u64> = profiled::tokio_rwlock!("held-since-routes", 0);
+
+/// How long a writer waits on readers before it gives up.
+const GIVE_UP: Duration = Duration::from_millis(50);
 
 /// How long ago an earlier hold began, against which the current one is compared.
 const EARLIER: Duration = Duration::from_millis(1500);
@@ -119,6 +126,70 @@ fn tokio_mutex_dump_ages_the_current_hold(addr: std::net::SocketAddr) {
     assert!(age.is_none_or(|age| age < EARLIER / 2), "{line}");
 }
 
+/// A writer that gave up on a reader `EARLIER` ago; then an uncontended write hold
+/// with a waiting reader, whose age the dump must give as under `EARLIER`.
+fn sync_rwlock_dump_ages_the_write_hold_after_a_writer_gave_up(addr: std::net::SocketAddr) {
+    let reading = PRICES.read();
+    let writer = std::thread::spawn(|| PRICES.try_write_for(GIVE_UP).is_none());
+    assert!(writer.join().unwrap(), "the writer got in past a reader");
+    drop(reading);
+    std::thread::sleep(EARLIER);
+
+    let (held, release) = (mpsc::channel::<()>(), mpsc::channel::<()>());
+    let holder = std::thread::spawn(move || {
+        let guard = PRICES.write();
+        held.0.send(()).unwrap();
+        release.1.recv().unwrap();
+        drop(guard);
+    });
+    held.1.recv().unwrap();
+    let reader = std::thread::spawn(|| *PRICES.read());
+    let line = holding_line(addr, "rwlock", "held-since-prices");
+    release.0.send(()).unwrap();
+    holder.join().unwrap();
+    reader.join().unwrap();
+    let age = age(&line);
+    assert!(age.is_none_or(|age| age < EARLIER / 2), "{line}");
+}
+
+/// The same for a tokio rwlock, the writer given up by `tokio::time::timeout`.
+fn tokio_rwlock_dump_ages_the_write_hold_after_a_writer_gave_up(addr: std::net::SocketAddr) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let reading = ROUTES.read().await;
+        let writer = profiled::task::spawn(async {
+            tokio::time::timeout(GIVE_UP, ROUTES.write()).await.is_err()
+        });
+        assert!(writer.await.unwrap(), "the writer got in past a reader");
+        drop(reading);
+    });
+    std::thread::sleep(EARLIER);
+
+    let (held, release) = (mpsc::channel::<()>(), tokio::sync::oneshot::channel::<()>());
+    let entered = runtime.enter();
+    let holder = profiled::task::spawn(async move {
+        let guard = ROUTES.write().await;
+        held.0.send(()).unwrap();
+        release.1.await.unwrap();
+        drop(guard);
+    });
+    held.1.recv().unwrap();
+    let reader = profiled::task::spawn(async { *ROUTES.read().await });
+    drop(entered);
+    let line = holding_line(addr, "async rwlock", "held-since-routes");
+    release.0.send(()).unwrap();
+    runtime.block_on(async {
+        holder.await.unwrap();
+        reader.await.unwrap();
+    });
+    let age = age(&line);
+    assert!(age.is_none_or(|age| age < EARLIER / 2), "{line}");
+}
+
 #[test]
 fn a_dump_gives_the_age_of_the_hold_in_progress() {
     let (_profiler, addr) = serve(Config::default());
@@ -127,5 +198,7 @@ fn a_dump_gives_the_age_of_the_hold_in_progress() {
         profiled::set_mutex_fraction(rates);
         sync_mutex_dump_ages_the_current_hold(addr);
         tokio_mutex_dump_ages_the_current_hold(addr);
+        sync_rwlock_dump_ages_the_write_hold_after_a_writer_gave_up(addr);
+        tokio_rwlock_dump_ages_the_write_hold_after_a_writer_gave_up(addr);
     }
 }

@@ -483,3 +483,63 @@ fn rwlock_notify_and_oneshot_waits_are_recorded() {
     assert_eq!(kind("test-async-config"), Some("async_rwlock".into()));
     assert_eq!(kind("test-async-signal"), Some("notify".into()));
 }
+
+static DOORS: Mutex<u64> = profiled::tokio_mutex!("test-async-doors", 0);
+
+/// One `blocking_lock` that waits about `PAUSE` for the main thread's hold.
+fn wait_for_doors() {
+    let guard = DOORS.blocking_lock();
+    let (started, has_started) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        started.send(()).unwrap();
+        *DOORS.blocking_lock() += 1;
+    });
+    has_started.recv().unwrap();
+    std::thread::sleep(PAUSE);
+    drop(guard);
+    waiter.join().unwrap();
+}
+
+/// With the profiles off, a `blocking_lock` that waits is in the wait table only: it
+/// adds nothing to its site's totals (as the sync locks' unrecorded waits do). It
+/// used to add the clock's whole count as one wait, its start being unread (0).
+#[test]
+fn an_unrecorded_blocking_wait_leaves_the_site_totals_alone() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let site = || {
+        profiled::lock_sites()
+            .into_iter()
+            .find(|s| s.name == "test-async-doors")
+            .unwrap()
+    };
+    let rates = (profiled::block_rate(), profiled::mutex_fraction());
+    profiled::set_block_rate(0);
+    profiled::set_mutex_fraction(0);
+    wait_for_doors();
+    let unrecorded = site();
+    // Recorded, the same wait counts its own length.
+    profiled::set_block_rate(1);
+    profiled::set_mutex_fraction(1);
+    wait_for_doors();
+    let recorded = site();
+    profiled::set_block_rate(rates.0);
+    profiled::set_mutex_fraction(rates.1);
+
+    assert_eq!(*DOORS.blocking_lock(), 2);
+    assert_eq!(
+        (
+            unrecorded.contentions,
+            unrecorded.wait_ns,
+            unrecorded.max_wait_ns
+        ),
+        (0, 0, 0),
+        "profiles off"
+    );
+    let pause = PAUSE.as_nanos() as u64;
+    assert_eq!(recorded.contentions, 1);
+    assert!(
+        recorded.wait_ns >= pause / 2 && recorded.wait_ns <= 20 * pause,
+        "waited {} ns for a {pause} ns pause",
+        recorded.wait_ns
+    );
+}

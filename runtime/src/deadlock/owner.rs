@@ -11,6 +11,7 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::waits::Mode;
 use crate::site::LockSite;
 
 /// An owner or waiter as one word: 0 for nobody, a thread's tid, or a task's id with
@@ -142,6 +143,11 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
+    /// Whether the lock can be held shared (by readers, or by permit holders).
+    fn has_shared_holds(self) -> bool {
+        matches!(self, Kind::RwLock | Kind::AsyncRwLock | Kind::Semaphore)
+    }
+
     /// The word dumps use: `lock "accounts"`, `rwlock "prices"`.
     pub(crate) fn noun(self) -> &'static str {
         match self {
@@ -164,8 +170,9 @@ pub(crate) struct Holder {
     /// `ticks << 1 | exact` of the start of the current hold, 0 when unknown: exact
     /// when the holder acquired after waiting (its wait's end), else the arrival of
     /// its first waiter (the hold is at least that old). Cleared when an exclusive
-    /// hold ends ([`Holder::disown`]) and by a release that settles the books (the
-    /// end of a shared hold that was waited for).
+    /// hold ends ([`Holder::disown`]), by a release that settles the books (the end
+    /// of a shared hold that was waited for), and by a waiter giving up on a shared
+    /// hold it stamped ([`Holder::wait_ended`]).
     since: AtomicU64,
 }
 
@@ -226,9 +233,44 @@ impl Holder {
             .compare_exchange(0, start << 1, Ordering::Relaxed, Ordering::Relaxed);
     }
 
-    /// The new holder acquired at `now` (ticks) after waiting. Cold path.
-    pub(crate) fn acquired_after_wait(&self, now: u64) {
-        self.since.store(now << 1 | 1, Ordering::Relaxed);
+    /// A wait for this lock that began at `start` (ticks) ended: it acquired in
+    /// `mode` at `end` (`None` when its end was not read: no profile records it), or
+    /// gave up. Cold path.
+    ///
+    /// An exclusive hold that follows a wait begins at the wait's end: stamped
+    /// exactly, or, when that end is unknown and the hold before may have been
+    /// shared, cleared (the stamp may be a waiter's arrival during that shared hold,
+    /// which this hold's age must not inherit). A
+    /// waiter that gives up while nobody owns the lock exclusively (readers hold it)
+    /// takes its own arrival stamp back: no exclusive release will clear it, and the
+    /// next exclusive hold, uncontended and so never stamped, would inherit it.
+    #[inline]
+    pub(crate) fn wait_ended(&self, mode: Mode, start: u64, end: Option<u64>, acquired: bool) {
+        if !acquired {
+            if self.owner() == 0 {
+                let _ = self.since.compare_exchange(
+                    start << 1,
+                    0,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+            return;
+        }
+        if mode == Mode::Shared {
+            return;
+        }
+        match end {
+            Some(end) => self.since.store(end << 1 | 1, Ordering::Relaxed),
+            // After an exclusive hold the stamp is one set since its release cleared
+            // it, and a mutex is handed to its next waiter at that release: the new
+            // hold is at least that old. After a shared hold (no release clears the
+            // stamp) it may be the waiter's own arrival, before this hold began.
+            None if self.kind.has_shared_holds() && self.since.load(Ordering::Relaxed) != 0 => {
+                self.since.store(0, Ordering::Relaxed);
+            }
+            None => {}
+        }
     }
 
     /// The hold ended with the books settled. Cold path.
@@ -299,7 +341,7 @@ mod tests {
         holder.waiter_arrived(150);
         assert_eq!(holder.held_since(), Some((100, false)));
         holder.hold_ended();
-        holder.acquired_after_wait(200);
+        holder.wait_ended(Mode::Exclusive, 150, Some(200), true);
         holder.waiter_arrived(250);
         assert_eq!(holder.held_since(), Some((200, true)));
         holder.own(9);
@@ -310,5 +352,41 @@ mod tests {
         assert_eq!(holder.held_since(), None);
         holder.waiter_arrived(300);
         assert_eq!(holder.held_since(), Some((300, false)));
+    }
+
+    #[test]
+    fn a_waiter_that_gives_up_on_readers_takes_its_stamp_back() {
+        let holder = Holder::new(None, Kind::RwLock);
+        // Readers hold (no owner); a writer waits from 100 and gives up.
+        holder.waiter_arrived(100);
+        holder.wait_ended(Mode::Exclusive, 100, Some(150), false);
+        assert_eq!(holder.held_since(), None);
+        // Another waiter's stamp is not this one's to take back.
+        holder.waiter_arrived(200);
+        holder.wait_ended(Mode::Exclusive, 250, Some(300), false);
+        assert_eq!(holder.held_since(), Some((200, false)));
+        // Under an exclusive owner the stamp stays: that hold is at least that old,
+        // and its release clears it.
+        holder.hold_ended();
+        holder.own(5);
+        holder.waiter_arrived(400);
+        holder.wait_ended(Mode::Exclusive, 400, Some(450), false);
+        assert_eq!(holder.held_since(), Some((400, false)));
+        holder.disown();
+        // A reader that acquired changes nothing; a writer that acquired starts a
+        // hold at its wait's end, or of unknown age when that end was not read.
+        holder.waiter_arrived(500);
+        holder.wait_ended(Mode::Shared, 500, Some(520), true);
+        assert_eq!(holder.held_since(), Some((500, false)));
+        holder.wait_ended(Mode::Exclusive, 510, Some(600), true);
+        assert_eq!(holder.held_since(), Some((600, true)));
+        holder.wait_ended(Mode::Exclusive, 610, None, true);
+        assert_eq!(holder.held_since(), None);
+        // A mutex's stamp was set after the exclusive hold before ended (its
+        // release cleared it), and the lock was this waiter's from that release.
+        let mutex = Holder::new(None, Kind::AsyncMutex);
+        mutex.waiter_arrived(700);
+        mutex.wait_ended(Mode::Exclusive, 650, None, true);
+        assert_eq!(mutex.held_since(), Some((700, false)));
     }
 }

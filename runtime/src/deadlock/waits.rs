@@ -125,6 +125,12 @@ impl Registered {
     pub(crate) fn is_some(&self) -> bool {
         self.slot.is_some()
     }
+
+    /// When the registered wait began (ticks), if one is.
+    pub(crate) fn since(&self) -> Option<u64> {
+        // Relaxed: the slot's fields are this wait's own, written by its claim.
+        self.slot.map(|slot| slot.since.load(Ordering::Relaxed))
+    }
 }
 
 /// Registers that `waiter` waits since `since` (ticks) for the lock of `holder`, in

@@ -178,7 +178,7 @@ impl Contention {
         got: impl FnOnce(&R) -> bool,
     ) -> R {
         if !control::contention_profiling() {
-            return self.wait_unrecorded(mode, acquire);
+            return self.wait_unrecorded(mode, acquire, got);
         }
         let start = ticks();
         if let Some(acquired) = spin(start, try_acquire) {
@@ -191,33 +191,39 @@ impl Contention {
     #[inline(never)]
     fn wait_recorded_cold<R>(&self, mode: Mode, acquire: impl FnOnce() -> R) -> R {
         if !control::contention_profiling() {
-            return self.wait_unrecorded(mode, acquire);
+            return self.wait_unrecorded(mode, acquire, |_| true);
         }
         self.wait_since(mode, ticks(), acquire, |_| true)
     }
 
     /// A wait with contention profiling off: in the wait table only (dumps and the
     /// deadlock detector see it), not in any profile.
-    fn wait_unrecorded<R>(&self, mode: Mode, acquire: impl FnOnce() -> R) -> R {
-        self.blocked(mode, ticks(), acquire, |_| ticks()).0
+    fn wait_unrecorded<R>(
+        &self,
+        mode: Mode,
+        acquire: impl FnOnce() -> R,
+        got: impl FnOnce(&R) -> bool,
+    ) -> R {
+        self.blocked(mode, ticks(), acquire, got, |_| ticks()).0
     }
 
     /// Blocks in `acquire` as a waiter in the wait table since `start`; returns what
-    /// it acquired and `end` of it, read once it left the table (the new hold's start).
+    /// it acquired (`got` says whether it did, or gave up) and `end` of it, read
+    /// once it left the table (the new hold's start).
     fn blocked<R>(
         &self,
         mode: Mode,
         start: u64,
         acquire: impl FnOnce() -> R,
-        end: impl FnOnce(&R) -> u64,
+        got: impl FnOnce(&R) -> bool,
+        end: impl FnOnce(bool) -> u64,
     ) -> (R, u64) {
         let waiting = waits::register(&self.holder, owner::this_thread(), start, mode);
         let acquired = acquire();
         drop(waiting);
-        let end = end(&acquired);
-        if mode != Mode::Shared {
-            self.holder.acquired_after_wait(end);
-        }
+        let got = got(&acquired);
+        let end = end(got);
+        self.holder.wait_ended(mode, start, Some(end), got);
         (acquired, end)
     }
 
@@ -271,9 +277,9 @@ impl Contention {
         // The books serve the mutex profile only: a block profile alone needs the
         // wait's start and end, not who else waited.
         let booked = self.books.arrive_if(control::mutex_profiling(), start);
-        let (acquired, end) = self.blocked(mode, start, acquire, |acquired| {
+        let (acquired, end) = self.blocked(mode, start, acquire, got, |got| {
             self.books
-                .leave_if(booked, ticks, start, Departure::new(got(acquired), mode))
+                .leave_if(booked, ticks, start, Departure::new(got, mode))
         });
         self.record_wait(clock::ticks_to_ns(end.saturating_sub(start)));
         if trace::enabled() {

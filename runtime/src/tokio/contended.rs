@@ -154,7 +154,7 @@ impl Books {
         let mut waiting = Waiting::idle();
         waiting.begin(Target::Lock(self, mode));
         let acquired = acquire();
-        waiting.finish(Target::Lock(self, mode), true);
+        waiting.end(Target::Lock(self, mode), true);
         acquired
     }
 
@@ -235,13 +235,12 @@ impl Waiting {
                 keep_frame();
             }
             Poll::Ready(_) => {
-                if !self.registered.is_some()
-                    && let Target::Lock(books, _) = target
-                {
+                if self.registered.is_some() {
+                    self.end_unrecorded(target, true);
+                } else if let Target::Lock(books, _) = target {
                     // Ready at its first poll: tokio's future acquired without waiting.
                     books.note_waited(false);
                 }
-                self.registered = Registered::none();
             }
         }
         poll
@@ -250,8 +249,31 @@ impl Waiting {
     /// Records a wait abandoned by dropping its future (a timeout, a `select!`).
     #[inline(always)]
     pub(crate) fn on_drop(&mut self, target: Target<'_>) {
+        if self.start != 0 || self.registered.is_some() {
+            self.end(target, false);
+        }
+    }
+
+    /// The wait's end, `acquired` or given up: recorded ([`Waiting::finish`]) if it
+    /// began recorded, else only out of the wait table.
+    #[inline(always)]
+    fn end(&mut self, target: Target<'_>, acquired: bool) {
         if self.start != 0 {
-            self.finish(target, false);
+            self.finish(target, acquired);
+        } else {
+            self.end_unrecorded(target, acquired);
+        }
+    }
+
+    /// The end of a wait no profile records (they were off when it began): it
+    /// leaves the wait table, and its lock's hold stamp is kept true, with no clock
+    /// read.
+    #[inline(always)]
+    fn end_unrecorded(&mut self, target: Target<'_>, acquired: bool) {
+        let registered = std::mem::replace(&mut self.registered, Registered::none());
+        if let (Some(start), Target::Lock(books, mode)) = (registered.since(), target) {
+            drop(registered);
+            books.holder.wait_ended(mode, start, None, acquired);
         }
     }
 
@@ -300,9 +322,7 @@ impl Waiting {
         let end = match target {
             Target::Lock(books, mode) => {
                 let end = books.leave(booked, start, Departure::new(acquired, mode));
-                if acquired && mode == Mode::Exclusive {
-                    books.holder.acquired_after_wait(end);
-                }
+                books.holder.wait_ended(mode, start, Some(end), acquired);
                 end
             }
             Target::Outside(_) => ticks(),
