@@ -240,10 +240,10 @@ impl Holder {
     /// An exclusive hold that follows a wait begins at the wait's end: stamped
     /// exactly, or, when that end is unknown and the hold before may have been
     /// shared, cleared (the stamp may be a waiter's arrival during that shared hold,
-    /// which this hold's age must not inherit). A
-    /// waiter that gives up while nobody owns the lock exclusively (readers hold it)
-    /// takes its own arrival stamp back: no exclusive release will clear it, and the
-    /// next exclusive hold, uncontended and so never stamped, would inherit it.
+    /// which this hold's age must not inherit). A waiter that gives up while nobody
+    /// owns the lock exclusively (readers hold it) takes its own arrival stamp back:
+    /// no exclusive release will clear it, and the next exclusive hold, uncontended
+    /// and so never stamped, would inherit it.
     #[inline]
     pub(crate) fn wait_ended(&self, mode: Mode, start: u64, end: Option<u64>, acquired: bool) {
         if !acquired {
