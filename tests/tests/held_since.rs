@@ -50,6 +50,64 @@ fn age(line: &str) -> Option<Duration> {
     })
 }
 
+/// Takes a lock in a thread with `hold` (which reports the lock held on its first
+/// channel and releases when its second says so), makes `wait` wait for it in
+/// another, and checks that the dump's `holding <what> "<name>"` line gives that
+/// hold an age under `EARLIER` (or none).
+fn sync_hold_is_dumped_young(
+    addr: std::net::SocketAddr,
+    (what, name): (&str, &str),
+    hold: fn(mpsc::Sender<()>, mpsc::Receiver<()>),
+    wait: fn(),
+) {
+    let (held, release) = (mpsc::channel::<()>(), mpsc::channel::<()>());
+    let holder = std::thread::spawn(move || hold(held.0, release.1));
+    held.1.recv().unwrap();
+    let waiter = std::thread::spawn(wait);
+    let line = holding_line(addr, what, name);
+    release.0.send(()).unwrap();
+    holder.join().unwrap();
+    waiter.join().unwrap();
+    let age = age(&line);
+    assert!(age.is_none_or(|age| age < EARLIER / 2), "{line}");
+}
+
+/// [`sync_hold_is_dumped_young`] for tasks on `runtime`.
+fn tokio_hold_is_dumped_young<H, W>(
+    addr: std::net::SocketAddr,
+    runtime: &tokio::runtime::Runtime,
+    (what, name): (&str, &str),
+    hold: impl FnOnce(mpsc::Sender<()>, tokio::sync::oneshot::Receiver<()>) -> H,
+    wait: W,
+) where
+    H: std::future::Future<Output = ()> + Send + 'static,
+    W: std::future::Future + Send + 'static,
+    W::Output: Send + 'static,
+{
+    let (held, release) = (mpsc::channel::<()>(), tokio::sync::oneshot::channel::<()>());
+    let entered = runtime.enter();
+    let holder = profiled::task::spawn(hold(held.0, release.1));
+    held.1.recv().unwrap();
+    let waiter = profiled::task::spawn(wait);
+    drop(entered);
+    let line = holding_line(addr, what, name);
+    release.0.send(()).unwrap();
+    runtime.block_on(async {
+        holder.await.unwrap();
+        waiter.await.unwrap();
+    });
+    let age = age(&line);
+    assert!(age.is_none_or(|age| age < EARLIER / 2), "{line}");
+}
+
+fn two_workers() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// A hold that waited and was released with nobody waiting, `EARLIER` ago; then an
 /// uncontended hold with a waiter, whose age the dump must give as under `EARLIER`.
 fn sync_mutex_dump_ages_the_current_hold(addr: std::net::SocketAddr) {
@@ -65,31 +123,22 @@ fn sync_mutex_dump_ages_the_current_hold(addr: std::net::SocketAddr) {
     drop(LEDGER.lock());
     first.join().unwrap();
     std::thread::sleep(EARLIER);
-
-    let (held, release) = (mpsc::channel::<()>(), mpsc::channel::<()>());
-    let holder = std::thread::spawn(move || {
-        let guard = LEDGER.lock();
-        held.0.send(()).unwrap();
-        release.1.recv().unwrap();
-        drop(guard);
-    });
-    held.1.recv().unwrap();
-    let waiter = std::thread::spawn(|| *LEDGER.lock() += 1);
-    let line = holding_line(addr, "lock", "held-since-ledger");
-    release.0.send(()).unwrap();
-    holder.join().unwrap();
-    waiter.join().unwrap();
-    let age = age(&line);
-    assert!(age.is_none_or(|age| age < EARLIER / 2), "{line}");
+    sync_hold_is_dumped_young(
+        addr,
+        ("lock", "held-since-ledger"),
+        |held, release| {
+            let guard = LEDGER.lock();
+            held.send(()).unwrap();
+            release.recv().unwrap();
+            drop(guard);
+        },
+        || *LEDGER.lock() += 1,
+    );
 }
 
 /// The same for a tokio mutex, with tasks on a two-worker runtime.
 fn tokio_mutex_dump_ages_the_current_hold(addr: std::net::SocketAddr) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = two_workers();
     runtime.block_on(async {
         let held = tokio::sync::oneshot::channel::<()>();
         let first = profiled::task::spawn(async move {
@@ -104,26 +153,18 @@ fn tokio_mutex_dump_ages_the_current_hold(addr: std::net::SocketAddr) {
         first.await.unwrap();
     });
     std::thread::sleep(EARLIER);
-
-    let (held, release) = (mpsc::channel::<()>(), tokio::sync::oneshot::channel::<()>());
-    let entered = runtime.enter();
-    let holder = profiled::task::spawn(async move {
-        let guard = CACHE.lock().await;
-        held.0.send(()).unwrap();
-        release.1.await.unwrap();
-        drop(guard);
-    });
-    held.1.recv().unwrap();
-    let waiter = profiled::task::spawn(async { *CACHE.lock().await += 1 });
-    drop(entered);
-    let line = holding_line(addr, "async lock", "held-since-cache");
-    release.0.send(()).unwrap();
-    runtime.block_on(async {
-        holder.await.unwrap();
-        waiter.await.unwrap();
-    });
-    let age = age(&line);
-    assert!(age.is_none_or(|age| age < EARLIER / 2), "{line}");
+    tokio_hold_is_dumped_young(
+        addr,
+        &runtime,
+        ("async lock", "held-since-cache"),
+        |held, release| async move {
+            let guard = CACHE.lock().await;
+            held.send(()).unwrap();
+            release.await.unwrap();
+            drop(guard);
+        },
+        async { *CACHE.lock().await += 1 },
+    );
 }
 
 /// A writer that gave up on a reader `EARLIER` ago; then an uncontended write hold
@@ -134,31 +175,22 @@ fn sync_rwlock_dump_ages_the_write_hold_after_a_writer_gave_up(addr: std::net::S
     assert!(writer.join().unwrap(), "the writer got in past a reader");
     drop(reading);
     std::thread::sleep(EARLIER);
-
-    let (held, release) = (mpsc::channel::<()>(), mpsc::channel::<()>());
-    let holder = std::thread::spawn(move || {
-        let guard = PRICES.write();
-        held.0.send(()).unwrap();
-        release.1.recv().unwrap();
-        drop(guard);
-    });
-    held.1.recv().unwrap();
-    let reader = std::thread::spawn(|| *PRICES.read());
-    let line = holding_line(addr, "rwlock", "held-since-prices");
-    release.0.send(()).unwrap();
-    holder.join().unwrap();
-    reader.join().unwrap();
-    let age = age(&line);
-    assert!(age.is_none_or(|age| age < EARLIER / 2), "{line}");
+    sync_hold_is_dumped_young(
+        addr,
+        ("rwlock", "held-since-prices"),
+        |held, release| {
+            let guard = PRICES.write();
+            held.send(()).unwrap();
+            release.recv().unwrap();
+            drop(guard);
+        },
+        || assert_eq!(*PRICES.read(), 0),
+    );
 }
 
 /// The same for a tokio rwlock, the writer given up by `tokio::time::timeout`.
 fn tokio_rwlock_dump_ages_the_write_hold_after_a_writer_gave_up(addr: std::net::SocketAddr) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = two_workers();
     runtime.block_on(async {
         let reading = ROUTES.read().await;
         let writer = profiled::task::spawn(async {
@@ -168,26 +200,18 @@ fn tokio_rwlock_dump_ages_the_write_hold_after_a_writer_gave_up(addr: std::net::
         drop(reading);
     });
     std::thread::sleep(EARLIER);
-
-    let (held, release) = (mpsc::channel::<()>(), tokio::sync::oneshot::channel::<()>());
-    let entered = runtime.enter();
-    let holder = profiled::task::spawn(async move {
-        let guard = ROUTES.write().await;
-        held.0.send(()).unwrap();
-        release.1.await.unwrap();
-        drop(guard);
-    });
-    held.1.recv().unwrap();
-    let reader = profiled::task::spawn(async { *ROUTES.read().await });
-    drop(entered);
-    let line = holding_line(addr, "async rwlock", "held-since-routes");
-    release.0.send(()).unwrap();
-    runtime.block_on(async {
-        holder.await.unwrap();
-        reader.await.unwrap();
-    });
-    let age = age(&line);
-    assert!(age.is_none_or(|age| age < EARLIER / 2), "{line}");
+    tokio_hold_is_dumped_young(
+        addr,
+        &runtime,
+        ("async rwlock", "held-since-routes"),
+        |held, release| async move {
+            let guard = ROUTES.write().await;
+            held.send(()).unwrap();
+            release.await.unwrap();
+            drop(guard);
+        },
+        async { *ROUTES.read().await },
+    );
 }
 
 #[test]
