@@ -63,7 +63,7 @@ pub struct SelfStats {
     /// loaded (from a profile's first new address until 20 s after its last).
     pub symbolizer_bytes: u64,
     /// Estimated bytes of the symbolizer's address cache (at most
-    /// [`SYMBOLIZER_CACHE_CAP_BYTES`](crate::SYMBOLIZER_CACHE_CAP_BYTES) in practice).
+    /// [`SYMBOLIZER_CACHE_CAP_BYTES`] in practice).
     pub symbolizer_cache_bytes: u64,
     /// Addresses the symbolizer's cache holds.
     pub symbolizer_cached_addresses: usize,

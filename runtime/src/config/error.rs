@@ -8,7 +8,7 @@ use crate::control::MAX_STACK_DEPTH_LIMIT;
 
 use super::MAX_STACKS_LIMIT;
 
-/// A [`Config`] value that cannot be used.
+/// A [`Config`](super::Config) value that cannot be used.
 ///
 /// ```
 /// use profiled::{Config, ConfigError};
