@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
+#[path = "common/channel.rs"]
+#[macro_use]
+mod channel;
 #[path = "common/convoy.rs"]
 #[macro_use]
 mod convoy;
@@ -50,30 +53,10 @@ macro_rules! contended_runs {
     };
 }
 
-/// `iters` transfers of `MESSAGES` messages through a `$channel(CAPACITY)` from one
-/// producer task to the consumer, on `runtime`.
+/// `iters` transfers (`common/channel.rs`) through a `$channel` on `runtime`, summed.
 macro_rules! channel_runs {
     ($runtime:expr, $iters:expr, $channel:expr) => {
-        (0..$iters)
-            .map(|_| {
-                $runtime.block_on(async {
-                    let start = Instant::now();
-                    let (tx, mut rx) = $channel(CAPACITY);
-                    let producer = tokio::spawn(async move {
-                        for i in 0..MESSAGES {
-                            tx.send(i).await.unwrap();
-                        }
-                    });
-                    let mut sum = 0;
-                    while let Some(i) = rx.recv().await {
-                        sum += i;
-                    }
-                    producer.await.unwrap();
-                    assert_eq!(sum, MESSAGES * (MESSAGES - 1) / 2);
-                    start.elapsed()
-                })
-            })
-            .sum()
+        (0..$iters).map(|_| transfer!($runtime, $channel)).sum()
     };
 }
 
@@ -135,9 +118,6 @@ fn contended(c: &mut Criterion) {
     });
     group.finish();
 }
-
-const MESSAGES: u64 = 200_000;
-const CAPACITY: usize = 64;
 
 /// One producer task sends 200k messages through a bounded channel of 64 slots to
 /// one consumer task, on 2 workers; one iteration is the whole transfer.
