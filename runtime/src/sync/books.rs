@@ -35,8 +35,11 @@ pub(crate) struct WaitBooks {
     /// Ticks of the last charge: a release whose charge is computed after a later
     /// release already settled the books finds `now` before this, and charges nothing.
     charged_at: AtomicU64,
-    /// Ticks at which the last waiter acquired (or gave up).
+    /// Ticks at which the last waiter acquired or gave up.
     last_departure: AtomicU64,
+    /// Ticks at which the last waiter acquired (the current hold's start, for a
+    /// mutex or a writer).
+    last_acquired: AtomicU64,
 }
 
 /// How a waiter leaves the books ([`WaitBooks::leave`]).
@@ -82,6 +85,7 @@ impl WaitBooks {
             charged: AtomicU64::new(0),
             charged_at: AtomicU64::new(0),
             last_departure: AtomicU64::new(0),
+            last_acquired: AtomicU64::new(0),
         }
     }
 
@@ -146,6 +150,9 @@ impl WaitBooks {
         bump(&self.waiters, -1);
         store_with(&self.wait_sum, |sum| sum.wrapping_add(now));
         self.last_departure.store(now, Ordering::Relaxed);
+        if departure != Departure::GaveUp {
+            self.last_acquired.store(now, Ordering::Relaxed);
+        }
         let settled_at = self.charged_at.load(Ordering::Relaxed);
         let nobodys_since = match departure {
             // The release that let it in settled the books (it saw the waiter).
@@ -188,18 +195,21 @@ impl WaitBooks {
         self.since
             .store(if waiters > 0 { now } else { 0 }, Ordering::Relaxed);
         // A waiter that acquired before `now` started the current hold at the
-        // latest; if nobody waits any more, none of that hold was contended (what
-        // remains to charge is that waiter's hand-off). A waiter that acquired after
-        // `now` (a shared lock) waited through the whole contended span.
+        // latest: the hold was contended from then while others waited, until now
+        // if some still wait, else until the last of them left (none of it if that
+        // was the acquirer itself: what remains to charge is its hand-off). A
+        // waiter that left after `now` (a reader let in alongside, one giving up)
+        // waited through the whole contended span.
         let departed = self.last_departure.load(Ordering::Relaxed);
+        let hold_start = since.max(self.last_acquired.load(Ordering::Relaxed));
         let contended_for = if since == 0 {
             0 // nobody waited since the last charge
         } else if departed > now {
             now.saturating_sub(since)
-        } else if waiters == 0 && departed >= since {
-            0
+        } else if waiters == 0 {
+            departed.saturating_sub(hold_start)
         } else {
-            now.saturating_sub(since.max(departed))
+            now.saturating_sub(hold_start)
         };
         Settled {
             charge: u64::try_from(charge).unwrap_or(0),
@@ -379,6 +389,30 @@ mod tests {
         assert_eq!(books.settle(400), settled(300, 300));
         books.leave(|| 900, 100, MUTEX);
         assert_eq!(books.settle(1_000), Settled::default());
+    }
+
+    #[test]
+    fn a_hold_is_contended_until_its_last_waiter_gives_up() {
+        // Two waiters since 100; the release at 200 hands the lock to one, which
+        // gets it at 210; the other gives up at 260, and the hold ends at 300 with
+        // nobody waiting: contended from 210 to 260.
+        let books = WaitBooks::new();
+        books.arrive(100);
+        books.arrive(120);
+        assert_eq!(books.settle(200), settled(180, 100));
+        books.leave(|| 210, 100, MUTEX);
+        books.leave(|| 260, 120, Departure::GaveUp);
+        assert_eq!(books.settle(300), settled(60, 50));
+        // With a third waiting on past the release, the hold was contended from
+        // its start to the release.
+        let books = WaitBooks::new();
+        books.arrive(100);
+        books.arrive(120);
+        books.settle(200);
+        books.leave(|| 210, 100, MUTEX);
+        books.arrive(250);
+        books.leave(|| 260, 120, Departure::GaveUp);
+        assert_eq!(books.settle(300).contended_for, 90);
     }
 
     #[test]
