@@ -393,26 +393,25 @@ mod tests {
 
     #[test]
     fn a_hold_is_contended_until_its_last_waiter_gives_up() {
-        // Two waiters since 100; the release at 200 hands the lock to one, which
-        // gets it at 210; the other gives up at 260, and the hold ends at 300 with
-        // nobody waiting: contended from 210 to 260.
-        let books = WaitBooks::new();
-        books.arrive(100);
-        books.arrive(120);
-        assert_eq!(books.settle(200), settled(180, 100));
-        books.leave(|| 210, 100, MUTEX);
-        books.leave(|| 260, 120, Departure::GaveUp);
-        assert_eq!(books.settle(300), settled(60, 50));
-        // With a third waiting on past the release, the hold was contended from
-        // its start to the release.
-        let books = WaitBooks::new();
-        books.arrive(100);
-        books.arrive(120);
-        books.settle(200);
-        books.leave(|| 210, 100, MUTEX);
-        books.arrive(250);
-        books.leave(|| 260, 120, Departure::GaveUp);
-        assert_eq!(books.settle(300).contended_for, 90);
+        // Two waiters since 100 and 120; the release at 200 hands the lock to the
+        // first, which gets it at 210; `third` more arrive at 250; the second gives
+        // up at 260, and the hold ends at 300.
+        let hold = |third: bool| {
+            let books = WaitBooks::new();
+            books.arrive(100);
+            books.arrive(120);
+            assert_eq!(books.settle(200), settled(180, 100));
+            books.leave(|| 210, 100, MUTEX);
+            if third {
+                books.arrive(250);
+            }
+            books.leave(|| 260, 120, Departure::GaveUp);
+            books.settle(300)
+        };
+        // Nobody waits at the release: contended from 210 to 260.
+        assert_eq!(hold(false), settled(60, 50));
+        // A third waits on past it: contended from the hold's start to the release.
+        assert_eq!(hold(true).contended_for, 90);
     }
 
     #[test]

@@ -52,11 +52,11 @@ impl Books {
 
     /// Tries `try_acquire` first ([`TryFirst`]), unless this lock's last acquisition
     /// waited: then `None` at once, without trying, and the caller waits in tokio's
-    /// own future (which tries before it queues). Under contention the try nearly always fails, and tokio's
-    /// mutex hands the lock to its first waiter, so in a convoy every acquisition
-    /// waits; the failed try was one more look at the lock's contended cache line and
-    /// the coop budget per wait. An uncontended lock keeps the try: cheaper than
-    /// tokio's future.
+    /// own future (which tries before it queues). Under contention the try nearly
+    /// always fails, and tokio's mutex hands the lock to its first waiter, so in a
+    /// convoy every acquisition waits; the failed try was one more look at the
+    /// lock's contended cache line and the coop budget per wait. An uncontended lock
+    /// keeps the try: cheaper than tokio's future.
     #[inline(always)]
     pub(crate) fn try_first<R, F: FnMut() -> Option<R> + Unpin>(
         &self,
@@ -270,9 +270,10 @@ impl Waiting {
     /// read.
     #[inline(always)]
     fn end_unrecorded(&mut self, target: Target<'_>, acquired: bool) {
-        let registered = std::mem::replace(&mut self.registered, Registered::none());
-        if let (Some(start), Target::Lock(books, mode)) = (registered.since(), target) {
-            drop(registered);
+        let start = self.registered.since();
+        // Out of the wait table first.
+        self.registered = Registered::none();
+        if let (Some(start), Target::Lock(books, mode)) = (start, target) {
             books.holder.wait_ended(mode, start, None, acquired);
         }
     }
